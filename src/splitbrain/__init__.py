@@ -1,0 +1,3 @@
+"""splitbrain: Jepsen-style testing for distributed and concurrent Python code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,36 @@
+"""The exception hierarchy: one root, user-facing subclasses that also subclass the natural builtin.
+
+This module sits below every layer (it imports nothing) so that each layer can raise and catch the same
+types. Following attrs, each error subclasses the builtin a caller would naturally catch.
+"""
+
+from __future__ import annotations
+
+
+class SplitbrainError(Exception):
+    """Root of every error splitbrain raises on purpose."""
+
+
+class InvalidHistory(SplitbrainError, ValueError):
+    """A history file or object is malformed.
+
+    The message names the source (file), the line when known, and the problem, so that a person can fix
+    the input without reading a traceback.
+    """
+
+    def __init__(self, problem: str, *, source: str | None = None, line: int | None = None) -> None:
+        self.problem = problem
+        self.source = source
+        self.line = line
+        where = source or "<history>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {problem}")
+
+
+class UnknownModel(SplitbrainError, LookupError):
+    """A model name that is not registered."""
+
+
+class UsageError(SplitbrainError, ValueError):
+    """An argument to a public function or command is not acceptable."""

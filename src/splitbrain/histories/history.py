@@ -1,0 +1,246 @@
+"""`History` and `Operation`: a validated sequence of events, paired into operations.
+
+Validation follows Jepsen's rules: each process is sequential (at most one open call), every completion
+belongs to the open invoke of its process and names the same function, and a process's call that never
+completes is treated as ``info`` (it may have happened). Errors name the source, the line and the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from splitbrain.errors import InvalidHistory
+from splitbrain.histories.op import COMPLETIONS, OP_TYPES, Op, freeze
+
+
+class _Unknown:
+    """The output of an operation whose outcome is unknown (``info``, or never completed)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One call: an invoke paired with its completion.
+
+    ``id`` numbers operations in invoke order from 0. ``call`` and ``ret`` are the history indices of the
+    invoke and the completion; ``ret`` is ``None`` when the outcome is unknown (``info`` or never
+    completed), meaning the operation may take effect at any point after its call, or never.
+    ``output`` is :data:`UNKNOWN` in that case.
+    """
+
+    id: int
+    process: int | str
+    f: str
+    key: Any
+    input: Any
+    output: Any
+    status: str  # "ok" | "fail" | "info"
+    call: int
+    ret: int | None
+    invoke: Op
+    completion: Op | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def unknown(self) -> bool:
+        return self.ret is None
+
+    def describe(self) -> str:
+        key = f" {self.key!r}" if self.key is not None else ""
+        out = "?" if self.output is UNKNOWN else _show(self.output)
+        return f"p{self.process} {self.f}{key} {_show(self.input)} -> {out}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, tuple):
+        return "[" + " ".join(_show(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class History:
+    """A validated history. Build one with :meth:`from_ops` (or a reader in ``splitbrain.histories``).
+
+    ``ops`` holds every event in order with ``index`` set to its position; ``lines`` gives, for each
+    event, the line of the source it came from (for error messages and reports).
+    """
+
+    ops: tuple[Op, ...]
+    source: str | None = None
+    lines: tuple[int, ...] | None = None
+    _operations: list[Operation] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def from_ops(
+        cls,
+        ops: Iterable[Op],
+        *,
+        source: str | None = None,
+        lines: Sequence[int] | None = None,
+        allow_empty: bool = True,
+    ) -> History:
+        """Validate ``ops`` and pair them. Raises :class:`InvalidHistory` naming the offending line."""
+        indexed: list[Op] = []
+        for i, op in enumerate(ops):
+            value = freeze(op.value)
+            if op.index != i or value is not op.value:
+                op = msgspec.structs.replace(op, index=i, value=value)
+            indexed.append(op)
+        line_numbers = tuple(lines) if lines is not None else tuple(range(1, len(indexed) + 1))
+        if len(line_numbers) != len(indexed):
+            raise ValueError("lines must give one line number per op")
+        if not indexed and not allow_empty:
+            raise InvalidHistory("the history is empty (no operations)", source=source)
+        history = cls(ops=tuple(indexed), source=source, lines=line_numbers)
+        history._operations.extend(_pair(history))
+        return history
+
+    # -- views -------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.ops)
+
+    @property
+    def operations(self) -> list[Operation]:
+        """Every call paired with its completion, in invoke order (including failed ones)."""
+        return self._operations
+
+    @property
+    def faults(self) -> list[Op]:
+        """Nemesis events: partitions, crashes and other faults recorded in the history."""
+        return [op for op in self.ops if op.is_nemesis]
+
+    def line_of(self, index: int) -> int:
+        assert self.lines is not None
+        return self.lines[index]
+
+    def keys(self) -> list[Any]:
+        """The distinct ``key`` values of operations, in first-seen order."""
+        seen: dict[Any, None] = {}
+        for op in self._operations:
+            seen.setdefault(op.key, None)
+        return list(seen)
+
+    def by_key(self) -> dict[Any, History]:
+        """Project the history onto each key: one sub-history per distinct ``key`` (nemesis events go
+        to every projection)."""
+        buckets: dict[Any, list[tuple[Op, int]]] = {}
+        assert self.lines is not None
+        keys = self.keys()
+        for k in keys:
+            buckets[k] = []
+        for op, line in zip(self.ops, self.lines, strict=True):
+            if op.is_nemesis:
+                for bucket in buckets.values():
+                    bucket.append((op, line))
+            else:
+                buckets.setdefault(freeze(op.key), []).append((op, line))
+        return {
+            k: History.from_ops([o for o, _ in b], source=self.source, lines=[ln for _, ln in b])
+            for k, b in buckets.items()
+        }
+
+
+def _pair(history: History) -> list[Operation]:
+    """Pair invokes with completions, validating per-process sequential behaviour."""
+    open_calls: dict[int | str, tuple[Op, int]] = {}
+    operations: list[Operation | None] = []
+    slots: dict[int, int] = {}  # invoke index -> operation id
+    assert history.lines is not None
+    for op, line in zip(history.ops, history.lines, strict=True):
+        if op.type not in OP_TYPES:
+            raise InvalidHistory(
+                f"unknown op type {op.type!r} (expected one of invoke, ok, fail, info)",
+                source=history.source,
+                line=line,
+            )
+        if op.is_nemesis:
+            continue
+        if op.type == "invoke":
+            if op.process in open_calls:
+                prev, prev_line = open_calls[op.process]
+                raise InvalidHistory(
+                    f"process {op.process} invokes {op.f} while its {prev.f} invoked on line {prev_line} "
+                    "is still open (a process is sequential: at most one open call)",
+                    source=history.source,
+                    line=line,
+                )
+            open_calls[op.process] = (op, line)
+            slots[op.index] = len(operations)
+            operations.append(None)
+            continue
+        assert op.type in COMPLETIONS
+        if op.process not in open_calls:
+            raise InvalidHistory(
+                f"{op.type} completion of {op.f} by process {op.process} has no open invoke",
+                source=history.source,
+                line=line,
+            )
+        inv, inv_line = open_calls.pop(op.process)
+        if inv.f != op.f:
+            raise InvalidHistory(
+                f"{op.type} completion of {op.f} by process {op.process} does not match its open "
+                f"invoke of {inv.f} on line {inv_line}",
+                source=history.source,
+                line=line,
+            )
+        oid = slots[inv.index]
+        operations[oid] = _operation(oid, inv, op)
+    for inv, _line in open_calls.values():
+        oid = slots[inv.index]
+        operations[oid] = _operation(oid, inv, None)
+    result = [o for o in operations if o is not None]
+    assert len(result) == len(operations)
+    return result
+
+
+def _operation(oid: int, inv: Op, done: Op | None) -> Operation:
+    status = "info" if done is None else done.type
+    key = freeze(inv.key if inv.key is not None else (done.key if done is not None else None))
+    if status == "ok":
+        assert done is not None
+        output, ret = done.value, done.index
+    else:
+        output, ret = UNKNOWN, None
+        if status == "fail":
+            assert done is not None
+            ret = done.index
+    return Operation(
+        id=oid,
+        process=inv.process,
+        f=inv.f,
+        key=key,
+        input=inv.value,
+        output=output,
+        status=status,
+        call=inv.index,
+        ret=ret,
+        invoke=inv,
+        completion=done,
+    )
