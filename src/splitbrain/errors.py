@@ -34,3 +34,19 @@ class UnknownModel(SplitbrainError, LookupError):
 
 class UsageError(SplitbrainError, ValueError):
     """An argument to a public function or command is not acceptable."""
+
+
+class NotLinearizable(SplitbrainError, AssertionError):
+    """Raised by ``assert_linearizable`` when a history is not linearizable; carries the result."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class CheckIncomplete(SplitbrainError, AssertionError):
+    """Raised by ``assert_linearizable`` when the check ran out of budget: unknown is not a pass."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
