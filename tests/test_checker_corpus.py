@@ -48,15 +48,16 @@ KV = [
 
 @pytest.mark.parametrize(("name", "expected"), KV)
 def test_kv_partitioned(porcupine: Path, name: str, expected: bool) -> None:
-    result = check_linearizability(read_history(porcupine / "kv" / name), "kv", timeout=120)
+    history = read_history(porcupine / "kv" / name)
+    result = check_linearizability(history, "kv", timeout=120)
     assert result.valid is expected
-    assert result.stats.partitions == 10
+    assert result.stats.partitions == len(history.keys())
 
 
 @pytest.mark.parametrize(("name", "expected"), KV)
 def test_kv_unpartitioned_never_wrong(porcupine: Path, name: str, expected: bool) -> None:
     """Without partitioning, small histories must get their verdict; c50 may give up, never lie."""
-    timeout = 20.0 if name.startswith("c50") else 120.0
+    timeout = 5.0 if name.startswith("c50") else 120.0
     result = check_linearizability(
         read_history(porcupine / "kv" / name), "kv", timeout=timeout, partition=False
     )

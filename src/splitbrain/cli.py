@@ -36,14 +36,20 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--model", "-m", "model_name", required=True, help="Model to check against (see `splitbrain models`).")
+@click.option(
+    "--model", "-m", "model_name", required=True, help="Model to check against (see `splitbrain models`)."
+)
 @click.option(
     "--format", "fmt", default="auto", show_default=True,
     type=click.Choice(["auto", "jsonl", "edn", "jepsen-log"]), help="History file format.",
 )
-@click.option("--timeout", type=float, default=None, help="Give up (verdict unknown) after this many seconds per file.")
+@click.option(
+    "--timeout", type=float, default=None, help="Give up (verdict unknown) after this many seconds per file."
+)
 @click.option("--max-states", type=int, default=None, help="Memory budget: memoised search states per file.")
-@click.option("--no-partition", is_flag=True, help="Check the history whole even when the model partitions it.")
+@click.option(
+    "--no-partition", is_flag=True, help="Check the history whole even when the model partitions it."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on its own line.")
 def check(
     files: Sequence[str], model_name: str, fmt: str, timeout: float | None, max_states: int | None,
@@ -118,6 +124,9 @@ def models() -> None:
     for name, cls in MODELS.items():
         funcs = ", ".join(cls.functions)
         click.echo(f"{name:<{width}}  {cls.summary}  [{funcs}]")
+
+
+from splitbrain.live.command import run as _run; cli.add_command(_run)  # noqa: E402, E702, I001
 
 
 def main(argv: Sequence[str] | None = None) -> None:

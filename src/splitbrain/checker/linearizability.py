@@ -29,7 +29,7 @@ never an out-of-memory crash.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from splitbrain.checker.result import CheckResult, Counterexample, SearchStats
@@ -73,7 +73,25 @@ class _Outcome:
 
 
 def _search(ops: Sequence[Operation], model: Any, budget: _Budget, track_longest: bool) -> _Outcome:
-    """Search for a linearization of ``ops`` (no ``fail`` operations among them)."""
+    """Search for a linearization of ``ops`` to the end."""
+    search = _searcher(ops, model, budget, track_longest)
+    while True:
+        try:
+            next(search)
+        except StopIteration as done:
+            outcome: _Outcome = done.value
+            return outcome
+
+
+def _searcher(
+    ops: Sequence[Operation], model: Any, budget: _Budget, track_longest: bool
+) -> Generator[None, None, _Outcome]:
+    """Search for a linearization of ``ops`` (no ``fail`` operations among them).
+
+    A generator that yields every few thousand backtracks, so that the partitions of one history can be
+    searched in turns: like Porcupine's parallel partition check, the first partition proven
+    non-linearizable ends the whole check, instead of waiting for a hard one that happens to come first.
+    """
     out = _Outcome()
     events: list[tuple[int, int, int]] = []
     for i, op in enumerate(ops):
@@ -174,9 +192,11 @@ def _search(ops: Sequence[Operation], model: Any, budget: _Budget, track_longest
             continue
         # a return entry whose operation is not linearized: this branch is dead, backtrack
         backtracks += 1
-        if (backtracks & 0x3FF) == 0 and deadline is not None and time.monotonic() > deadline:
-            budget.reason = "timed out"
-            break
+        if (backtracks & 0xFFF) == 0:
+            if deadline is not None and time.monotonic() > deadline:
+                budget.reason = "timed out"
+                break
+            yield
         depth = len(stack)
         if depth > len(out.deepest) or (depth == 0 and out.blocked is None):
             out.deepest = [opi[f[0]] for f in stack]
@@ -193,23 +213,23 @@ def _search(ops: Sequence[Operation], model: Any, budget: _Budget, track_longest
                     out.longest[k] = snapshot
         resumed = False
         while stack:
-            ce, before, succ, j = stack.pop()
+            ce, before, options, j = stack.pop()
             i = opi[ce]
             linearized &= ~(1 << i)
             unlift(ce)
             if match[ce] != -1:
                 remaining += 1
             lin2 = linearized | (1 << i)
-            for jj in range(j, len(succ)):
-                key = (lin2, succ[jj])
+            for jj in range(j, len(options)):
+                key = (lin2, options[jj])
                 if key not in cache:
                     cache.add(key)
-                    stack.append((ce, before, succ, jj + 1))
+                    stack.append((ce, before, options, jj + 1))
                     lift(ce)
                     if match[ce] != -1:
                         remaining -= 1
                     linearized = lin2
-                    state = succ[jj]
+                    state = options[jj]
                     e = nxt[0]
                     resumed = True
                     break
@@ -277,21 +297,31 @@ def check_linearizability(
         if parts is not None:
             groups = [list(g) for g in parts if g]
     totals = [0, 0, 0]
-    witness: list[list[Operation]] = []
     failures: list[tuple[list[Operation], _Outcome]] = []
     unknown = False
-    for group in groups:
-        outcome = _search(group, model, budget, track_longest=False)
-        totals[0] += outcome.states
-        totals[1] += outcome.steps
-        totals[2] += outcome.backtracks
-        if outcome.valid is True:
-            witness.append([group[i] for i in outcome.witness])
-        elif outcome.valid is False:
-            failures.append((group, outcome))
-        else:
-            unknown = True
-            break
+    # Search the partitions in turns (round robin); stop at the first one proven non-linearizable.
+    searches = {k: _searcher(group, model, budget, track_longest=False) for k, group in enumerate(groups)}
+    witnesses: dict[int, list[Operation]] = {}
+    while searches and not failures and not unknown:
+        for k in list(searches):
+            try:
+                next(searches[k])
+                continue
+            except StopIteration as done:
+                outcome: _Outcome = done.value
+            del searches[k]
+            totals[0] += outcome.states
+            totals[1] += outcome.steps
+            totals[2] += outcome.backtracks
+            if outcome.valid is True:
+                witnesses[k] = [groups[k][i] for i in outcome.witness]
+            elif outcome.valid is False:
+                failures.append((groups[k], outcome))
+            else:
+                unknown = True
+            if failures or unknown:
+                break
+    witness = [witnesses[k] for k in sorted(witnesses)]
     stats = SearchStats(
         partitions=len(groups), states=totals[0], steps=totals[1], backtracks=totals[2],
         seconds=time.monotonic() - started,

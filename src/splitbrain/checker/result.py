@@ -79,7 +79,11 @@ class CheckResult:
 
     def explain(self, limit: int = 12) -> str:
         """A short human explanation of the verdict."""
-        head = f"{self.source + ': ' if self.source else ''}{self.verdict} ({self.model}, {self.operations} operations, {self.stats.seconds:.3f} s)"
+        where = f"{self.source}: " if self.source else ""
+        head = (
+            f"{where}{self.verdict} ({self.model}, {self.operations} operations, "
+            f"{self.stats.seconds:.3f} s)"
+        )
         if self.valid == "unknown":
             return f"{head}\n  gave up: {self.reason}"
         if self.valid is True or self.counterexample is None:

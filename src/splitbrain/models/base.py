@@ -42,6 +42,8 @@ class Model:
     summary: ClassVar[str] = ""
     #: the functions the model understands, for validation and ``splitbrain models``
     functions: ClassVar[tuple[str, ...]] = ()
+    #: functions that never change the state: the checker drops their unknown-outcome calls
+    readonly: ClassVar[tuple[str, ...]] = ()
 
     def init(self) -> Hashable:
         raise NotImplementedError

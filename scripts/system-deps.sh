@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# System packages the test suite needs (Debian): installed only when missing, so repeated runs are fast.
+set -euo pipefail
+PACKAGES=()
+need() { dpkg -s "$1" >/dev/null 2>&1 || PACKAGES+=("$1"); }
+# (packages are added here by the features that need them)
+need redis-server  # /usr/bin/redis-server: tests/test_live_redis.py, `splitbrain run redis`
+need etcd-server   # /usr/bin/etcd: tests/test_live_etcd.py, `splitbrain run etcd`
+if [ "${#PACKAGES[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+fi

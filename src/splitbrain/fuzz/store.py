@@ -1,0 +1,95 @@
+"""The failure store: every failure a campaign finds is written atomically under ``.splitbrain/failures/``
+before it is reported, so that killing a campaign (even with SIGKILL) loses nothing.
+
+Each failure is one JSON file named by workload, variant and a content digest. Writing goes to a temporary
+file in the same directory, which is flushed and fsynced, then renamed over the final name: readers see
+either nothing or the whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from splitbrain.errors import InvalidHistory
+
+DEFAULT_ROOT = Path(".splitbrain")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass(frozen=True)
+class FailureStore:
+    """Saved failures under ``root/failures``."""
+
+    root: Path = DEFAULT_ROOT
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.root) / "failures"
+
+    def save(self, record: dict[str, Any]) -> Path:
+        """Save a failure record (a JSON-able dict with at least ``workload`` and ``trace``)."""
+        data = msgspec.json.format(msgspec.json.encode(record), indent=1)
+        digest = hashlib.sha256(msgspec.json.encode(record.get("trace"))).hexdigest()[:12]
+        variant = record.get("variant") or "correct"
+        path = self.directory / f"{record['workload']}--{variant}--{digest}.json"
+        atomic_write(path, data + b"\n")
+        return path
+
+    def paths(self, workload: str | None = None, variant: str | None = None) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        prefix = f"{workload}--" if workload else ""
+        if workload and variant is not None:
+            prefix += f"{variant or 'correct'}--"
+        return sorted(p for p in self.directory.glob(f"{prefix}*.json"))
+
+    def __iter__(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+        for path in self.paths():
+            yield path, load_failure(path)
+
+
+def load_failure(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a saved failure file; a malformed one raises :class:`InvalidHistory` naming it."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InvalidHistory("no such file", source=str(p)) from None
+    try:
+        record = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidHistory(f"not a splitbrain failure file: {exc}", source=str(p)) from None
+    if not isinstance(record, dict) or "workload" not in record or "trace" not in record:
+        raise InvalidHistory(
+            "not a splitbrain failure file (expected a JSON object with 'workload' and 'trace')",
+            source=str(p),
+        )
+    return record

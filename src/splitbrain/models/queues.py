@@ -1,0 +1,92 @@
+"""Queues: ``fifo-queue`` (elements leave in the order they came) and ``unordered-queue`` (any order).
+
+Both take ``enqueue v`` and ``dequeue`` (whose output is the element removed). A dequeue that returns nil
+found the queue empty. Outputs of enqueue are ignored.
+
+An unknown dequeue happened but its output is unknown: from a FIFO queue it removed the head; from an
+unordered queue it removed any one element, so that step has one next state per distinct element (the
+model is nondeterministic there); from an empty queue it removed nothing.
+
+The FIFO state is a tuple, head first. The unordered state is a multiset written as a tuple of
+``(value, count)`` pairs sorted by value, so that equal multisets are equal states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, ClassVar
+
+from splitbrain.histories.history import UNKNOWN, Operation
+from splitbrain.models._text import canonical, show
+from splitbrain.models.base import Model
+
+Bag = tuple[tuple[Any, int], ...]
+
+
+class FifoQueue(Model):
+    """A first-in first-out queue, initially empty."""
+
+    name: ClassVar[str] = "fifo-queue"
+    summary: ClassVar[str] = "a FIFO queue: enqueue v, dequeue returns the head (nil when empty)"
+    functions: ClassVar[tuple[str, ...]] = ("enqueue", "dequeue")
+
+    def init(self) -> Hashable:
+        return ()
+
+    def step(self, state: tuple[Any, ...], op: Operation) -> tuple[tuple[Any, ...], ...]:
+        f = op.f
+        if f == "enqueue":
+            return ((*state, op.input),)
+        if f == "dequeue":
+            out = op.output
+            if not state:
+                return (state,) if out is None or out is UNKNOWN else ()
+            if out is UNKNOWN or out == state[0]:
+                return (state[1:],)
+            return ()
+        return ()
+
+    def describe_state(self, state: tuple[Any, ...]) -> str:
+        return show(state)
+
+
+class UnorderedQueue(Model):
+    """A queue from which any element may come out next: a multiset."""
+
+    name: ClassVar[str] = "unordered-queue"
+    summary: ClassVar[str] = "a queue with no order: dequeue returns any element (nil when empty)"
+    functions: ClassVar[tuple[str, ...]] = ("enqueue", "dequeue")
+
+    def init(self) -> Hashable:
+        return ()
+
+    def step(self, state: Bag, op: Operation) -> tuple[Bag, ...]:
+        f = op.f
+        if f == "enqueue":
+            v = op.input
+            for i, (value, count) in enumerate(state):
+                if value == v:
+                    return ((*state[:i], (value, count + 1), *state[i + 1 :]),)
+            return (canonical((*state, (v, 1))),)
+        if f == "dequeue":
+            out = op.output
+            if not state:
+                return (state,) if out is None or out is UNKNOWN else ()
+            if out is UNKNOWN:
+                return tuple(_remove(state, i) for i in range(len(state)))
+            for i, (value, _) in enumerate(state):
+                if value == out:
+                    return (_remove(state, i),)
+            return ()
+        return ()
+
+    def describe_state(self, state: Bag) -> str:
+        return "#{" + " ".join(show(v) for v, n in state for _ in range(n)) + "}"
+
+
+def _remove(state: Bag, i: int) -> Bag:
+    """``state`` with one copy of its ``i``-th element removed."""
+    value, count = state[i]
+    if count > 1:
+        return (*state[:i], (value, count - 1), *state[i + 1 :])
+    return state[:i] + state[i + 1 :]
