@@ -126,6 +126,7 @@ def models() -> None:
         click.echo(f"{name:<{width}}  {cls.summary}  [{funcs}]")
 
 
+from splitbrain.live.command import run as _run; cli.add_command(_run)  # noqa: E402, E702, I001
 
 
 def main(argv: Sequence[str] | None = None) -> None:

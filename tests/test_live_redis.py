@@ -1,0 +1,188 @@
+"""Redis on loopback, started by the tests: a single instance is linearizable under pause, kill and
+client partitions; a replica behind a delayed replication link is caught serving stale reads.
+
+Needs ``redis-server`` (Debian package ``redis-server``, installed by ``scripts/system-deps.sh``). Every
+server and proxy is stopped at the end, also when a test fails; the last test checks nothing is left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from splitbrain.cli import main
+from splitbrain.live import processes, proxy
+from splitbrain.live.runner import run_workload
+from splitbrain.live.targets.redis import RedisReplicaTarget, RedisTarget
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not installed (Debian package redis-server; scripts/system-deps.sh installs it)",
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def nothing_left_behind() -> Iterator[None]:
+    yield
+    leftovers = [name for name in children() if "redis" in name]
+    processes.stop_all()
+    proxy.stop_all()
+    assert not leftovers, f"servers still running after the module: {leftovers}"
+
+
+@pytest.fixture(autouse=True)
+def stop_everything() -> Iterator[None]:
+    yield
+    processes.stop_all()  # even when a test failed half-way through a run
+    proxy.stop_all()
+
+
+def children() -> list[str]:
+    """Names of this process's child processes (from /proc), zombies included."""
+    names = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            names.append(name)
+    return names
+
+
+def recheck(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    """``splitbrain check <path> --model cas-register``: its exit status."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(path), "--model", "cas-register"])
+    capsys.readouterr()
+    return int(exit_info.value.code or 0)
+
+
+def test_single_instance_is_linearizable_under_faults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome = run_workload(
+        RedisTarget(), clients=4, time_limit=4.0, nemesis=["pause", "kill", "partition"], seed=3,
+        nemesis_interval=(0.2, 0.4), nemesis_duration=(0.4, 0.7), out=tmp_path, progress=None,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is True, outcome.result.explain()
+    kinds = {op.f for op in outcome.history.faults}
+    assert {"start-pause", "start-kill", "start-partition"} <= kinds, kinds  # one round has them all
+    assert outcome.nemesis_errors == []
+    statuses = {op.status for op in outcome.history.operations}
+    assert {"ok", "fail"} <= statuses
+    assert outcome.history_path.exists()
+    assert recheck(outcome.history_path, capsys) == 0
+
+
+@pytest.mark.slow
+def test_a_longer_campaign_stays_linearizable(tmp_path: Path) -> None:
+    outcome = run_workload(
+        RedisTarget(), clients=8, time_limit=45.0, nemesis=["pause", "kill", "partition"], seed=11,
+        out=tmp_path, progress=None,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is True, outcome.result.explain()
+    assert outcome.faults >= 9 and outcome.nemesis_errors == [] and outcome.client_errors == []
+
+
+def test_replica_reads_are_caught_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outcome = run_workload(
+        RedisReplicaTarget(lag=0.1), clients=4, time_limit=2.0, out=tmp_path, progress=None,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is False, outcome.result.explain()
+    reads = [op for op in outcome.history.operations if op.f == "read" and op.ok]
+    assert reads and all(op.invoke.node == "replica" for op in reads)
+    assert recheck(outcome.history_path, capsys) == 1
+
+
+def test_cli_runs_a_campaign(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "redis", "--time", "1.5", "--clients", "3", "--nemesis", "pause",
+              "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, out + err
+    assert "linearizable" in out and "[redis]" in err
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("redis-")
+    assert str(run_dir / "history.jsonl") in out
+    assert (run_dir / "logs" / "n1.log").exists()
+
+
+def test_cli_reports_the_violation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "redis-replica", "--ops", "2000", "--out", str(tmp_path)])
+    out, _ = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert "not linearizable" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "mongodb"], "mongodb"),
+        (["run", "redis", "--nemesis", "meteor"], "unknown nemesis meteor"),
+        (["run", "redis-replica", "--clients", "0"], "clients"),
+    ],
+)
+def test_usage_errors_exit_3(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 3
+    assert message in capsys.readouterr().err
+
+
+def test_missing_server_names_the_package(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "redis", "--time", "1"])
+    assert exit_info.value.code == 3
+    err = capsys.readouterr().err
+    assert "redis-server is not installed" in err and "apt-get install redis-server" in err
+    assert "Traceback" not in err
+
+
+def test_servers_and_proxies_stop_when_the_test_body_fails() -> None:
+    target = RedisTarget()
+    with pytest.raises(RuntimeError, match="boom"), target:
+        server = target.servers["n1"]
+        assert server.running and target.proxy is not None
+        port = target.proxy.port
+        raise RuntimeError("boom")
+    assert not server.running
+    assert not processes.port_open(port)
+    assert not target.workdir.exists()
+
+
+def test_start_retries_when_a_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone binds the chosen port before the server does: start again on a fresh port."""
+    import splitbrain.live.targets.redis as redis_target
+
+    squatter = socket.create_server(("127.0.0.1", 0))
+    ports = iter([squatter.getsockname()[1]])
+    monkeypatch.setattr(redis_target, "free_port", lambda: next(ports, None) or processes.free_port())
+    try:
+        with RedisTarget() as target:
+            assert target.servers["n1"].running
+            assert "address already in use" in (target.logdir / "n1.log").read_text().lower()
+    finally:
+        squatter.close()
+
+
+def test_nothing_is_left_running() -> None:
+    assert processes.running() == []
+    assert not [name for name in children() if "redis" in name]
