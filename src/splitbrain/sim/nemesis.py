@@ -1,0 +1,165 @@
+"""The nemesis steps: message faults, partitions, crashes, pauses, clock skew, and the quiesce step.
+
+Each fault is a step the scheduler may pick when the world's :class:`~splitbrain.sim.FaultConfig`
+allows it and its budget lasts; its parameters (partition groups, skew, extra delay) are drawn when it
+runs and recorded as fields of the step, so a replay applies them as written. Crashes, restarts,
+partitions, heals, pauses and skews are also written to the history as ``nemesis`` events, Jepsen's
+convention, for reports.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from splitbrain.errors import UsageError
+from splitbrain.sim.clock import Clock
+from splitbrain.sim.network import cuts_between, cuts_one_way
+from splitbrain.sim.runtime import WorldBase
+from splitbrain.sim.scheduler import Choice
+
+
+class NemesisSteps(WorldBase):
+    """The fault choices and the handlers of fault steps."""
+
+    def _fault_choices(self) -> list[Choice]:
+        f, w, out = self.faults, self._w, []
+        fresh = f.budget is None or self.faults_used < f.budget
+        if fresh:
+            messages = [m.sid for m in self.network.in_flight.values() if not m.client]
+            for prefix, weight in self._message_faults:
+                out += [(prefix + sid, weight) for sid in messages]
+            out += self._global_faults
+        if self.network.cuts and w["heal"]:
+            out.append(("heal", w["heal"]))
+        up = [n for n in self.node_ids if self._nodes[n] is not None and not self._paused[n]]
+        room = fresh and len(self.node_ids) - len(up) < self._max_down
+        for kind, nodes, allowed in (
+            ("crash", up, room),
+            ("restart", [n for n in self.node_ids if self._nodes[n] is None], True),
+            ("pause", up, room),
+            ("resume", [n for n in self.node_ids if self._paused[n]], True),
+            ("skew", up, fresh),
+        ):
+            if allowed and kind in self._node_faults:
+                out += [(f"{kind}:{n}", w[kind]) for n in nodes]
+        return out
+
+    def _do_drop(self, arg: str, params: Mapping[str, Any]) -> None:
+        m = self.network.pop(int(arg))
+        self._rec.update(msg=m.id, src=m.src, dst=m.dst)
+        self._lost.append(m.id)
+        self.faults_used += 1
+
+    def _do_duplicate(self, arg: str, params: Mapping[str, Any]) -> None:
+        m = self.network.in_flight[int(arg)]
+        copy_msg = self.network.duplicate(m.id, now=self.time, delay=self._draw(*self.workload.delay))
+        self._rec.update(msg=m.id, src=m.src, dst=m.dst)
+        self._sent.append(copy_msg.id)
+        self.faults_used += 1
+
+    def _do_delay(self, arg: str, params: Mapping[str, Any]) -> None:
+        m = self.network.in_flight[int(arg)]
+        extra = params.get("delay") or self._draw_param(1, max(1, self.faults.max_extra_delay))
+        self.network.delay(m.id, now=self.time, extra=extra)
+        self._rec.update(msg=m.id, src=m.src, dst=m.dst, delay=extra)
+        self.faults_used += 1
+
+    def _do_partition(self, arg: str, params: Mapping[str, Any]) -> None:
+        groups = [list(g) for g in params["groups"]] if "groups" in params else self._draw_groups()
+        self._check_nodes([n for g in groups for n in g])
+        self._lost += self.network.set_cuts(cuts_between(groups))
+        self._rec["groups"] = groups
+        self.recorder.nemesis("partition", groups, time=self.time)
+        self.faults_used += 1
+
+    def _draw_groups(self) -> list[list[str]]:
+        ids = self.node_ids
+        k = self._draw_param(2, min(3, len(ids)))
+        buckets: list[list[str]] = [[] for _ in range(k)]
+        for node_id in ids:
+            buckets[self._draw_param(0, k - 1)].append(node_id)
+        groups = [b for b in buckets if b]
+        return groups if len(groups) > 1 else [list(ids[:-1]), [ids[-1]]]
+
+    def _do_oneway(self, arg: str, params: Mapping[str, Any]) -> None:
+        if "groups" in params:
+            sources, targets = (list(g) for g in params["groups"])
+        else:
+            bits = [self._draw_param(0, 1) for _ in self.node_ids]
+            sources = [n for n, b in zip(self.node_ids, bits, strict=True) if b]
+            targets = [n for n, b in zip(self.node_ids, bits, strict=True) if not b]
+            if not sources or not targets:
+                sources, targets = [self.node_ids[0]], list(self.node_ids[1:])
+        self._check_nodes(sources + targets)
+        self._lost += self.network.set_cuts(cuts_one_way(sources, targets))
+        self._rec["groups"] = [sources, targets]
+        self.recorder.nemesis("oneway", [sources, targets], time=self.time)
+        self.faults_used += 1
+
+    def _do_heal(self, arg: str, params: Mapping[str, Any]) -> None:
+        self.network.set_cuts(frozenset())
+        self.recorder.nemesis("heal", None, time=self.time)
+
+    def _do_crash(self, node_id: str, params: Mapping[str, Any]) -> None:
+        self._nodes[node_id] = None
+        self._paused[node_id] = False
+        self._storage[node_id] = copy.deepcopy(self._storage[node_id])
+        for timer in [t for t in self._timers if t[0] == node_id]:
+            del self._timers[timer]
+        unread = [m.payload for m in self.network.in_flight.values() if m.client and m.dst == node_id]
+        self._lost += self.network.drop_to(node_id)
+        for req in unread:
+            self._connection_error(req, node_id, "fail", "connection reset before the request was read")
+        for slot in self.clients:
+            if slot.waiting is not None and slot.at == node_id:
+                self._connection_error(slot.waiting, node_id, "info", "connection reset")
+        self._rec["node"] = node_id
+        self.recorder.nemesis("crash", node_id, time=self.time)
+        self.faults_used += 1
+
+    def _do_restart(self, node_id: str, params: Mapping[str, Any]) -> None:
+        self._rec["node"] = node_id
+        self.recorder.nemesis("restart", node_id, time=self.time)
+        self._boot(node_id)
+
+    def _do_pause(self, node_id: str, params: Mapping[str, Any]) -> None:
+        self._paused[node_id] = True
+        self._rec["node"] = node_id
+        self.recorder.nemesis("pause", node_id, time=self.time)
+        self.faults_used += 1
+
+    def _do_resume(self, node_id: str, params: Mapping[str, Any]) -> None:
+        self._paused[node_id] = False
+        self._rec["node"] = node_id
+        self.recorder.nemesis("resume", node_id, time=self.time)
+
+    def _do_skew(self, node_id: str, params: Mapping[str, Any]) -> None:
+        f = self.faults
+        skew = params["skew"] if "skew" in params else self._draw_param(-f.max_skew, f.max_skew)
+        drift = params["drift"] if "drift" in params else self._draw_param(-f.max_drift_ppm, f.max_drift_ppm)
+        self._clocks[node_id] = Clock(skew, drift)
+        self._rec.update(node=node_id, skew=skew, drift=drift)
+        self.recorder.nemesis("skew", [node_id, skew, drift], time=self.time)
+        self.faults_used += 1
+
+    def _do_quiesce(self, arg: str, params: Mapping[str, Any]) -> None:
+        if self.network.cuts:
+            self._do_heal("", {})
+        resumed = [n for n in self.node_ids if self._paused[n]]
+        for node_id in resumed:
+            self._paused[node_id] = False
+            self.recorder.nemesis("resume", node_id, time=self.time)
+        restarted = [n for n in self.node_ids if self._nodes[n] is None]
+        for node_id in restarted:
+            self.recorder.nemesis("restart", node_id, time=self.time)
+            self._boot(node_id)
+        self._rec.update(restarted=restarted or None, resumed=resumed or None)
+
+    def _check_nodes(self, names: list[str]) -> None:
+        unknown = [n for n in names if n not in self._nodes]
+        if unknown or len(set(names)) != len(names):
+            raise UsageError(
+                f"a partition must name each node at most once, from {self.node_ids}; got {names}"
+            )

@@ -1,0 +1,98 @@
+"""`VectorClock`: an immutable vector clock (Fidge 1988; Mattern 1989), after Lamport's happens-before.
+
+The simulator keeps one per node and one per client slot. It ticks the clock on every send, receive and
+client event, and stamps every message and every history event with it, so that a causality checker can
+rebuild happens-before from the history alone. Absent entries count as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Literal
+
+Order = Literal["before", "after", "equal", "concurrent"]
+
+
+class VectorClock:
+    """A map from process name to event count; every operation returns a new clock."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self, counts: Mapping[str, int] | None = None) -> None:
+        self._counts: dict[str, int] = {}
+        for name, count in (counts or {}).items():
+            if not isinstance(count, int) or count < 0:
+                raise ValueError(f"vector clock entry {name!r} must be a non-negative int, got {count!r}")
+            if count:
+                self._counts[name] = count
+
+    @classmethod
+    def _of(cls, counts: dict[str, int]) -> VectorClock:
+        clock = cls.__new__(cls)
+        clock._counts = counts
+        return clock
+
+    def tick(self, name: str) -> VectorClock:
+        """The clock after one more local event of ``name``."""
+        counts = dict(self._counts)
+        counts[name] = counts.get(name, 0) + 1
+        return VectorClock._of(counts)
+
+    def merge(self, other: VectorClock) -> VectorClock:
+        """The entry-wise maximum: what a receiver knows after seeing ``other``."""
+        counts = dict(self._counts)
+        for name, count in other._counts.items():
+            if count > counts.get(name, 0):
+                counts[name] = count
+        return VectorClock._of(counts)
+
+    def compare(self, other: VectorClock) -> Order:
+        """``"before"`` when self happened before other, ``"after"``, ``"equal"`` or ``"concurrent"``."""
+        less = greater = False
+        for name in self._counts.keys() | other._counts.keys():
+            mine, theirs = self._counts.get(name, 0), other._counts.get(name, 0)
+            if mine < theirs:
+                less = True
+            elif mine > theirs:
+                greater = True
+            if less and greater:
+                return "concurrent"
+        if less:
+            return "before"
+        return "after" if greater else "equal"
+
+    def happened_before(self, other: VectorClock) -> bool:
+        return self.compare(other) == "before"
+
+    def __getitem__(self, name: str) -> int:
+        return self._counts.get(name, 0)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._counts))
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def to_dict(self) -> dict[str, int]:
+        """The non-zero entries, sorted by name (the form stamped on `Op.vclock`)."""
+        return {name: self._counts[name] for name in sorted(self._counts)}
+
+    @classmethod
+    def from_dict(cls, counts: Mapping[str, int]) -> VectorClock:
+        return cls(counts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VectorClock) and self._counts == other._counts
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._counts.items()))
+
+    def __le__(self, other: VectorClock) -> bool:
+        return self.compare(other) in ("before", "equal")
+
+    def __lt__(self, other: VectorClock) -> bool:
+        return self.compare(other) == "before"
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}: {count}" for name, count in self.to_dict().items())
+        return f"VectorClock({{{inner}}})"
