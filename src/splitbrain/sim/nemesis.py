@@ -27,7 +27,7 @@ class NemesisSteps(WorldBase):
         f, w, out = self.faults, self._w, []
         fresh = f.budget is None or self.faults_used < f.budget
         if fresh:
-            messages = [m.sid for m in self.network.in_flight.values() if not m.client]
+            messages = [m.id for m in self.network.in_flight.values() if not m.client]
             for prefix, weight in self._message_faults:
                 out += [(prefix + sid, weight) for sid in messages]
             out += self._global_faults
@@ -47,20 +47,20 @@ class NemesisSteps(WorldBase):
         return out
 
     def _do_drop(self, arg: str, params: Mapping[str, Any]) -> None:
-        m = self.network.pop(int(arg))
+        m = self.network.pop(arg)
         self._rec.update(msg=m.id, src=m.src, dst=m.dst)
         self._lost.append(m.id)
         self.faults_used += 1
 
     def _do_duplicate(self, arg: str, params: Mapping[str, Any]) -> None:
-        m = self.network.in_flight[int(arg)]
+        m = self.network.in_flight[arg]
         copy_msg = self.network.duplicate(m.id, now=self.time, delay=self._draw(*self.workload.delay))
         self._rec.update(msg=m.id, src=m.src, dst=m.dst)
         self._sent.append(copy_msg.id)
         self.faults_used += 1
 
     def _do_delay(self, arg: str, params: Mapping[str, Any]) -> None:
-        m = self.network.in_flight[int(arg)]
+        m = self.network.in_flight[arg]
         extra = params.get("delay") or self._draw_param(1, max(1, self.faults.max_extra_delay))
         self.network.delay(m.id, now=self.time, extra=extra)
         self._rec.update(msg=m.id, src=m.src, dst=m.dst, delay=extra)

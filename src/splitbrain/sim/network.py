@@ -1,7 +1,9 @@
 """`Network`: messages in flight with stable ids, and the cut links of partitions.
 
-Every message gets the next integer id when it is created (dropped ones too), so a trace can name it
-("deliver 17") independently of what else is in flight. A message becomes deliverable at its
+Every message gets a name when it is created (dropped ones too): its link and its number on that link,
+``n1>n2#3`` for the third message n1 sent n2. A trace names messages this way, so removing a step while
+shrinking renumbers only later messages *on the same link*; a global counter would renumber every later
+message in the run and make the rest of the trace mean something else. A message becomes deliverable at its
 ``deliver_at`` tick; which deliverable message goes next is the scheduler's choice, which is how
 reordering happens. Without the ``reorder`` fault each link is FIFO: only the oldest message on a link
 may be delivered.
@@ -25,7 +27,7 @@ from splitbrain.sim.vclock import VectorClock
 class Message:
     """A message in flight. ``client`` marks client requests and replies (never faulted)."""
 
-    id: int
+    id: str
     src: str
     dst: str
     payload: Any
@@ -33,11 +35,7 @@ class Message:
     deliver_at: int
     vclock: VectorClock
     client: bool = False
-    copy_of: int | None = None
-    sid: str = ""  # str(id), cached for building choice keys
-
-    def __post_init__(self) -> None:
-        self.sid = str(self.id)
+    copy_of: str | None = None
 
 
 def cuts_between(groups: Sequence[Sequence[str]]) -> frozenset[tuple[str, str]]:
@@ -59,44 +57,47 @@ def cuts_one_way(sources: Iterable[str], targets: Iterable[str]) -> frozenset[tu
 
 
 class Network:
-    """The messages in flight (in id order) and the current cut links."""
+    """The messages in flight (in creation order) and the current cut links."""
 
     def __init__(self) -> None:
-        self.in_flight: dict[int, Message] = {}  # insertion order is id order
+        self.in_flight: dict[str, Message] = {}  # insertion order is creation order
         self.cuts: frozenset[tuple[str, str]] = frozenset()
-        self.next_id = 1
+        self._link_counts: dict[tuple[str, str], int] = {}
+
+    def _name(self, src: str, dst: str) -> str:
+        n = self._link_counts.get((src, dst), 0) + 1
+        self._link_counts[(src, dst)] = n
+        return f"{src}>{dst}#{n}"
 
     def send(
         self, src: str, dst: str, payload: Any, *, now: int, delay: int, vclock: VectorClock,
         client: bool = False, reachable: bool = True,
     ) -> tuple[Message, bool]:
-        """Create a message with the next id; returns it and whether it is in flight (else it was lost)."""
-        msg = Message(self.next_id, src, dst, payload, now, now + delay, vclock, client)
-        self.next_id += 1
+        """Create a message named after its link; returns it and whether it is in flight (else lost)."""
+        msg = Message(self._name(src, dst), src, dst, payload, now, now + delay, vclock, client)
         if not reachable or (not client and (src, dst) in self.cuts):
             return msg, False
         self.in_flight[msg.id] = msg
         return msg, True
 
-    def pop(self, msg_id: int) -> Message:
+    def pop(self, msg_id: str) -> Message:
         return self.in_flight.pop(msg_id)
 
-    def duplicate(self, msg_id: int, *, now: int, delay: int) -> Message:
-        """A copy of message ``msg_id`` with a new id and its own delay; both may be delivered."""
+    def duplicate(self, msg_id: str, *, now: int, delay: int) -> Message:
+        """A copy of message ``msg_id`` with a new name and its own delay; both may be delivered."""
         orig = self.in_flight[msg_id]
         copy = Message(
-            self.next_id, orig.src, orig.dst, orig.payload, now, now + delay, orig.vclock, orig.client,
-            copy_of=orig.id,
+            self._name(orig.src, orig.dst), orig.src, orig.dst, orig.payload, now, now + delay, orig.vclock,
+            orig.client, copy_of=orig.id,
         )
-        self.next_id += 1
         self.in_flight[copy.id] = copy
         return copy
 
-    def delay(self, msg_id: int, *, now: int, extra: int) -> None:
+    def delay(self, msg_id: str, *, now: int, extra: int) -> None:
         msg = self.in_flight[msg_id]
         msg.deliver_at = max(msg.deliver_at, now) + extra
 
-    def set_cuts(self, cuts: frozenset[tuple[str, str]]) -> list[int]:
+    def set_cuts(self, cuts: frozenset[tuple[str, str]]) -> list[str]:
         """Replace the cut links; returns the ids of node messages in flight over a newly cut link."""
         self.cuts = cuts
         lost = [m.id for m in self.in_flight.values() if not m.client and (m.src, m.dst) in cuts]
@@ -104,7 +105,7 @@ class Network:
             del self.in_flight[msg_id]
         return lost
 
-    def drop_to(self, node: str) -> list[int]:
+    def drop_to(self, node: str) -> list[str]:
         """Lose every message in flight to ``node`` (it crashed); returns their ids."""
         lost = [m.id for m in self.in_flight.values() if m.dst == node]
         for msg_id in lost:

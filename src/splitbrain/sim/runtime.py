@@ -28,7 +28,7 @@ from splitbrain.sim.workload import Workload
 class Delivery:
     """A delivered message with the sender's clock stamp and the receiver's clock after receiving it."""
 
-    msg: int
+    msg: str
     src: str
     dst: str
     sent: VectorClock
@@ -100,8 +100,8 @@ class WorldBase:
         self._later: int | None = None
         self._rec: dict[str, Any] = {}
         self._draws: list[int] = []
-        self._sent: list[int] = []
-        self._lost: list[int] = []
+        self._sent: list[str] = []
+        self._lost: list[str] = []
 
     # -- primitives used by every kind of step -------------------------------------------------------
     def _receptive(self, name: str) -> bool:

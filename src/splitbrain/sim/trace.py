@@ -37,7 +37,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     step: int
     t: int
     kind: str
-    msg: int | None = None
+    msg: str | None = None
     src: str | None = None
     dst: str | None = None
     node: str | None = None
@@ -55,8 +55,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     to: int | None = None
     restarted: list[str] | None = None
     resumed: list[str] | None = None
-    sent: list[int] | None = None
-    lost: list[int] | None = None
+    sent: list[str] | None = None
+    lost: list[str] | None = None
     draws: list[int] | None = None
 
     def key(self) -> str:
@@ -75,7 +75,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         """One readable line, e.g. ``  12 t=340   deliver msg 17 n1->n2``."""
         parts = [f"{self.step:>4} t={self.t:<5} {self.kind}"]
         if self.msg is not None:
-            parts.append(f"msg {self.msg} {self.src}->{self.dst}")
+            parts.append(f"msg {self.msg}")
         if self.kind == "invoke":
             parts.append(f"c{self.client} p{self.process} {self.f} {_show(self.value)} to {self.node}")
         elif self.kind == "timeout":

@@ -167,7 +167,7 @@ class World(ClientSteps, NemesisSteps):
                 if m.deliver_at < later:
                     later = m.deliver_at
             elif self._receptive(m.dst):
-                ready.append(("deliver:" + m.sid, w_deliver))
+                ready.append(("deliver:" + m.id, w_deliver))
         for timer in sorted(self._timers):
             deadline = self._timers[timer]
             if deadline > now:
@@ -226,7 +226,7 @@ class World(ClientSteps, NemesisSteps):
             self._boot(node_id)
 
     def _do_deliver(self, arg: str, params: Mapping[str, Any]) -> None:
-        m = self.network.pop(int(arg))
+        m = self.network.pop(arg)
         self._rec.update(msg=m.id, src=m.src, dst=m.dst)
         vc = self._vclocks[m.dst] = self._vclocks[m.dst].merge(m.vclock).tick(m.dst)
         self.deliveries.append(Delivery(m.id, m.src, m.dst, m.vclock, vc))
