@@ -129,6 +129,12 @@ def models() -> None:
 from splitbrain.live.command import run as _run; cli.add_command(_run)  # noqa: E402, E702, I001
 
 
+from splitbrain.cli_fuzz import fuzz, replay, show, shrink, workloads  # noqa: E402
+
+for _command in (workloads, fuzz, replay, shrink, show):
+    cli.add_command(_command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: run the CLI, mapping user errors to exit status 3 with a one-line message."""
     try:

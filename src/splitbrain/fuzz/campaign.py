@@ -46,7 +46,7 @@ class CampaignSpec:
     faults: tuple[str, ...] | None = None
     max_steps: int | None = None
     store: str = ".splitbrain"
-    shard_size: int = 25
+    shard_size: int = 100
     shrink: bool = True
     keep_going: bool = False
 
@@ -229,7 +229,7 @@ def run_campaign(
 
     def submit_more() -> None:
         nonlocal index, remaining
-        while len(pending) < max(1, spec.workers) * 2:
+        while len(pending) < (spec.workers * 2 if spec.workers > 1 else 1):
             if deadline is not None and time.time() >= deadline:
                 return
             if remaining is not None and remaining <= 0:

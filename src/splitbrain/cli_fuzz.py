@@ -1,0 +1,181 @@
+"""The simulation verbs of the CLI: ``workloads``, ``fuzz``, ``replay``, ``shrink`` and ``show``.
+
+Kept apart from ``cli.py`` (which registers them) so that each module stays about one idea. Exit codes:
+0 no failure, 1 a failure found (or a saved failure still fails), 3 usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_FAILURE = 1
+
+
+@click.command()
+def workloads() -> None:
+    """List the workloads and their bug variants."""
+    from splitbrain.impls import WORKLOADS
+
+    for name, workload in WORKLOADS.items():
+        bugs = ", ".join(workload.bug_variants) or "-"
+        click.echo(f"{name:<16} model {workload.model:<14} {workload.node_count} nodes  bugs: {bugs}")
+
+
+def _faults(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value in ("all", ""):
+        return None if value == "all" else ()
+    if value == "none":
+        return ()
+    from splitbrain.sim import FaultConfig
+
+    return FaultConfig.coerce(value).kinds
+
+
+@click.command()
+@click.argument("workload")
+@click.option("--variant", "-v", default="correct", show_default=True, help="Implementation variant (a bug name).")
+@click.option("--time", "seconds", type=float, default=None, help="Time budget in seconds (default 30).")
+@click.option("--examples", type=int, default=None, help="Number of schedules instead of a time budget.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Campaign seed: same seed, same schedules.")
+@click.option("--faults", default=None, help="Fault kinds, comma-separated (default: the workload's; 'none').")
+@click.option("--max-steps", type=int, default=None, help="Steps per schedule (default: the workload's).")
+@click.option("--store", default=".splitbrain", show_default=True, help="Where failures are saved.")
+@click.option("--keep-going", is_flag=True, help="Continue after the first failure until the budget is spent.")
+@click.option("--no-shrink", is_flag=True, help="Save failures as found, without shrinking.")
+def fuzz(
+    workload: str, variant: str, seconds: float | None, examples: int | None, workers: int, seed: int,
+    faults: str | None, max_steps: int | None, store: str, keep_going: bool, no_shrink: bool,
+) -> None:
+    """Fuzz WORKLOAD under faults; save, shrink and report every failure."""
+    from splitbrain.errors import UsageError
+    from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
+    from splitbrain.fuzz.progress import Progress
+    from splitbrain.impls import get_workload
+
+    target = get_workload(workload)
+    target.node_class(variant)  # a clear error for an unknown variant, before any work
+    if seconds is not None and examples is not None:
+        raise UsageError("give either --time or --examples, not both")
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    spec = CampaignSpec(
+        workload=workload, variant=variant, seed=seed, examples=examples, seconds=seconds, workers=workers,
+        faults=_faults(faults), max_steps=max_steps, store=store, shrink=not no_shrink, keep_going=keep_going,
+    )
+    budget = f"{examples} schedules" if examples is not None else f"{seconds or 30:g} s"
+    click.echo(f"fuzzing {workload}/{variant}: {budget}, {workers} worker(s), seed {seed}", err=True)
+    report = run_campaign(spec, progress=Progress(f"{workload}/{variant}"))
+    click.echo(
+        f"{report.schedules} schedules in {report.seconds:.1f} s "
+        f"({report.schedules / max(report.seconds, 1e-9):.1f}/s), {len(report.failures)} failure(s)"
+        + (f", {report.unknown} unknown check(s)" if report.unknown else "")
+    )
+    for failure in report.failures:
+        click.echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
+                   f"{failure.steps_shrunk} steps, saved to {failure.path}")
+        click.echo(failure.message)
+        click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}")
+    still = [r for r in report.replayed if r.still_fails]
+    for r in still:
+        click.echo(f"known failure still fails: {r.path} ({r.signature})")
+    if report.failed:
+        sys.exit(EXIT_FAILURE)
+
+
+def _load(path: str) -> tuple[dict[str, Any], Any, Any]:
+    from splitbrain.fuzz.campaign import trace_of
+    from splitbrain.fuzz.store import load_failure
+    from splitbrain.impls import get_workload
+
+    record = load_failure(path)
+    trace = trace_of(record)
+    return record, trace, get_workload(trace.workload)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def replay(file: str) -> None:
+    """Re-run a saved failure (twice, to prove it is deterministic); say whether it still fails."""
+    from splitbrain.fuzz.schedule import replay_trace
+    from splitbrain.histories import dumps_history
+
+    record, trace, workload = _load(file)
+    first = replay_trace(workload, trace)
+    second = replay_trace(workload, trace)
+    same = (first.trace.dumps() == second.trace.dumps()
+            and dumps_history(first.history) == dumps_history(second.history))
+    click.echo(f"{trace.workload}/{trace.variant}: {len(trace.steps)} steps replayed twice: "
+               + ("identical traces and histories" if same else "THE TWO REPLAYS DIFFER (nondeterminism)"))
+    expected = record.get("signature")
+    now = first.verdict.signature
+    if now is None:
+        click.echo(f"no longer fails (it failed with {expected} when saved)")
+        sys.exit(0 if same else EXIT_FAILURE)
+    click.echo(f"still fails: {now}" + ("" if now == expected else f" (saved as {expected})"))
+    click.echo(first.verdict.message)
+    sys.exit(EXIT_FAILURE)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--workload", "workload_name", default=None, help="With --seed: shrink a seeded RNG run instead.")
+@click.option("--variant", default="correct", show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed of a RandomSource run to shrink.")
+@click.option("--store", default=".splitbrain", show_default=True)
+def shrink(file: str | None, workload_name: str | None, variant: str, seed: int | None, store: str) -> None:
+    """Shrink a saved failure further (or a failing seeded run) and save the result."""
+    from splitbrain.errors import UsageError
+    from splitbrain.fuzz.campaign import CampaignSpec, failure_record
+    from splitbrain.fuzz.schedule import replay_trace, run_schedule
+    from splitbrain.fuzz.shrink import shrink_trace
+    from splitbrain.fuzz.store import FailureStore
+    from splitbrain.impls import get_workload
+    from splitbrain.sim import RandomSource
+
+    if file is not None:
+        record, trace, workload = _load(file)
+        result = replay_trace(workload, trace)
+        variant = trace.variant
+    elif workload_name is not None and seed is not None:
+        workload = get_workload(workload_name)
+        result = run_schedule(workload, variant, RandomSource(seed))
+        record = {"seed": seed}
+    else:
+        raise UsageError("give a saved failure FILE, or --workload W --seed S [--variant V]")
+    signature = result.verdict.signature
+    if signature is None:
+        click.echo("it does not fail: nothing to shrink")
+        sys.exit(0)
+    shrunk = shrink_trace(workload, result.trace, signature)
+    spec = CampaignSpec(workload=workload.name, variant=variant, store=store)
+    path = FailureStore(Path(store)).save(failure_record(
+        spec, int(record.get("seed") or 0), shrunk.result, stage="shrunk", steps_found=shrunk.before,
+    ))
+    click.echo(f"{signature}: shrunk from {shrunk.before} to {shrunk.after} steps "
+               f"({shrunk.replays} replays, {shrunk.seconds:.1f} s); saved to {path}")
+    sys.exit(EXIT_FAILURE)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--plain", is_flag=True, help="One line per step instead of per-node columns.")
+def show(file: str, plain: bool) -> None:
+    """Print a saved failure's trace, one column per node, showing only what changed at each step."""
+    from rich.console import Console
+
+    from splitbrain.fuzz.columns import render_columns
+
+    record, trace, workload = _load(file)
+    click.echo(f"{record.get('signature')}  ({len(trace.steps)} steps, seed {record.get('seed')})")
+    if plain:
+        click.echo(trace.describe())
+    else:
+        render_columns(workload, trace, Console(width=max(120, Console().width)))
+    click.echo(record.get("message", ""))
