@@ -154,3 +154,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OSError as exc:
         _fail_usage(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
     sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Fuzzing as an assertion, for tests: ``fuzz_workload(...)`` passes or raises with the minimal trace.
+
+Known failures of the same workload and variant are replayed first (a regression test for free); then
+Hypothesis generates schedules. A failure is saved to the store, shrunk, and raised as
+:class:`FuzzFailure` whose message is the shrunk trace, the verdict, and the command that replays it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+from hypothesis import settings
+
+from splitbrain.errors import SplitbrainError
+from splitbrain.fuzz.campaign import CampaignSpec, failure_record, trace_of
+from splitbrain.fuzz.explore import hypothesis_search
+from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
+from splitbrain.fuzz.shrink import shrink_trace
+from splitbrain.fuzz.store import FailureStore, load_failure
+from splitbrain.sim import FaultConfig, Workload
+
+
+class FuzzFailure(SplitbrainError, AssertionError):
+    """A fuzzed workload failed; the message holds the minimal trace and how to replay it."""
+
+    def __init__(self, message: str, *, path: Path, signature: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.signature = signature
+
+
+def _explain(result: ScheduleResult, path: Path, *, found: int | None = None) -> str:
+    steps = len(result.trace.steps)
+    size = f"{steps} steps" + (f" (shrunk from {found})" if found is not None and found != steps else "")
+    return "\n".join([
+        f"{result.trace.workload}/{result.trace.variant} failed: {result.verdict.signature}, trace of {size}",
+        result.trace.describe(),
+        result.verdict.message,
+        f"saved to {path}",
+        f"replay: splitbrain replay {path}    view: splitbrain show {path}",
+    ])
+
+
+def fuzz_workload(
+    workload: Workload | str,
+    variant: str = "correct",
+    *,
+    examples: int | None = None,
+    seed: int | None = None,
+    faults: FaultConfig | list[str] | None = None,
+    max_steps: int | None = None,
+    store: str | Path = ".splitbrain",
+    replay_saved: bool = True,
+) -> int:
+    """Fuzz ``workload`` (an instance or a registered name); return the number of schedules run.
+
+    ``examples`` defaults to the active Hypothesis profile's ``max_examples``; ``seed`` defaults to one
+    derived from the workload and variant names, so a test run is deterministic (``ci``), unless the
+    profile is not derandomized, in which case each run explores new schedules.
+    """
+    if isinstance(workload, str):
+        from splitbrain.impls import get_workload
+
+        workload = get_workload(workload)
+    workload.node_class(variant)
+    failures = FailureStore(Path(store))
+    spec = CampaignSpec(workload=workload.name, variant=variant, store=str(store))
+    if replay_saved:
+        for path in failures.paths(workload.name, variant):
+            record = load_failure(path)
+            again = replay_trace(workload, trace_of(record))
+            if again.verdict.failed:
+                raise FuzzFailure(
+                    "a saved failure still fails:\n" + _explain(again, path),
+                    path=path, signature=again.verdict.signature or "",
+                )
+    profile = settings()
+    if seed is None:
+        base = zlib.crc32(f"{workload.name}/{variant}".encode())
+        seed = base if profile.derandomize else base ^ zlib.crc32(str(id(spec)).encode())
+    outcome = hypothesis_search(
+        workload, variant, seed_value=seed, examples=examples or profile.max_examples,
+        faults=FaultConfig.coerce(faults) if faults is not None else None, max_steps=max_steps,
+        on_found=lambda r: None,
+    )
+    if outcome.failure is None or outcome.first is None:
+        return outcome.schedules
+    best = outcome.failure
+    signature = best.verdict.signature or ""
+    shrunk = shrink_trace(workload, best.trace, signature)
+    if shrunk.result.verdict.signature == signature:
+        best = shrunk.result
+    found = len(outcome.first.trace.steps)
+    path = failures.save(failure_record(spec, seed, best, stage="shrunk", steps_found=found))
+    raise FuzzFailure(_explain(best, path, found=found), path=path, signature=signature)

@@ -1,0 +1,176 @@
+"""Fuzzing end to end: the primary-backup bug is found and shrunk; the correct version passes; saved
+failures replay exactly; killing a campaign loses nothing it reported; the CLI verbs work."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from splitbrain.cli import main
+from splitbrain.fuzz.campaign import CampaignReport, CampaignSpec, run_campaign, trace_of
+from splitbrain.fuzz.schedule import replay_trace
+from splitbrain.fuzz.store import load_failure
+from splitbrain.impls import get_workload
+from splitbrain.sim import Trace
+
+#: the stated bound: the early-ack bug shrinks to a trace of at most this many steps (run and quiesce)
+EARLY_ACK_STEP_BOUND = 80
+
+
+@pytest.fixture(scope="module")
+def early_ack(tmp_path_factory: pytest.TempPathFactory) -> CampaignReport:
+    """One campaign against the early-ack bug, shared by the tests that inspect its failure."""
+    store = tmp_path_factory.mktemp("early-ack")
+    return run_campaign(CampaignSpec("primary-backup", "early-ack", seed=1, examples=600, store=str(store)))
+
+
+def test_early_ack_is_found_and_shrunk_within_bound(early_ack: CampaignReport) -> None:
+    report = early_ack
+    assert len(report.failures) == 1
+    failure = report.failures[0]
+    assert failure.signature == "checker:linearizability"
+    assert failure.steps_shrunk <= EARLY_ACK_STEP_BOUND < failure.steps_found
+    record = load_failure(failure.path)
+    assert record["stage"] == "shrunk" and record["steps"] == {"found": failure.steps_found,
+                                                              "shrunk": failure.steps_shrunk}
+    # the saved trace replays to the identical trace and the same failure
+    trace = trace_of(record)
+    again = replay_trace(get_workload("primary-backup"), trace)
+    assert again.verdict.signature == failure.signature
+    assert again.trace.dumps() == trace.dumps()
+
+
+def test_shrunk_trace_is_one_minimal(early_ack: CampaignReport) -> None:
+    workload = get_workload("primary-backup")
+    signature = early_ack.failures[0].signature
+    trace = trace_of(load_failure(early_ack.failures[0].path))
+    # removing any single run-phase step makes it pass or fail differently (or not shorter)
+    for i, step in enumerate(trace.steps):
+        if step.kind in ("start", "quiesce"):
+            continue
+        candidate = Trace(**{**{f: getattr(trace, f) for f in trace.__struct_fields__},
+                             "steps": trace.steps[:i] + trace.steps[i + 1:]})
+        result = replay_trace(workload, candidate)
+        assert result.verdict.signature != signature or len(result.trace.steps) >= len(trace.steps)
+
+
+def test_correct_version_passes_a_campaign(tmp_path: Path) -> None:
+    report = run_campaign(CampaignSpec("primary-backup", "correct", seed=3, examples=300, store=str(tmp_path)))
+    assert report.schedules == 300
+    assert report.failures == []
+    assert not (tmp_path / "failures").exists() or not any((tmp_path / "failures").iterdir())
+
+
+@pytest.mark.slow
+def test_correct_version_passes_thousands_of_schedules(tmp_path: Path) -> None:
+    report = run_campaign(CampaignSpec(
+        "primary-backup", "correct", seed=11, examples=3000, workers=2, store=str(tmp_path)
+    ))
+    assert report.schedules == 3000 and report.failures == []
+
+
+def test_same_seed_same_campaign(tmp_path: Path, early_ack: CampaignReport) -> None:
+    a = early_ack
+    b = run_campaign(CampaignSpec("primary-backup", "early-ack", seed=1, examples=600, store=str(tmp_path / "b")))
+    assert [f.signature for f in a.failures] == [f.signature for f in b.failures]
+    assert a.schedules == b.schedules
+    ta = trace_of(load_failure(a.failures[0].path))
+    tb = trace_of(load_failure(b.failures[0].path))
+    assert ta.dumps() == tb.dumps()
+
+
+def test_second_run_replays_known_failures_first(early_ack: CampaignReport) -> None:
+    store = early_ack.spec.store
+    second = run_campaign(CampaignSpec("primary-backup", "early-ack", seed=2, examples=1, store=store))
+    assert [r.path for r in second.replayed] == [early_ack.failures[0].path]
+    assert second.replayed[0].still_fails and second.failed
+
+
+def test_sigkill_loses_no_reported_failure(tmp_path: Path) -> None:
+    """Run a keep-going campaign in a subprocess, kill it with SIGKILL after failures were reported, and
+    check that every failure it reported is on disk, whole, and replays."""
+    cmd = [sys.executable, "-m", "splitbrain.cli", "fuzz", "primary-backup", "-v", "early-ack",
+           "--time", "120", "--keep-going", "--store", str(tmp_path), "--seed", "1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    reported: list[str] = []
+    deadline = time.monotonic() + 90
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            if "saved to " in line:
+                reported.append(line.split("saved to ", 1)[1].split(";")[0].strip())
+                if len(reported) >= 2:
+                    break
+            if time.monotonic() > deadline:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert reported, "the campaign reported no failure before the deadline"
+    for path in reported:
+        record = json.loads(Path(path).read_text())
+        assert record["signature"] == "checker:linearizability"
+        assert replay_trace(get_workload("primary-backup"), trace_of(record)).verdict.failed
+    leftovers = [p for p in (tmp_path / "failures").iterdir() if p.name.endswith(".tmp")]
+    assert all(p.name.startswith(".") for p in leftovers)  # only temp files of the killed write, if any
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_cli_fuzz_replay_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], early_ack: CampaignReport
+) -> None:
+    code, out, _ = run_cli(["workloads"], capsys)
+    assert code == 0 and "primary-backup" in out and "early-ack" in out
+    path = Path(early_ack.failures[0].path)
+    shutil.copytree(path.parent.parent, tmp_path, dirs_exist_ok=True)
+    code, out, err = run_cli(["fuzz", "primary-backup", "-v", "early-ack", "--examples", "1",
+                              "--store", str(tmp_path)], capsys)
+    assert code == 1
+    assert "known failure still fails" in out and "still fails" in err
+    code, out, _ = run_cli(["fuzz", "primary-backup", "-v", "early-ack", "--examples", "600", "--seed", "1",
+                            "--store", str(tmp_path / "fresh")], capsys)
+    assert code == 1
+    assert "FAILURE checker:linearizability: trace shrunk from" in out
+    code, out, _ = run_cli(["replay", str(path)], capsys)
+    assert code == 1
+    assert "replayed twice: identical traces and histories" in out and "still fails" in out
+    code, out, _ = run_cli(["show", str(path)], capsys)
+    assert code == 0
+    assert "n1" in out and "n2" in out and "clients" in out and "cannot place" in out
+    code, out, _ = run_cli(["shrink", str(path), "--store", str(tmp_path)], capsys)
+    assert code == 1 and "shrunk from" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fuzz", "primary-backupp"], "did you mean 'primary-backup'"),
+        (["fuzz", "primary-backup", "-v", "nope"], "has no variant 'nope'"),
+        (["fuzz", "primary-backup", "--faults", "meteor"], "unknown fault kind 'meteor'"),
+        (["fuzz", "primary-backup", "--time", "1", "--examples", "2"], "either --time or --examples"),
+        (["replay", "missing.json"], "missing.json: no such file"),
+    ],
+)
+def test_cli_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(args, capsys)
+    assert code == 3 and message in err and "Traceback" not in err
+
+
+def test_cli_correct_version_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["fuzz", "primary-backup", "--examples", "50", "--store", str(tmp_path)], capsys)
+    assert code == 0 and "50 schedules" in out and "0 failure(s)" in out
