@@ -12,3 +12,21 @@ set +e
 status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "expected exit status 1 (a violation found), got $status"; exit 1; }
+
+echo
+echo "== fuzzing the primary-backup register's early-ack bug: find it, shrink it, replay it"
+STORE=$(mktemp -d)
+set +e
+.venv/bin/splitbrain fuzz primary-backup --variant early-ack --examples 600 --seed 1 --store "$STORE"
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "expected the campaign to find the bug (exit 1), got $status"; exit 1; }
+FAILURE=$(ls "$STORE"/failures/*.json | head -n 1)
+echo
+.venv/bin/splitbrain show "$FAILURE" --plain
+echo
+.venv/bin/splitbrain replay "$FAILURE" | head -n 2 || true
+echo
+echo "== the correct primary-backup register under the same faults"
+.venv/bin/splitbrain fuzz primary-backup --examples 300 --seed 1 --store "$STORE"
+rm -rf "$STORE"

@@ -80,9 +80,10 @@ def test_handler_errors_say_where_they_happened() -> None:
 
 
 def test_documentation_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (ROOT / "docs" / "simulator.md").read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## The deterministic simulator", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "docs/simulator.md", "exec"), {"__name__": "docs_example"})
+    exec(compile(code, "README.md", "exec"), {"__name__": "docs_example"})
     assert (tmp_path / "forgetful.json").exists()
     assert Trace.load(tmp_path / "forgetful.json").variant == "forgetful"
