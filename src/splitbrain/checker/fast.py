@@ -1,0 +1,146 @@
+"""The compiled path: the search of :mod:`splitbrain.checker.reduced` run by a C core over integers.
+
+The core (``_fastcore.c``, built by ``setup.py`` when a compiler is present) never sees a model state:
+this module numbers the states it meets (interning: equal states get one id) and hands the core a
+callback ``step(op, state id) -> successor ids``, which the core calls only the first time it meets an
+(operation, state id) pair and then keeps in its own table. So any model with hashable states, built-in
+or a user's, runs on the fast path; the model's own ``step`` is the only Python code in the loop, and
+it is called a few hundred times where the search takes hundreds of thousands of steps.
+
+Without ``independence_key`` every operation has key 0 and the core's search is Wing & Gong's with
+Lowe's memo, visiting exactly the configurations the reference (:mod:`splitbrain.checker.search`)
+visits, in the same order: same verdict, witness and counterexample. With it, the core runs the
+reduced search (persistent sets and per-key backjumping) of :mod:`splitbrain.checker.reduced`.
+
+The pure-Python searches stay the reference and the fallback: ``available()`` is false when the
+extension is missing or ``SPLITBRAIN_PURE_PYTHON=1`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+from splitbrain.checker.reduced import replay
+from splitbrain.checker.search import Budget, Outcome
+from splitbrain.histories.history import Operation
+
+try:
+    from splitbrain.checker import _fastcore  # type: ignore[attr-defined]
+except ImportError:  # no compiler when installed: the pure-Python search does the work
+    _fastcore = None
+
+_RUNNING, _VALID, _INVALID, _OVER_STATES, _OVER_BYTES = range(5)
+#: backtracks the core runs between looks at the clock (and turns between partitions): about a millisecond
+_SLICE = 1 << 14
+#: what one interned state costs the Python side, roughly (the state object, its dict and list slots)
+_BYTES_PER_STATE = 300
+
+
+class _TooManyStates(Exception):
+    """Raised from the step callback when the interned states outgrow the memory budget."""
+
+
+def available() -> bool:
+    """True when the compiled core is importable and not disabled by ``SPLITBRAIN_PURE_PYTHON``."""
+    return _fastcore is not None and os.environ.get("SPLITBRAIN_PURE_PYTHON", "") in ("", "0")
+
+
+def searcher(
+    ops: Sequence[Operation],
+    model: Any,
+    budget: Budget,
+    track_longest: bool,
+    key_of: Callable[[Operation], Any] | None = None,
+) -> Generator[None, None, Outcome]:
+    """Search ``ops`` in the compiled core; a generator like the pure searches (yields between slices)."""
+    assert _fastcore is not None
+    out = Outcome()
+    events: list[tuple[int, int, int]] = []
+    for i, op in enumerate(ops):
+        events.append((op.call, 0, i))
+        if op.ret is not None:
+            events.append((op.ret, 1, i))
+    events.sort()
+    n = len(events)
+    kind = [0] * (n + 1)
+    opi = [0] * (n + 1)
+    match = [-1] * (n + 1)
+    call_entry = [0] * len(ops)
+    for e, (_, k, i) in enumerate(events, start=1):
+        kind[e] = k
+        opi[e] = i
+        if k == 0:
+            call_entry[i] = e
+        else:
+            match[call_entry[i]] = e
+    if key_of is None:
+        okey = [0] * len(ops)
+        olocal = list(range(len(ops)))
+        nkeys, widest = 1, len(ops)
+    else:
+        classes: dict[Any, int] = {}
+        sizes: list[int] = []
+        okey, olocal = [], []
+        for op in ops:
+            k = classes.setdefault(key_of(op), len(classes))
+            if k == len(sizes):
+                sizes.append(0)
+            okey.append(k)
+            olocal.append(sizes[k])
+            sizes[k] += 1
+        nkeys, widest = max(1, len(sizes)), max(sizes, default=0)
+
+    states: list[Any] = [model.init()]
+    index: dict[Any, int] = {states[0]: 0}
+    model_step = model.step
+    max_interned = max(1, budget.max_bytes // 2 // _BYTES_PER_STATE)
+
+    def step(i: int, sid: int) -> list[int]:
+        ids = []
+        for s in model_step(states[sid], ops[i]):
+            j = index.get(s)
+            if j is None:
+                j = index[s] = len(states)
+                states.append(s)
+                if j > max_interned:
+                    raise _TooManyStates
+            ids.append(j)
+        return ids
+
+    core = _fastcore.Search(
+        kind, opi, match, okey, olocal, nkeys, max(1, (widest + 63) // 64), step, 0,
+        budget.max_states, budget.max_bytes // 2, track_longest,
+    )
+    deadline = budget.deadline
+    status = _RUNNING
+    while True:
+        try:
+            status = core.run(_SLICE)
+        except _TooManyStates:
+            budget.reason = f"memory budget of {budget.max_bytes / 2**20:,.0f} MiB exhausted (model states)"
+            break
+        if status != _RUNNING:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            budget.reason = "timed out"
+            break
+        yield
+    out.deepest, out.blocked, sid = core.deepest()
+    if out.blocked is not None:
+        out.deepest_state = states[sid] if key_of is None else replay(model, [ops[i] for i in out.deepest])
+    if track_longest:
+        out.longest = core.longest()
+    if status == _VALID:
+        out.valid = True
+        out.witness = core.witness()
+    elif status == _INVALID:
+        out.valid = False
+    elif status == _OVER_STATES:
+        budget.reason = f"memory budget of {budget.max_states:,} search states exhausted"
+    elif status == _OVER_BYTES:
+        budget.reason = f"memory budget of {budget.max_bytes / 2**20:,.0f} MiB exhausted"
+    out.states, out.steps, out.backtracks, _ = core.stats()
+    return out

@@ -1,0 +1,274 @@
+"""The fast paths against the reference search.
+
+* The compiled core without ``independence_key`` must visit exactly what the reference search
+  (:mod:`splitbrain.checker.search`) visits: same verdict, witness, deepest prefix, blocked operation and
+  per-operation longest prefixes, on random histories, valid and corrupted, and with nondeterministic
+  and user models.
+* The reduced search (partial-order reduction and per-key backjumping; Python and compiled) must give
+  the verdict of the reference search over the whole history, and a witness that really is a
+  linearization.
+* ``SPLITBRAIN_PURE_PYTHON=1`` and a missing extension fall back to the pure searches; a memory budget
+  gives ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from splitbrain import check
+from splitbrain.checker import fast, reduced, search
+from splitbrain.checker.linearizability import check_linearizability, prepare
+from splitbrain.checker.search import Budget, Outcome
+from splitbrain.histories import UNKNOWN, History, Op, Operation, read_history
+from splitbrain.models import get_model
+
+needs_core = pytest.mark.skipif(fast._fastcore is None, reason="the compiled core is not built")
+
+
+def run(gen: Any) -> Outcome:
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            outcome: Outcome = done.value
+            return outcome
+
+
+class Flaky:
+    """A nondeterministic user model: ``inc`` adds 1 or 2; ``read`` observes."""
+
+    name = "flaky-counter"
+
+    def init(self) -> int:
+        return 0
+
+    def step(self, state: int, op: Operation) -> Iterable[int]:
+        if op.f == "inc":
+            return (state + 1, state + 2)
+        return (state,) if op.output is UNKNOWN or op.output == state else ()
+
+
+# -- random histories: each operation takes effect at a point inside its interval ---------------------
+
+
+@st.composite
+def histories(draw: st.DrawFn, kind: str) -> History:
+    """A history of ``kind`` ("cas", "kv" or "flaky"), linearizable by construction, then maybe corrupted.
+
+    Operation ``i`` takes effect at time ``100 * i + 50``; its invoke and completion are drawn around it
+    so that operations overlap. Some completions become ``info`` (it happened, outcome unknown) and
+    some writes ``fail`` (it did not happen). With probability one half one completed output is changed.
+    """
+    n = draw(st.integers(1, 18 if kind != "kv" else 24))
+    procs = draw(st.integers(1, 5))
+    keys = ["a", "b", "c"][: draw(st.integers(1, 3))]
+    reg: Any = None
+    kv: dict[str, str] = {}
+    count = 0
+    free_at = [0] * procs
+    pid = list(range(procs))
+    next_pid = procs
+    events: list[tuple[int, Op]] = []
+    for i in range(n):
+        lin = 100 * i + 50
+        slots = [s for s in range(procs) if free_at[s] < lin - 1]
+        if not slots:
+            continue
+        slot = draw(st.sampled_from(slots))
+        start = draw(st.integers(max(free_at[slot] + 1, lin - 300), lin - 1)) * 2
+        end = draw(st.integers(lin + 1, lin + 300)) * 2 + 1
+        key = None
+        typ = "ok"
+        if kind == "cas":
+            f = draw(st.sampled_from(["read", "write", "cas"]))
+            if f == "read":
+                inv, out = None, reg
+            elif f == "write":
+                inv = out = draw(st.integers(0, 2))
+                reg = inv
+            else:
+                inv = out = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+                if reg == inv[0]:
+                    reg = inv[1]
+                else:
+                    typ = "fail"
+        elif kind == "kv":
+            f = draw(st.sampled_from(["get", "put", "append"]))
+            key = draw(st.sampled_from(keys))
+            if f == "get":
+                inv, out = None, kv.get(key, "")
+            else:
+                inv = out = draw(st.sampled_from(["x", "y", "z"]))
+                kv[key] = inv if f == "put" else kv.get(key, "") + inv
+        else:
+            f = draw(st.sampled_from(["inc", "read"]))
+            if f == "inc":
+                count += draw(st.sampled_from([1, 2]))
+                inv = out = None
+            else:
+                inv, out = None, count
+        if f not in ("read", "get") and typ == "ok" and draw(st.integers(0, 4)) == 0:
+            typ = "info"
+        p = pid[slot]
+        events.append((start, Op(process=p, type="invoke", f=f, value=inv, key=key)))
+        events.append((end, Op(process=p, type=typ, f=f, value=out, key=key)))
+        free_at[slot] = end // 2 + 1
+        if typ == "info":
+            pid[slot] = next_pid
+            next_pid += 1
+    events.sort(key=lambda e: e[0])
+    ops = [op for _, op in events]
+    if draw(st.booleans()):
+        done = [j for j, op in enumerate(ops) if op.type == "ok"]
+        if done:
+            j = draw(st.sampled_from(done))
+            bad = {"cas": 7, "kv": "q", "flaky": 9}[kind]
+            ops[j] = Op(process=ops[j].process, type="ok", f=ops[j].f, value=bad, key=ops[j].key)
+    return History.from_ops(ops)
+
+
+def is_linearization(history: History, model: Any, order: Sequence[Operation]) -> bool:
+    """``order`` contains every completed operation once, keeps real-time order, and the model accepts
+    it step by step (any successor, for nondeterministic models)."""
+    ids = [op.id for op in order]
+    if len(set(ids)) != len(ids):
+        return False
+    placed = set(ids)
+    if any(op.status == "ok" and op.id not in placed for op in history.operations):
+        return False
+    for j, a in enumerate(order):  # no later operation returned before an earlier one was called
+        for b in order[j + 1:]:
+            if b.ret is not None and b.ret < a.call:
+                return False
+    states = {model.init()}
+    for op in order:
+        states = {s2 for s in states for s2 in model.step(s, op)}
+        if not states:
+            return False
+    return True
+
+
+def outcome_fields(o: Outcome) -> tuple[Any, ...]:
+    return (o.valid, o.witness, o.deepest, o.blocked, o.longest, repr(o.deepest_state))
+
+
+# -- the compiled core is the reference search, step for step --------------------------------------
+
+
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["cas", "flaky"]).flatmap(lambda k: st.tuples(st.just(k), histories(k))))
+def test_core_visits_what_the_reference_visits(case: tuple[str, History]) -> None:
+    kind, history = case
+    model = get_model("cas-register") if kind == "cas" else Flaky()
+    ops = prepare(history, model)
+    for track in (False, True):
+        ref = search.search(ops, model, Budget(None, None), track)
+        got = run(fast.searcher(ops, model, Budget(None, None), track))
+        assert outcome_fields(got) == outcome_fields(ref)
+        assert got.valid in (True, False)
+
+
+@needs_core
+def test_core_and_reference_agree_on_small_etcd_corpus(porcupine: Any) -> None:
+    model = get_model("cas-register")
+    for number in (0, 1, 3, 5, 10, 18, 31, 40):
+        ops = prepare(read_history(porcupine / "jepsen" / f"etcd_{number:03d}.log"), model)
+        ref = search.search(ops, model, Budget(None, None), True)
+        got = run(fast.searcher(ops, model, Budget(None, None), True))
+        assert outcome_fields(got) == outcome_fields(ref), number
+
+
+# -- the reduced search gives the reference verdict, with a real witness ----------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories("kv"))
+def test_reduced_search_agrees_with_reference(history: History) -> None:
+    model = get_model("kv")
+    ops = prepare(history, model)
+    expected = search.search(ops, model, Budget(None, None), False).valid
+    engines = [reduced.searcher(ops, model, Budget(None, None), True, model.independence_key)]
+    if fast._fastcore is not None:
+        engines.append(fast.searcher(ops, model, Budget(None, None), True, model.independence_key))
+    results = [run(engine) for engine in engines]
+    for got in results:
+        assert got.valid is expected
+        if got.valid is True:
+            assert is_linearization(history, model, [ops[i] for i in got.witness])
+        else:
+            assert got.blocked is not None and ops[got.blocked].status == "ok"
+    if len(results) == 2:  # the compiled reduced search is the Python one, step for step
+        assert outcome_fields(results[0]) == outcome_fields(results[1])
+    # and the public API, partitioned or not
+    assert check(history, "kv").valid is expected
+    assert check(history, "kv", partition=False).valid is expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories("cas"))
+def test_witnesses_are_linearizations(history: History) -> None:
+    result = check(history, "cas-register")
+    if result.valid is True:
+        assert result.witness is not None
+        assert is_linearization(history, get_model("cas-register"), result.witness[0])
+
+
+# -- fallbacks and budgets ---------------------------------------------------------------------------
+
+
+def test_pure_python_switch(monkeypatch: pytest.MonkeyPatch, porcupine: Any) -> None:
+    monkeypatch.setenv("SPLITBRAIN_PURE_PYTHON", "1")
+    assert not fast.available()
+    for name, expected in (("c10-ok", True), ("c10-bad", False)):
+        history = read_history(porcupine / "kv" / f"{name}.txt")
+        assert check_linearizability(history, "kv", partition=False, timeout=60).valid is expected
+    history = read_history(porcupine / "jepsen" / "etcd_000.log")
+    assert check_linearizability(history, "cas-register").valid is False
+
+
+@needs_core
+def test_counterexamples_same_on_both_engines(monkeypatch: pytest.MonkeyPatch, porcupine: Any) -> None:
+    """The compiled path notes longest prefixes in its first pass; the pure one in a second pass."""
+    for number in (0, 1, 3, 10):
+        history = read_history(porcupine / "jepsen" / f"etcd_{number:03d}.log")
+        compiled = check_linearizability(history, "cas-register").counterexample
+        with monkeypatch.context() as env:
+            env.setenv("SPLITBRAIN_PURE_PYTHON", "1")
+            pure = check_linearizability(history, "cas-register").counterexample
+        assert compiled is not None and pure is not None
+        assert (compiled.prefix, compiled.blocked, compiled.state, compiled.longest) == (
+            pure.prefix, pure.blocked, pure.state, pure.longest
+        )
+
+
+def test_missing_extension_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "_fastcore", None)
+    assert not fast.available()
+    hist = History.from_ops([
+        Op(process=0, type="invoke", f="write", value=1), Op(process=0, type="ok", f="write", value=1),
+        Op(process=1, type="invoke", f="read", value=None), Op(process=1, type="ok", f="read", value=0),
+    ])
+    assert check(hist, "register").valid is False
+
+
+def _hard_history(n: int) -> History:
+    events = [Op(process=p, type="invoke", f="write", value=p + 1) for p in range(n)]
+    events += [Op(process=p, type="ok", f="write", value=p + 1) for p in range(n)]
+    events += [Op(process=n, type="invoke", f="read", value=None), Op(process=n, type="ok", f="read", value=999)]
+    return History.from_ops(events)
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_memory_budget_gives_unknown(monkeypatch: pytest.MonkeyPatch, pure: bool) -> None:
+    if pure:
+        monkeypatch.setenv("SPLITBRAIN_PURE_PYTHON", "1")
+    monkeypatch.setattr(search, "DEFAULT_MAX_BYTES", 1 << 20)
+    result = check(_hard_history(16), "register")
+    assert result.valid == "unknown"
+    assert "MiB exhausted" in (result.reason or "")
