@@ -9,7 +9,6 @@ fails; the module's teardown checks that no server is left.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import threading
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from live_support import children, recheck
 from splitbrain import check
-from splitbrain.cli import main
 from splitbrain.histories import History, write_history
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live import processes, proxy
@@ -34,24 +33,6 @@ pytestmark = pytest.mark.skipif(
 
 
 MODEL = "cas-register"
-
-
-def children() -> list[str]:
-    """Names of this process's child processes (from /proc), zombies included."""
-    names = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/comm") as comm:
-                name = comm.read().strip()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():
-            names.append(name)
-    return names
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -68,13 +49,6 @@ def stop_everything() -> Iterator[None]:
     yield
     processes.stop_all()  # even when a test failed half-way through a run
     proxy.stop_all()
-
-
-def recheck(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["check", str(path), "--model", "cas-register"])
-    capsys.readouterr()
-    return int(exit_info.value.code or 0)
 
 
 def windows(history: History, kind: str) -> list[tuple[str, int, int]]:

@@ -7,7 +7,6 @@ server and proxy is stopped at the end, also when a test fails; the last test ch
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from live_support import children, recheck
 from splitbrain.cli import main
 from splitbrain.live import processes, proxy
 from splitbrain.live.runner import run_workload
@@ -40,32 +40,6 @@ def stop_everything() -> Iterator[None]:
     yield
     processes.stop_all()  # even when a test failed half-way through a run
     proxy.stop_all()
-
-
-def children() -> list[str]:
-    """Names of this process's child processes (from /proc), zombies included."""
-    names = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/comm") as comm:
-                name = comm.read().strip()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():
-            names.append(name)
-    return names
-
-
-def recheck(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
-    """``splitbrain check <path> --model cas-register``: its exit status."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(["check", str(path), "--model", "cas-register"])
-    capsys.readouterr()
-    return int(exit_info.value.code or 0)
 
 
 def test_single_instance_is_linearizable_under_faults(
