@@ -6,6 +6,7 @@ need() { dpkg -s "$1" >/dev/null 2>&1 || PACKAGES+=("$1"); }
 # (packages are added here by the features that need them)
 need redis-server  # /usr/bin/redis-server: tests/test_live_redis.py, `splitbrain run redis`
 need etcd-server   # /usr/bin/etcd: tests/test_live_etcd.py, `splitbrain run etcd`
+need chromium      # /usr/bin/chromium: tests/test_report_browser.py (Playwright drives it; nothing is downloaded)
 if [ "${#PACKAGES[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
