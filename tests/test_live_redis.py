@@ -101,6 +101,9 @@ def test_cli_reports_the_violation(tmp_path: Path, capsys: pytest.CaptureFixture
     out, _ = capsys.readouterr()
     assert exit_info.value.code == 1
     assert "not linearizable" in out
+    report = next(tmp_path.glob("redis-replica-*/report.html"))
+    assert f"report:  {report}" in out
+    assert "not linearizable" in report.read_text()
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,10 @@ def run(
     if rest:
         click.echo(rest)
     click.echo(f"history: {outcome.history_path}")
+    from splitbrain.report import write_history_report  # the CLI face may use the report layer
+
+    report = write_history_report(outcome.history, result, outcome.run_dir / "report.html")
+    click.echo(f"report:  {report}")
     click.echo(f"re-check: splitbrain check {outcome.history_path} --model {target.model}")
     if result.valid is False:
         sys.exit(EXIT_VIOLATION)

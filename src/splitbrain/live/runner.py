@@ -41,7 +41,7 @@ VALUES = 5  # register values are 0..VALUES-1: small, so reads often meet the wr
 
 @dataclass
 class RunResult:
-    """What a live run produced. ``report`` is where an HTML report would go (not built here yet)."""
+    """What a live run produced. The CLI writes the HTML report (``report.html``) into ``run_dir``."""
 
     target: str
     history: History
@@ -52,7 +52,6 @@ class RunResult:
     faults: int
     nemesis_errors: list[str] = field(default_factory=list)
     client_errors: list[str] = field(default_factory=list)  # client threads that crashed (adapter bugs)
-    report: Path | None = None
 
     @property
     def valid(self) -> Verdict | None:
