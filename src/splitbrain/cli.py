@@ -37,7 +37,18 @@ def cli() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
-    "--model", "-m", "model_name", required=True, help="Model to check against (see `splitbrain models`)."
+    "--model", "-m", "model_name", default=None,
+    help="Model to check against (see `splitbrain models`); required for --checker linearizable.",
+)
+@click.option(
+    "--checker", "checker", default="linearizable", show_default=True,
+    type=click.Choice(["linearizable", "causal", "txn"]),
+    help="linearizable (against --model), causal (vector clocks) or txn (dependency cycles).",
+)
+@click.option(
+    "--consistency", default="serializable", show_default=True,
+    type=click.Choice(["serializable", "strict-serializable", "snapshot-isolation", "read-committed"]),
+    help="With --checker txn: the consistency model to check.",
 )
 @click.option(
     "--format", "fmt", default="auto", show_default=True,
@@ -52,17 +63,25 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on its own line.")
 def check(
-    files: Sequence[str], model_name: str, fmt: str, timeout: float | None, max_states: int | None,
-    no_partition: bool, as_json: bool,
+    files: Sequence[str], model_name: str | None, checker: str, consistency: str, fmt: str,
+    timeout: float | None, max_states: int | None, no_partition: bool, as_json: bool,
 ) -> None:
-    """Check recorded histories for linearizability against a model.
+    """Check recorded histories: linearizability against a model, causal consistency, or transactions.
 
-    Exit status: 0 all linearizable, 1 some not, 2 some unknown (and none invalid), 3 bad input.
+    Exit status: 0 all valid, 1 some not, 2 some unknown (and none invalid), 3 bad input.
     """
     from splitbrain.checker.linearizability import check_linearizability
     from splitbrain.histories import read_history
     from splitbrain.models import get_model
 
+    if checker != "linearizable":
+        _check_anomalies(files, checker, consistency, fmt, as_json)
+        return
+    if model_name is None:
+        raise click.UsageError(
+            "Missing option '--model' / '-m': it is required with --checker linearizable (see "
+            "`splitbrain models`); --checker causal|txn need no model"
+        )
     model = get_model(model_name)
     verdicts: list[Any] = []
     for path in files:
@@ -75,10 +94,35 @@ def check(
             click.echo(json.dumps(_result_json(path, result)))
         else:
             _print_result(path, result)
+    _exit_for(verdicts)
+
+
+def _exit_for(verdicts: list[Any]) -> None:
     if any(v is False for v in verdicts):
         sys.exit(EXIT_VIOLATION)
     if any(v == "unknown" for v in verdicts):
         sys.exit(EXIT_UNKNOWN)
+
+
+def _check_anomalies(files: Sequence[str], checker: str, consistency: str, fmt: str, as_json: bool) -> None:
+    """``check --checker causal|txn``: a verdict and the anomalies found, per file."""
+    from splitbrain.checker.causality import check_causal
+    from splitbrain.checker.transactions import check_transactions
+    from splitbrain.histories import read_history
+
+    verdicts: list[Any] = []
+    for path in files:
+        history = read_history(path, format=fmt)
+        if checker == "causal":
+            result = check_causal(history)
+        else:
+            result = check_transactions(history, consistency)
+        verdicts.append(result.valid)
+        if as_json:
+            click.echo(json.dumps(result.to_json(path), default=repr))
+        else:
+            _print_result(path, result)
+    _exit_for(verdicts)
 
 
 def _result_json(path: str, result: Any) -> dict[str, Any]:
