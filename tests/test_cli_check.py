@@ -94,3 +94,19 @@ def test_models_lists_every_builtin(capsys: pytest.CaptureFixture[str]) -> None:
     names = [line.split()[0] for line in out.splitlines()]
     assert names[:3] == ["register", "cas-register", "kv"]
     assert {"mutex", "set", "fifo-queue", "unordered-queue", "counter", "multi-register"} <= set(names)
+
+
+def test_html_report_for_one_and_several_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(tmp_path / "good.edn", GOOD)
+    bad = write(tmp_path / "bad.edn", BAD)
+    out = tmp_path / "bad.html"
+    code, _, _ = run(["check", bad, "-m", "cas-register", "--html", str(out)], capsys)
+    assert code == 1
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "not linearizable" in page
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    code, out_text, _ = run(["check", good, bad, "-m", "cas-register", "--html", str(reports)], capsys)
+    assert code == 1
+    assert sorted(p.name for p in reports.iterdir()) == ["bad.edn.html", "good.edn.html"]
+    assert f"report: {reports / 'good.edn.html'}" in out_text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -62,9 +63,13 @@ def cli() -> None:
     "--no-partition", is_flag=True, help="Check the history whole even when the model partitions it."
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on its own line.")
+@click.option(
+    "--html", "html", default=None, type=click.Path(),
+    help="Write a self-contained HTML report: a file for one input, a directory for several.",
+)
 def check(
     files: Sequence[str], model_name: str | None, checker: str, consistency: str, fmt: str,
-    timeout: float | None, max_states: int | None, no_partition: bool, as_json: bool,
+    timeout: float | None, max_states: int | None, no_partition: bool, as_json: bool, html: str | None,
 ) -> None:
     """Check recorded histories: linearizability against a model, causal consistency, or transactions.
 
@@ -75,7 +80,7 @@ def check(
     from splitbrain.models import get_model
 
     if checker != "linearizable":
-        _check_anomalies(files, checker, consistency, fmt, as_json)
+        _check_anomalies(files, checker, consistency, fmt, as_json, html)
         return
     if model_name is None:
         raise click.UsageError(
@@ -94,7 +99,19 @@ def check(
             click.echo(json.dumps(_result_json(path, result)))
         else:
             _print_result(path, result)
+        if html is not None:
+            from splitbrain.report import write_history_report
+
+            out = write_history_report(history, result, _html_path(html, path, len(files)), model=model)
+            click.echo(f"report: {out}", err=as_json)
     _exit_for(verdicts)
+
+
+def _html_path(html: str, source: str, count: int) -> Path:
+    """``--html OUT``: OUT itself for one input; for several, OUT is a directory of ``<name>.html``."""
+    if count == 1 and not Path(html).is_dir():
+        return Path(html)
+    return Path(html) / (Path(source).name + ".html")
 
 
 def _exit_for(verdicts: list[Any]) -> None:
@@ -104,7 +121,9 @@ def _exit_for(verdicts: list[Any]) -> None:
         sys.exit(EXIT_UNKNOWN)
 
 
-def _check_anomalies(files: Sequence[str], checker: str, consistency: str, fmt: str, as_json: bool) -> None:
+def _check_anomalies(
+    files: Sequence[str], checker: str, consistency: str, fmt: str, as_json: bool, html: str | None
+) -> None:
     """``check --checker causal|txn``: a verdict and the anomalies found, per file."""
     from splitbrain.checker.causality import check_causal
     from splitbrain.checker.transactions import check_transactions
@@ -122,6 +141,12 @@ def _check_anomalies(files: Sequence[str], checker: str, consistency: str, fmt: 
             click.echo(json.dumps(result.to_json(path), default=repr))
         else:
             _print_result(path, result)
+        graphs = [a.graph for a in result.anomalies if a.graph is not None]
+        if html is not None and graphs:
+            from splitbrain.report import write_graph_report
+
+            out = write_graph_report(graphs[0], _html_path(html, path, len(files)))
+            click.echo(f"report: {out} (the first anomaly's cycle)", err=as_json)
     _exit_for(verdicts)
 
 
