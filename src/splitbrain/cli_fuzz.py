@@ -38,8 +38,10 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
 
 
 @click.command()
-@click.argument("workload")
+@click.argument("workload", required=False)
 @click.option("--variant", "-v", default="correct", show_default=True, help="Implementation variant (a bug name).")
+@click.option("--all", "all_workloads", is_flag=True,
+              help="Fuzz the correct version of every workload, spreading the time budget over them.")
 @click.option("--time", "seconds", type=float, default=None, help="Time budget in seconds (default 30).")
 @click.option("--examples", type=int, default=None, help="Number of schedules instead of a time budget.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
@@ -49,44 +51,78 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
 @click.option("--store", default=".splitbrain", show_default=True, help="Where failures are saved.")
 @click.option("--keep-going", is_flag=True, help="Continue after the first failure until the budget is spent.")
 @click.option("--no-shrink", is_flag=True, help="Save failures as found, without shrinking.")
+@click.option("--strategy", type=click.Choice(["hypothesis", "random", "pct", "swarm"]), default="hypothesis",
+              show_default=True, help="How schedules are explored.")
+@click.option("--depth", type=int, default=3, show_default=True, help="PCT bug depth d (with --strategy pct).")
+@click.option("--executor", type=click.Choice(["process", "dask", "dask-local"]), default="process",
+              show_default=True, help="Where shards run: this machine's processes, a Dask cluster, a local one.")
+@click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask (tcp://HOST:PORT).")
 def fuzz(
-    workload: str, variant: str, seconds: float | None, examples: int | None, workers: int, seed: int,
-    faults: str | None, max_steps: int | None, store: str, keep_going: bool, no_shrink: bool,
+    workload: str | None, variant: str, all_workloads: bool, seconds: float | None, examples: int | None,
+    workers: int, seed: int, faults: str | None, max_steps: int | None, store: str, keep_going: bool,
+    no_shrink: bool, strategy: str, depth: int, executor: str, scheduler: str | None,
 ) -> None:
-    """Fuzz WORKLOAD under faults; save, shrink and report every failure."""
+    """Fuzz WORKLOAD (or --all) under faults; save, shrink and report every failure."""
     from splitbrain.errors import UsageError
-    from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
-    from splitbrain.fuzz.progress import Progress
-    from splitbrain.impls import get_workload
+    from splitbrain.fuzz.campaign import CampaignSpec
+    from splitbrain.fuzz.executors import make_executor
+    from splitbrain.impls import WORKLOADS, get_workload
 
-    target = get_workload(workload)
-    target.node_class(variant)  # a clear error for an unknown variant, before any work
+    if all_workloads == (workload is not None):
+        raise UsageError("give a WORKLOAD or --all (not both)")
     if seconds is not None and examples is not None:
         raise UsageError("give either --time or --examples, not both")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    spec = CampaignSpec(
-        workload=workload, variant=variant, seed=seed, examples=examples, seconds=seconds, workers=workers,
+    if depth < 1:
+        raise UsageError("--depth must be at least 1")
+    names = list(WORKLOADS) if workload is None else [workload]
+    if workload is not None:
+        get_workload(workload).node_class(variant)  # a clear error for an unknown variant, before any work
+    else:
+        variant = "correct"
+    total = seconds if seconds is not None else (None if examples is not None else 30.0)
+    each = None if total is None else total / len(names)
+    specs = [CampaignSpec(
+        workload=name, variant=variant, seed=seed, examples=examples, seconds=each, workers=workers,
         faults=_faults(faults), max_steps=max_steps, store=store, shrink=not no_shrink, keep_going=keep_going,
-    )
-    budget = f"{examples} schedules" if examples is not None else f"{seconds or 30:g} s"
-    click.echo(f"fuzzing {workload}/{variant}: {budget}, {workers} worker(s), seed {seed}", err=True)
-    report = run_campaign(spec, progress=Progress(f"{workload}/{variant}"))
+        strategy=strategy, depth=depth,
+    ) for name in names]
+    budget = f"{examples} schedules" if examples is not None else f"{each:.1f} s"
+    failed = False
+    with make_executor(executor, workers=workers, scheduler=scheduler) as handle:
+        for spec in specs:
+            click.echo(f"fuzzing {spec.workload}/{spec.variant}: {budget}, {handle.description}, seed {seed}, "
+                       f"strategy {strategy}", err=True)
+            failed = _fuzz_one(spec, handle) or failed
+    if failed:
+        sys.exit(EXIT_FAILURE)
+
+
+def _fuzz_one(spec: Any, handle: Any) -> bool:
+    """Run one campaign on ``handle``'s executor and print its outcome and statistics."""
+    from splitbrain.fuzz.campaign import run_campaign
+    from splitbrain.fuzz.progress import Progress
+
+    label = f"{spec.workload}/{spec.variant}"
+    report = run_campaign(spec, executor=handle.executor, parallelism=handle.parallelism,
+                          progress=Progress(label))
     click.echo(
-        f"{report.schedules} schedules in {report.seconds:.1f} s "
+        f"{label}: {report.schedules} schedules in {report.seconds:.1f} s "
         f"({report.schedules / max(report.seconds, 1e-9):.1f}/s), {len(report.failures)} failure(s)"
         + (f", {report.unknown} unknown check(s)" if report.unknown else "")
     )
+    for line in report.stats.lines(report.seconds, report.failed):
+        click.echo(f"  {line}")
     for failure in report.failures:
         click.echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
                    f"{failure.steps_shrunk} steps, saved to {failure.path}")
         click.echo(failure.message)
         click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}")
-    still = [r for r in report.replayed if r.still_fails]
-    for r in still:
-        click.echo(f"known failure still fails: {r.path} ({r.signature})")
-    if report.failed:
-        sys.exit(EXIT_FAILURE)
+    for r in report.replayed:
+        if r.still_fails:
+            click.echo(f"known failure still fails: {r.path} ({r.signature})")
+    return report.failed
 
 
 def _load(path: str) -> tuple[dict[str, Any], Any, Any]:

@@ -1,22 +1,36 @@
 """Fuzz campaigns: many schedules under a count or time budget, fanned out over an executor.
 
 A campaign is cut into shards (a seed and a number of schedules each). A shard runs in a worker: it
-generates schedules with Hypothesis, and on a failure saves it to the store *at once*, then shrinks it
-(Hypothesis's shrinker, then the 1-minimal trace pass) and saves the shrunk trace in its place. So a
-campaign killed at any moment loses no failure it found. Before new schedules, known failures of the
-same workload and variant are replayed, to say whether they still fail.
+generates schedules with its strategy (:mod:`splitbrain.fuzz.strategies`), and on a failure saves it to
+the store *at once*, then shrinks it (Hypothesis's shrinker for the ``hypothesis`` strategy, then the
+1-minimal trace pass) and saves the shrunk trace in its place. So a campaign killed at any moment loses no
+failure it found. Before new schedules, known failures of the same workload and variant are replayed, to
+say whether they still fail.
 
-The executor is anything with ``concurrent.futures.Executor``'s ``submit``: the default runs shards in
-this process (one worker) or in a ``ProcessPoolExecutor``; another engine plugs in the same way.
+The executor is anything with ``concurrent.futures.Executor``'s ``submit`` (:mod:`.executors`: inline,
+process pool, Dask).
+
+**Determinism rule.** A shard's seed depends only on the campaign seed and the shard's index, and its
+schedules only on its seed, so with a count budget (``examples``) a shard gives the same result on any
+executor. Results are folded in shard-index order. Without ``keep_going``, the campaign reports the
+failure of the *lowest-index failing shard*: once shard ``i`` fails, shards below ``i`` still in flight
+are awaited and shards above ``i`` are cancelled and their results ignored, so the report (failures,
+schedule counts, statistics) equals that of running shards one by one, whatever the number of workers.
+(A shard above ``i`` that was already running may still save its failure to the store.) A time budget is
+not deterministic: how many schedules fit depends on the machine.
+
+**Where failures are written.** Workers write to the store path themselves, as soon as they find a
+failure. The campaign first puts a marker file in the store; a worker that cannot see it (a host without
+the shared filesystem, or a different working directory) or cannot write there returns the record, and
+the campaign writes it when the result arrives.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 import random
 import time
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,17 +39,29 @@ from typing import Any
 import msgspec
 
 from splitbrain import __version__
+from splitbrain.fuzz.executors import InlineExecutor, default_executor
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.progress import Progress
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
 from splitbrain.fuzz.shrink import shrink_trace
+from splitbrain.fuzz.stats import CampaignStats, ShardStats, StatsObserver
 from splitbrain.fuzz.store import FailureStore, load_failure
+from splitbrain.fuzz.strategies import STRATEGIES, process_independent_hypothesis, source_search
 from splitbrain.sim import FaultConfig, Trace
+
+__all__ = [
+    "CampaignReport", "CampaignSpec", "FailureReport", "InlineExecutor", "ReplayReport", "Shard",
+    "ShardResult", "default_executor", "failure_record", "replay_known", "run_campaign", "run_shard",
+    "trace_of",
+]
 
 
 @dataclass(frozen=True)
 class CampaignSpec:
-    """What to fuzz and how much. Picklable, so shards can travel to worker processes."""
+    """What to fuzz and how much. Picklable, so shards can travel to worker processes.
+
+    ``strategy`` is one of :data:`~splitbrain.fuzz.strategies.STRATEGIES`; ``depth`` is PCT's bug depth.
+    """
 
     workload: str
     variant: str = "correct"
@@ -49,6 +75,14 @@ class CampaignSpec:
     shard_size: int = 100
     shrink: bool = True
     keep_going: bool = False
+    strategy: str = "hypothesis"
+    depth: int = 3
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
+        if self.depth < 1:
+            raise ValueError(f"depth must be >= 1, got {self.depth}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +92,7 @@ class Shard:
     seed: int
     examples: int
     deadline: float | None  # time.time() value: wall clock, comparable across processes
+    marker: str | None = None  # a file in the store the campaign created: seeing it means a shared store
 
 
 @dataclass(frozen=True)
@@ -78,6 +113,9 @@ class ShardResult:
     schedules: int
     unknown: int
     failures: list[FailureReport]
+    stats: ShardStats = field(default_factory=ShardStats)
+    #: records the worker could not write (position in ``failures``, record): the campaign writes them
+    unsaved: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,6 +134,7 @@ class CampaignReport:
     seconds: float = 0.0
     failures: list[FailureReport] = field(default_factory=list)
     replayed: list[ReplayReport] = field(default_factory=list)
+    stats: CampaignStats = field(default_factory=CampaignStats)
 
     @property
     def failed(self) -> bool:
@@ -113,6 +152,7 @@ def failure_record(
         "message": result.verdict.message,
         "seed": seed,
         "campaign_seed": spec.seed,
+        "strategy": spec.strategy,
         "splitbrain": __version__,
         "found_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "stage": stage,
@@ -126,26 +166,58 @@ def trace_of(record: dict[str, Any]) -> Trace:
     return msgspec.convert(record["trace"], Trace)
 
 
+class _WorkerStore:
+    """The store as a worker sees it: writable only if the campaign's marker is visible."""
+
+    def __init__(self, root: str, marker: str | None) -> None:
+        self.store = FailureStore(Path(root))
+        self.ok = marker is None or (Path(root) / marker).exists()
+
+    def save(self, record: dict[str, Any]) -> Path | None:
+        if not self.ok:
+            return None
+        try:
+            return self.store.save(record)
+        except OSError:
+            self.ok = False
+            return None
+
+
 def run_shard(shard: Shard) -> ShardResult:
     """Run one shard (in a worker): search, save at once, shrink, save the shrunk trace in its place."""
     from splitbrain.impls import get_workload
 
+    started = time.perf_counter()
     spec = shard.spec
     workload = get_workload(spec.workload)
+    observer = StatsObserver(workload)
+    observed = observer.wrap(workload)
     faults = FaultConfig.coerce(spec.faults) if spec.faults is not None else None
-    store = FailureStore(Path(spec.store))
+    store = _WorkerStore(spec.store, shard.marker)
     first_path: list[Path] = []
 
     def save_found(result: ScheduleResult) -> None:
+        observer.active = False  # statistics cover the search, not the shrinking
         record = failure_record(spec, shard.seed, result, stage="found", steps_found=len(result.trace.steps))
-        first_path.append(store.save(record))
+        path = store.save(record)
+        if path is not None:
+            first_path.append(path)
 
-    outcome = hypothesis_search(
-        workload, spec.variant, seed_value=shard.seed, examples=shard.examples, faults=faults,
-        max_steps=spec.max_steps, shrink_runs=300 if spec.shrink else 0, deadline=shard.deadline,
-        on_found=save_found,
-    )
+    if spec.strategy == "hypothesis":
+        with process_independent_hypothesis():
+            outcome = hypothesis_search(
+                observed, spec.variant, seed_value=shard.seed, examples=shard.examples, faults=faults,
+                max_steps=spec.max_steps, shrink_runs=300 if spec.shrink else 0, deadline=shard.deadline,
+                on_found=save_found,
+            )
+    else:
+        outcome = source_search(
+            observed, spec.variant, spec.strategy, seed_value=shard.seed, examples=shard.examples,
+            faults=faults, max_steps=spec.max_steps, depth=spec.depth, deadline=shard.deadline,
+            on_found=save_found,
+        )
     failures: list[FailureReport] = []
+    unsaved: list[tuple[int, dict[str, Any]]] = []
     if outcome.failure is not None and outcome.first is not None:
         found = outcome.first
         best = outcome.failure
@@ -157,32 +229,17 @@ def run_shard(shard: Shard) -> ShardResult:
                 best = shrunk.result
         record = failure_record(spec, shard.seed, best, stage="shrunk", steps_found=len(found.trace.steps))
         path = store.save(record)
+        if path is None:
+            unsaved.append((len(failures), record))
         for old in first_path:
             if old != path and old.exists():
                 old.unlink()
         failures.append(FailureReport(
-            path=str(path), signature=signature, message=best.verdict.message, seed=shard.seed,
+            path=str(path or ""), signature=signature, message=best.verdict.message, seed=shard.seed,
             steps_found=len(found.trace.steps), steps_shrunk=len(best.trace.steps),
         ))
-    return ShardResult(shard.index, outcome.schedules, outcome.unknown, failures)
-
-
-class InlineExecutor(cf.Executor):
-    """Runs each submitted call at once in this process: one worker, no pickling, easy to debug."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        future: cf.Future[Any] = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
-def default_executor(workers: int) -> cf.Executor:
-    if workers <= 1:
-        return InlineExecutor()
-    return cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    stats = observer.shard_stats(outcome.schedules, time.perf_counter() - started)
+    return ShardResult(shard.index, outcome.schedules, outcome.unknown, failures, stats, unsaved)
 
 
 def replay_known(spec: CampaignSpec) -> list[ReplayReport]:
@@ -203,15 +260,39 @@ def shard_seeds(seed: int) -> random.Random:
     return random.Random(f"splitbrain-campaign-{seed}")
 
 
+def _client_save(spec: CampaignSpec, result: ShardResult) -> ShardResult:
+    """Write the records a worker returned unsaved; the reports then point at the files."""
+    if not result.unsaved:
+        return result
+    store = FailureStore(Path(spec.store))
+    failures = list(result.failures)
+    for position, record in result.unsaved:
+        failures[position] = replace(failures[position], path=str(store.save(record)))
+    return replace(result, failures=failures, unsaved=[])
+
+
+def _new_stats(spec: CampaignSpec) -> CampaignStats:
+    from splitbrain.impls import get_workload
+
+    workload = get_workload(spec.workload)
+    return CampaignStats(
+        strategy=spec.strategy, depth=spec.depth, actors=workload.node_count + workload.clients,
+        max_steps=spec.max_steps if spec.max_steps is not None else workload.max_steps,
+    )
+
+
 def run_campaign(
     spec: CampaignSpec, *, executor: cf.Executor | None = None, progress: Progress | None = None,
-    replay_first: bool = True,
+    replay_first: bool = True, parallelism: int | None = None,
 ) -> CampaignReport:
     """Run a campaign to its budget (``examples`` or ``seconds``; default 30 s), or to its first failure
-    unless ``keep_going``."""
+    unless ``keep_going`` (see the module docstring for which failure is reported).
+
+    ``parallelism`` is how many shards to keep in flight (default: twice ``spec.workers`` when above 1).
+    """
     if spec.examples is None and spec.seconds is None:
         spec = replace(spec, seconds=30.0)
-    report = CampaignReport(spec)
+    report = CampaignReport(spec, stats=_new_stats(spec))
     started = time.monotonic()
     progress = progress or Progress(f"{spec.workload}/{spec.variant}", enabled=False)
     if replay_first:
@@ -223,13 +304,19 @@ def run_campaign(
     rng = shard_seeds(spec.seed)
     own = executor is None
     pool = executor if executor is not None else default_executor(spec.workers)
+    in_flight = 2 * parallelism if parallelism else (spec.workers * 2 if spec.workers > 1 else 1)
+    marker = Path(spec.store) / f".campaign-{uuid.uuid4().hex}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     remaining = spec.examples
     index = 0
     pending: dict[cf.Future[ShardResult], int] = {}
+    results: dict[int, ShardResult] = {}
+    stop_at: int | None = None  # the lowest failing shard, when stopping at the first failure
 
     def submit_more() -> None:
         nonlocal index, remaining
-        while len(pending) < (spec.workers * 2 if spec.workers > 1 else 1):
+        while stop_at is None and len(pending) < in_flight:
             if deadline is not None and time.time() >= deadline:
                 return
             if remaining is not None and remaining <= 0:
@@ -237,7 +324,7 @@ def run_campaign(
             size = spec.shard_size if remaining is None else min(spec.shard_size, remaining)
             if remaining is not None:
                 remaining -= size
-            shard = Shard(spec, index, rng.getrandbits(32), size, deadline)
+            shard = Shard(spec, index, rng.getrandbits(32), size, deadline, marker.name)
             pending[pool.submit(run_shard, shard)] = index
             index += 1
 
@@ -247,24 +334,34 @@ def run_campaign(
             while pending:
                 done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: pending[f]):
-                    del pending[future]
-                    shard_result = future.result()
-                    report.schedules += shard_result.schedules
-                    report.unknown += shard_result.unknown
-                    report.failures.extend(shard_result.failures)
+                    shard_index = pending.pop(future)
+                    shard_result = _client_save(spec, future.result())
+                    results[shard_index] = shard_result
                     progress.update(shard_result.schedules, len(shard_result.failures))
                     for failure in shard_result.failures:
                         progress.note(
                             f"failure ({failure.signature}) saved to {failure.path}; trace shrunk from "
                             f"{failure.steps_found} to {failure.steps_shrunk} steps"
                         )
-                if report.failures and not spec.keep_going:
-                    for future in pending:
+                    if shard_result.failures and not spec.keep_going:
+                        stop_at = shard_index if stop_at is None else min(stop_at, shard_index)
+                if stop_at is not None:
+                    # keep waiting only for the shards below the lowest failure: they decide the report
+                    for future in [f for f, i in pending.items() if i > stop_at]:
                         future.cancel()
-                    break
+                        del pending[future]
                 submit_more()
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+        marker.unlink(missing_ok=True)
+    for shard_index in sorted(results):
+        if stop_at is not None and shard_index > stop_at:
+            continue
+        shard_result = results[shard_index]
+        report.schedules += shard_result.schedules
+        report.unknown += shard_result.unknown
+        report.failures.extend(shard_result.failures)
+        report.stats.add(shard_result.stats)
     report.seconds = time.monotonic() - started
     return report

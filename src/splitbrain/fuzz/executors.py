@@ -1,0 +1,110 @@
+"""Where a campaign's shards run: in this process, in a process pool, or on a Dask cluster.
+
+Every executor is a ``concurrent.futures.Executor`` (Dask's through ``Client.get_executor``), so the
+campaign loop is the same for all of them. ``parallelism`` says how many shards to keep in flight.
+
+Dask is optional (``pip install 'splitbrain[dask]'``); it is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from splitbrain.errors import UsageError
+
+EXECUTORS: tuple[str, ...] = ("process", "dask", "dask-local")
+
+DASK_HINT = "the Dask executor needs Dask: pip install 'splitbrain[dask]'"
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each submitted call at once in this process: one worker, no pickling, easy to debug."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def default_executor(workers: int) -> cf.Executor:
+    """Inline for one worker, else a process pool (``spawn``: no state forked from the parent)."""
+    if workers <= 1:
+        return InlineExecutor()
+    return cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+@dataclass
+class ExecutorHandle:
+    """An executor, how many shards to keep in flight on it, and what to close when done."""
+
+    executor: cf.Executor
+    parallelism: int
+    description: str
+    _close: list[Callable[[], Any]] = field(default_factory=list)
+
+    def close(self) -> None:
+        try:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        except TypeError:  # Dask's ClientExecutor.shutdown has no cancel_futures
+            self.executor.shutdown(wait=True)
+        for fn in reversed(self._close):
+            fn()
+        self._close.clear()
+
+    def __enter__(self) -> ExecutorHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(DASK_HINT) from None
+    return distributed
+
+
+def make_executor(kind: str = "process", *, workers: int = 1, scheduler: str | None = None) -> ExecutorHandle:
+    """An executor by name: ``process`` (inline or a process pool of ``workers``), ``dask`` (connect to
+    the scheduler at ``scheduler``, e.g. ``tcp://10.0.0.5:8786``) or ``dask-local`` (a local cluster of
+    ``workers`` single-threaded worker processes)."""
+    if kind == "process":
+        if scheduler is not None:
+            raise UsageError("--scheduler applies only to --executor dask")
+        return ExecutorHandle(default_executor(workers), max(1, workers),
+                              f"{workers} worker process(es)" if workers > 1 else "this process")
+    if kind == "dask":
+        if not scheduler:
+            raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT (a running `dask scheduler`)")
+        distributed = _distributed()
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise UsageError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+        handle = ExecutorHandle(client.get_executor(pure=False), max(1, threads),
+                                f"Dask cluster {scheduler} ({threads} worker thread(s))")
+        handle._close.append(client.close)
+        return handle
+    if kind == "dask-local":
+        if scheduler is not None:
+            raise UsageError("--scheduler applies only to --executor dask")
+        distributed = _distributed()
+        cluster = distributed.LocalCluster(
+            n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=":0",
+        )
+        client = distributed.Client(cluster)
+        handle = ExecutorHandle(client.get_executor(pure=False), max(1, workers),
+                                f"local Dask cluster of {workers} worker(s)")
+        handle._close += [cluster.close, client.close]
+        return handle
+    raise UsageError(f"unknown executor {kind!r} (known: {', '.join(EXECUTORS)})")
