@@ -146,11 +146,15 @@ def test_cli_fuzz_replay_show(
                             "--store", str(tmp_path / "fresh")], capsys)
     assert code == 1
     assert "FAILURE checker:linearizability: trace shrunk from" in out
+    pages = list((tmp_path / "fresh" / "failures").glob("*.html"))
+    assert len(pages) == 1 and f"report: {pages[0]}" in out  # a report beside the saved failure
+    assert (tmp_path / "fresh" / "campaign-primary-backup-early-ack.html").exists()
     code, out, _ = run_cli(["replay", str(path)], capsys)
     assert code == 1
     assert "replayed twice: identical traces and histories" in out and "still fails" in out
-    code, out, _ = run_cli(["show", str(path)], capsys)
+    code, out, _ = run_cli(["show", str(path), "--html", str(tmp_path / "trace.html")], capsys)
     assert code == 0
+    assert "<svg" in (tmp_path / "trace.html").read_text() or "sequence" in (tmp_path / "trace.html").read_text()
     assert "n1" in out and "n2" in out and "clients" in out and "cannot place" in out
     code, out, _ = run_cli(["shrink", str(path), "--store", str(tmp_path)], capsys)
     assert code == 1 and "shrunk from" in out

@@ -114,11 +114,26 @@ def _fuzz_one(spec: Any, handle: Any) -> bool:
     )
     for line in report.stats.lines(report.seconds, report.failed):
         click.echo(f"  {line}")
+    from splitbrain.fuzz.store import load_failure
+    from splitbrain.report import (
+        report_path_for,
+        summary_from_report,
+        write_campaign_report,
+        write_trace_report,
+    )
+
     for failure in report.failures:
+        page = write_trace_report(load_failure(failure.path), report_path_for(failure.path))
         click.echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
                    f"{failure.steps_shrunk} steps, saved to {failure.path}")
         click.echo(failure.message)
-        click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}")
+        click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
+                   f"\n  report: {page}")
+    summary = write_campaign_report(
+        summary_from_report(report, faults=dict(report.stats.faults)),
+        Path(spec.store) / f"campaign-{spec.workload}-{spec.variant}.html",
+    )
+    click.echo(f"campaign report: {summary}")
     for r in report.replayed:
         if r.still_fails:
             click.echo(f"known failure still fails: {r.path} ({r.signature})")
@@ -202,13 +217,19 @@ def shrink(file: str | None, workload_name: str | None, variant: str, seed: int 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--plain", is_flag=True, help="One line per step instead of per-node columns.")
-def show(file: str, plain: bool) -> None:
+@click.option("--html", "html", type=click.Path(dir_okay=False), default=None,
+              help="Also write the trace as a self-contained HTML sequence diagram to this file.")
+def show(file: str, plain: bool, html: str | None) -> None:
     """Print a saved failure's trace, one column per node, showing only what changed at each step."""
     from rich.console import Console
 
     from splitbrain.fuzz.columns import render_columns
 
     record, trace, workload = _load(file)
+    if html is not None:
+        from splitbrain.report import write_trace_report
+
+        click.echo(f"report: {write_trace_report(record, html)}", err=True)
     click.echo(f"{record.get('signature')}  ({len(trace.steps)} steps, seed {record.get('seed')})")
     if plain:
         click.echo(trace.describe())
