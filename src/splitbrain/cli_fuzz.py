@@ -105,8 +105,8 @@ def _fuzz_one(spec: Any, handle: Any) -> bool:
     from splitbrain.fuzz.progress import Progress
 
     label = f"{spec.workload}/{spec.variant}"
-    report = run_campaign(spec, executor=handle.executor, parallelism=handle.parallelism,
-                          progress=Progress(label))
+    progress = Progress(label)
+    report = run_campaign(spec, executor=handle.executor, parallelism=handle.parallelism, progress=progress)
     click.echo(
         f"{label}: {report.schedules} schedules in {report.seconds:.1f} s "
         f"({report.schedules / max(report.seconds, 1e-9):.1f}/s), {len(report.failures)} failure(s)"
@@ -130,7 +130,7 @@ def _fuzz_one(spec: Any, handle: Any) -> bool:
         click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
                    f"\n  report: {page}")
     summary = write_campaign_report(
-        summary_from_report(report, faults=dict(report.stats.faults)),
+        summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults)),
         Path(spec.store) / f"campaign-{spec.workload}-{spec.variant}.html",
     )
     click.echo(f"campaign report: {summary}")

@@ -32,6 +32,8 @@ class Progress:
         self.started = time.monotonic()
         self._last_plain = self.started
         self._live: Live | None = None
+        #: (seconds since start, schedules so far) after every update: the rate-over-time plot's data
+        self.samples: list[dict[str, float]] = []
         self._console = Console(file=self.stream, stderr=self.stream is sys.stderr)
 
     @property
@@ -59,6 +61,7 @@ class Progress:
     def update(self, schedules: int = 0, failures: int = 0) -> None:
         self.schedules += schedules
         self.failures += failures
+        self.samples.append({"t": round(self.elapsed, 3), "schedules": self.schedules})
         if not self.enabled:
             return
         if self._live is not None:
