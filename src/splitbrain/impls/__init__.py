@@ -8,12 +8,16 @@ from __future__ import annotations
 import difflib
 
 from splitbrain.errors import UsageError
+from splitbrain.impls.paxos import PaxosWorkload
 from splitbrain.impls.primary_backup import PrimaryBackupWorkload
+from splitbrain.impls.raft import RaftKVWorkload
 from splitbrain.sim import Workload
 
 __all__ = ["WORKLOADS", "get_workload"]
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (PrimaryBackupWorkload(),)}
+WORKLOADS: dict[str, Workload] = {
+    w.name: w for w in (PrimaryBackupWorkload(), RaftKVWorkload(), PaxosWorkload())
+}
 
 
 def get_workload(name: str) -> Workload:
