@@ -225,3 +225,10 @@ def test_cli_txn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         main(["check", str(path)])
     assert exit_info.value.code == 3
     assert "Missing option '--model'" in capsys.readouterr().err
+    page = tmp_path / "cycle.html"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(path), "--checker", "txn", "--html", str(page)])
+    assert exit_info.value.code == 1
+    assert f"report: {page}" in capsys.readouterr().out
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "G2" in text and '"rw' in text  # the labelled cycle
