@@ -24,7 +24,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from splitbrain.checker.reduced import replay
-from splitbrain.checker.search import Budget, Outcome
+from splitbrain.checker.search import Budget, Outcome, entries
 from splitbrain.histories.history import Operation
 
 try:
@@ -58,24 +58,7 @@ def searcher(
     """Search ``ops`` in the compiled core; a generator like the pure searches (yields between slices)."""
     assert _fastcore is not None
     out = Outcome()
-    events: list[tuple[int, int, int]] = []
-    for i, op in enumerate(ops):
-        events.append((op.call, 0, i))
-        if op.ret is not None:
-            events.append((op.ret, 1, i))
-    events.sort()
-    n = len(events)
-    kind = [0] * (n + 1)
-    opi = [0] * (n + 1)
-    match = [-1] * (n + 1)
-    call_entry = [0] * len(ops)
-    for e, (_, k, i) in enumerate(events, start=1):
-        kind[e] = k
-        opi[e] = i
-        if k == 0:
-            call_entry[i] = e
-        else:
-            match[call_entry[i]] = e
+    _, kind, opi, match = entries(ops)
     if key_of is None:
         okey = [0] * len(ops)
         olocal = list(range(len(ops)))

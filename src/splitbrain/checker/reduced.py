@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
-from splitbrain.checker.search import Budget, Outcome
+from splitbrain.checker.search import Budget, Outcome, entries
 from splitbrain.histories.history import Operation
 
 _CALL = 0
@@ -54,24 +54,7 @@ def searcher(
 ) -> Generator[None, None, Outcome]:
     """Search ``ops`` with the reductions above; yields every few thousand backtracks (for budgets)."""
     out = Outcome()
-    events: list[tuple[int, int, int]] = []
-    for i, op in enumerate(ops):
-        events.append((op.call, _CALL, i))
-        if op.ret is not None:
-            events.append((op.ret, _RETURN, i))
-    events.sort()
-    n = len(events)
-    kind = [0] * (n + 1)
-    opi = [0] * (n + 1)
-    match = [-1] * (n + 1)
-    call_entry = [0] * len(ops)
-    for e, (_, k, i) in enumerate(events, start=1):
-        kind[e] = k
-        opi[e] = i
-        if k == _CALL:
-            call_entry[i] = e
-        else:
-            match[call_entry[i]] = e
+    n, kind, opi, match = entries(ops)
     nxt = list(range(1, n + 2))
     nxt[n] = -1
     prv = list(range(-1, n))

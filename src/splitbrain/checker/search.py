@@ -104,25 +104,8 @@ def searcher(
     non-linearizable ends the whole check, instead of waiting for a hard one that happens to come first.
     """
     out = Outcome()
-    events: list[tuple[int, int, int]] = []
-    for i, op in enumerate(ops):
-        events.append((op.call, _CALL, i))
-        if op.ret is not None:
-            events.append((op.ret, _RETURN, i))
-    events.sort()
-    n = len(events)
     # entries 1..n; 0 is the head sentinel; -1 ends the list
-    kind = [0] * (n + 1)
-    opi = [0] * (n + 1)
-    match = [-1] * (n + 1)
-    call_entry = [0] * len(ops)
-    for e, (_, k, i) in enumerate(events, start=1):
-        kind[e] = k
-        opi[e] = i
-        if k == _CALL:
-            call_entry[i] = e
-        else:
-            match[call_entry[i]] = e
+    n, kind, opi, match = entries(ops)
     nxt = list(range(1, n + 2))
     nxt[n] = -1
     prv = list(range(-1, n))
@@ -257,3 +240,31 @@ def searcher(
     out.steps = steps
     out.backtracks = backtracks
     return out
+
+
+def entries(ops: Sequence[Operation]) -> tuple[int, list[int], list[int], list[int]]:
+    """The call and return entries of ``ops`` in real-time order, numbered 1..n (0 is the list's head).
+
+    Returns ``(n, kind, opi, match)``: each entry's kind (``_CALL``/``_RETURN``), the index of its
+    operation, and for a call the entry of its return (-1 when the outcome is unknown). Shared by the
+    reference search, the reduced search and the compiled core's driver.
+    """
+    events: list[tuple[int, int, int]] = []
+    for i, op in enumerate(ops):
+        events.append((op.call, _CALL, i))
+        if op.ret is not None:
+            events.append((op.ret, _RETURN, i))
+    events.sort()
+    n = len(events)
+    kind = [0] * (n + 1)
+    opi = [0] * (n + 1)
+    match = [-1] * (n + 1)
+    call_entry = [0] * len(ops)
+    for e, (_, k, i) in enumerate(events, start=1):
+        kind[e] = k
+        opi[e] = i
+        if k == _CALL:
+            call_entry[i] = e
+        else:
+            match[call_entry[i]] = e
+    return n, kind, opi, match
