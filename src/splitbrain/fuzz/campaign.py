@@ -305,6 +305,8 @@ def run_campaign(
     own = executor is None
     pool = executor if executor is not None else default_executor(spec.workers)
     in_flight = 2 * parallelism if parallelism else (spec.workers * 2 if spec.workers > 1 else 1)
+    if isinstance(pool, InlineExecutor):
+        in_flight = 1  # submit runs the shard at once: a second one in flight would only be wasted work
     marker = Path(spec.store) / f".campaign-{uuid.uuid4().hex}"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
