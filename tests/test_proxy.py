@@ -156,8 +156,12 @@ def test_cut_resets_connections_and_refuses_new_ones(server: Server, proxy: Faul
     server.connection()
     proxy.cut()
     assert is_dead(client)
-    refused = connect(proxy)
-    assert is_dead(refused)
+    try:
+        refused = connect(proxy)
+    except ConnectionError:
+        pass  # the reset can win the race with connect() itself: refused all the same
+    else:
+        assert is_dead(refused)
     assert len(server.accepted) == 1
     proxy.heal()
     again = connect(proxy)
