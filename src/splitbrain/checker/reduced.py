@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
-from splitbrain.checker.search import Budget, Outcome, entries
+from splitbrain.checker.search import Budget, Outcome, entries, linked_list
 from splitbrain.histories.history import Operation
 
 _CALL = 0
@@ -55,9 +55,7 @@ def searcher(
     """Search ``ops`` with the reductions above; yields every few thousand backtracks (for budgets)."""
     out = Outcome()
     n, kind, opi, match = entries(ops)
-    nxt = list(range(1, n + 2))
-    nxt[n] = -1
-    prv = list(range(-1, n))
+    nxt, _, lift, unlift = linked_list(n, match)
     remaining = sum(1 for k in kind[1:] if k == _RETURN)
     # keys numbered in first-seen order; each operation gets a bit within its key's own bitset
     classes: dict[Any, int] = {}
@@ -80,26 +78,6 @@ def searcher(
     deadline = budget.deadline
     steps = 0
     backtracks = 0
-
-    def lift(e: int) -> None:
-        nxt[prv[e]] = nxt[e]
-        if nxt[e] != -1:
-            prv[nxt[e]] = prv[e]
-        r = match[e]
-        if r != -1:
-            nxt[prv[r]] = nxt[r]
-            if nxt[r] != -1:
-                prv[nxt[r]] = prv[r]
-
-    def unlift(e: int) -> None:
-        r = match[e]
-        if r != -1:
-            if nxt[r] != -1:
-                prv[nxt[r]] = r
-            nxt[prv[r]] = r
-        if nxt[e] != -1:
-            prv[nxt[e]] = e
-        nxt[prv[e]] = e
 
     init = model.init()
     part: list[Any] = [init] * len(sizes)  # each key's part of the state

@@ -22,7 +22,7 @@ them anywhere later, and succeeds without them once every completed operation is
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from splitbrain.histories.history import Operation
@@ -106,9 +106,7 @@ def searcher(
     out = Outcome()
     # entries 1..n; 0 is the head sentinel; -1 ends the list
     n, kind, opi, match = entries(ops)
-    nxt = list(range(1, n + 2))
-    nxt[n] = -1
-    prv = list(range(-1, n))
+    nxt, _, lift, unlift = linked_list(n, match)
     remaining = sum(1 for k in kind[1:] if k == _RETURN)
 
     step = model.step
@@ -125,26 +123,6 @@ def searcher(
     steps = 0
     backtracks = 0
     e = nxt[0]
-
-    def lift(e: int) -> None:
-        nxt[prv[e]] = nxt[e]
-        if nxt[e] != -1:
-            prv[nxt[e]] = prv[e]
-        r = match[e]
-        if r != -1:
-            nxt[prv[r]] = nxt[r]
-            if nxt[r] != -1:
-                prv[nxt[r]] = prv[r]
-
-    def unlift(e: int) -> None:
-        r = match[e]
-        if r != -1:
-            if nxt[r] != -1:
-                prv[nxt[r]] = r
-            nxt[prv[r]] = r
-        if nxt[e] != -1:
-            prv[nxt[e]] = e
-        nxt[prv[e]] = e
 
     while True:
         if remaining == 0:
@@ -268,3 +246,36 @@ def entries(ops: Sequence[Operation]) -> tuple[int, list[int], list[int], list[i
         else:
             match[call_entry[i]] = e
     return n, kind, opi, match
+
+
+def linked_list(
+    n: int, match: list[int]
+) -> tuple[list[int], list[int], Callable[[int], None], Callable[[int], None]]:
+    """The doubly linked list over entries 1..n (``nxt``/``prv``; 0 is the head, -1 the end) and its two
+    moves: ``lift(e)`` takes call entry ``e`` and its return out, ``unlift(e)`` puts them back (in the
+    reverse order, so the links are restored exactly — Knuth's dancing links)."""
+    nxt = list(range(1, n + 2))
+    nxt[n] = -1
+    prv = list(range(-1, n))
+
+    def lift(e: int) -> None:
+        nxt[prv[e]] = nxt[e]
+        if nxt[e] != -1:
+            prv[nxt[e]] = prv[e]
+        r = match[e]
+        if r != -1:
+            nxt[prv[r]] = nxt[r]
+            if nxt[r] != -1:
+                prv[nxt[r]] = prv[r]
+
+    def unlift(e: int) -> None:
+        r = match[e]
+        if r != -1:
+            if nxt[r] != -1:
+                prv[nxt[r]] = r
+            nxt[prv[r]] = r
+        if nxt[e] != -1:
+            prv[nxt[e]] = e
+        nxt[prv[e]] = e
+
+    return nxt, prv, lift, unlift
