@@ -4,30 +4,15 @@ can fail on a hand-built bad state."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from splitbrain.fuzz.schedule import run_schedule
+from consensus_support import passes, started
 from splitbrain.impls import WORKLOADS, get_workload
 from splitbrain.impls.paxos import SEARCH, PaxosNode, PaxosWorkload, learners_agree, one_value_per_slot
-from splitbrain.sim import FaultConfig, RandomSource, World
+from splitbrain.sim import World
 
 WORKLOAD = get_workload("paxos")
 FIVE = PaxosWorkload(node_count=5)
-
-
-def passes(
-    workload: Any, seeds: range, faults: FaultConfig | None = None, steps: int | None = None, unknown: int = 0
-) -> int:
-    oks = 0
-    for seed in seeds:
-        result = run_schedule(workload, "correct", RandomSource(seed), faults=faults, max_steps=steps)
-        assert not result.verdict.failed, (seed, result.verdict.message)
-        unknown -= int(result.verdict.unknown)  # the checker gave up: neither pass nor failure
-        assert unknown >= 0, f"too many histories the checker could not decide (last: seed {seed})"
-        oks += sum(op.type == "ok" for op in result.history.ops)
-    return oks
 
 
 def test_registry() -> None:
@@ -53,12 +38,6 @@ def test_correct_version_passes_thousands_of_schedules(nodes: int) -> None:
         passes(workload, range(5000, 5500), faults, steps, unknown=5)
 
 
-def started() -> World:
-    world = World(WORKLOAD, seed=0, faults=[])
-    world.start()
-    return world
-
-
 def node(world: World, node_id: str) -> PaxosNode:
     found = world.node(node_id)
     assert isinstance(found, PaxosNode)
@@ -66,7 +45,7 @@ def node(world: World, node_id: str) -> PaxosNode:
 
 
 def test_one_value_per_slot_fails_when_two_majorities_accept_different_values() -> None:
-    world = started()
+    world = started(WORKLOAD)
     a, b = (1, "write", 1), (2, "write", 2)
     node(world, "n1").journal.append((1, (1, 1), a))
     node(world, "n2").journal.append((1, (1, 1), a))
@@ -78,7 +57,7 @@ def test_one_value_per_slot_fails_when_two_majorities_accept_different_values() 
 
 
 def test_learners_agree_fails_when_two_nodes_learn_different_values() -> None:
-    world = started()
+    world = started(WORKLOAD)
     node(world, "n1").learned.append((1, (1, "write", 1)))
     assert learners_agree.check(world) is None
     node(world, "n2").learned.append((1, (2, "write", 2)))

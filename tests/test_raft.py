@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from splitbrain.fuzz.schedule import run_schedule
+from consensus_support import passes, started
 from splitbrain.impls import WORKLOADS, get_workload
 from splitbrain.impls.raft import RaftKVWorkload, RaftNode
 from splitbrain.impls.raft.invariants import (
@@ -17,24 +17,10 @@ from splitbrain.impls.raft.invariants import (
     state_machine_safety,
 )
 from splitbrain.impls.raft.workload import SEARCH
-from splitbrain.sim import FaultConfig, RandomSource, World
+from splitbrain.sim import World
 
 WORKLOAD = get_workload("raft-kv")
 FIVE = RaftKVWorkload(node_count=5)
-
-
-def passes(
-    workload: Any, seeds: range, faults: FaultConfig | None = None, steps: int | None = None, unknown: int = 0
-) -> int:
-    """Run the correct version over ``seeds``; fail on any flagged schedule; return the ok count."""
-    oks = 0
-    for seed in seeds:
-        result = run_schedule(workload, "correct", RandomSource(seed), faults=faults, max_steps=steps)
-        assert not result.verdict.failed, (seed, result.verdict.message)
-        unknown -= int(result.verdict.unknown)  # the checker gave up: neither pass nor failure
-        assert unknown >= 0, f"too many histories the checker could not decide (last: seed {seed})"
-        oks += sum(op.type == "ok" for op in result.history.ops)
-    return oks
 
 
 def test_registry() -> None:
@@ -66,12 +52,6 @@ def test_correct_version_passes_thousands_of_schedules(nodes: int) -> None:
 
 
 # -- every invariant can fail --------------------------------------------------------------------------
-def started(workload: Any = WORKLOAD) -> World:
-    world = World(workload, seed=0, faults=[])
-    world.start()
-    return world
-
-
 def node(world: World, node_id: str) -> RaftNode:
     found = world.node(node_id)
     assert isinstance(found, RaftNode)
@@ -83,7 +63,7 @@ def cmd(rid: int, value: str = "a") -> tuple[int, str, str, str]:
 
 
 def test_election_safety_fails_on_two_leaders_of_one_term_even_at_different_times() -> None:
-    world = started()
+    world = started(WORKLOAD)
     n1, n2 = node(world, "n1"), node(world, "n2")
     n1.role, n1.term = "leader", 2
     assert election_safety.check(world) is None
@@ -93,7 +73,7 @@ def test_election_safety_fails_on_two_leaders_of_one_term_even_at_different_time
 
 
 def test_log_matching_fails_when_equal_terms_hide_different_prefixes() -> None:
-    world = started()
+    world = started(WORKLOAD)
     world.storage("n1")["log"][:] = [(1, cmd(1)), (2, cmd(2))]
     world.storage("n2")["log"][:] = [(1, cmd(1)), (1, cmd(3))]
     assert log_matching.check(world) is None  # they differ only where the terms differ
@@ -102,7 +82,7 @@ def test_log_matching_fails_when_equal_terms_hide_different_prefixes() -> None:
 
 
 def test_leader_completeness_fails_when_a_later_leader_lacks_a_committed_entry() -> None:
-    world = started()
+    world = started(WORKLOAD)
     n1, n2 = node(world, "n1"), node(world, "n2")
     n1.log[:] = [(1, cmd(1))]
     n1.term, n1.commit = 1, 1
@@ -113,7 +93,7 @@ def test_leader_completeness_fails_when_a_later_leader_lacks_a_committed_entry()
 
 
 def test_state_machine_safety_fails_on_different_commands_at_one_index() -> None:
-    world = started()
+    world = started(WORKLOAD)
     node(world, "n1").applied.append(cmd(1))
     assert state_machine_safety.check(world) is None
     node(world, "n3").applied.append(cmd(2))

@@ -1,0 +1,31 @@
+"""Helpers shared by the consensus workloads' tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from splitbrain.fuzz.schedule import run_schedule
+from splitbrain.sim import FaultConfig, RandomSource, World
+
+
+def passes(
+    workload: Any, seeds: range, faults: FaultConfig | None = None, steps: int | None = None, unknown: int = 0
+) -> int:
+    """Run the correct version over ``seeds``; fail on any flagged schedule; return the ok count.
+
+    ``unknown`` is how many histories the checker may leave undecided (neither pass nor failure)."""
+    oks = 0
+    for seed in seeds:
+        result = run_schedule(workload, "correct", RandomSource(seed), faults=faults, max_steps=steps)
+        assert not result.verdict.failed, (seed, result.verdict.message)
+        unknown -= int(result.verdict.unknown)
+        assert unknown >= 0, f"too many histories the checker could not decide (last: seed {seed})"
+        oks += sum(op.type == "ok" for op in result.history.ops)
+    return oks
+
+
+def started(workload: Any) -> World:
+    """A fault-free world of ``workload`` after its start step, for hand-built invariant tests."""
+    world = World(workload, seed=0, faults=[])
+    world.start()
+    return world
