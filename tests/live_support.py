@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from splitbrain.cli import main
+from splitbrain.live import processes, proxy
 
 
 def children() -> list[str]:
@@ -34,3 +36,25 @@ def recheck(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
         main(["check", str(path), "--model", "cas-register"])
     capsys.readouterr()
     return int(exit_info.value.code or 0)
+
+
+def cleanup_fixtures(server: str) -> tuple[Callable[[], Iterator[None]], Callable[[], Iterator[None]]]:
+    """Two autouse fixtures for a live-server test module: stop every server and proxy after each test
+    (even one that failed half-way through a run), and after the module assert that no ``server``
+    process is left running. Bind both names in the module: ``a, b = cleanup_fixtures("etcd")``."""
+
+    @pytest.fixture(autouse=True, scope="module")
+    def nothing_left_behind() -> Iterator[None]:
+        yield
+        leftovers = [name for name in children() if server in name]
+        processes.stop_all()
+        proxy.stop_all()
+        assert not leftovers, f"servers still running after the module: {leftovers}"
+
+    @pytest.fixture(autouse=True)
+    def stop_everything() -> Iterator[None]:
+        yield
+        processes.stop_all()
+        proxy.stop_all()
+
+    return nothing_left_behind, stop_everything

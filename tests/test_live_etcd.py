@@ -13,16 +13,15 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from live_support import children, recheck
+from live_support import cleanup_fixtures, recheck
 from splitbrain import check
 from splitbrain.histories import History, write_history
 from splitbrain.histories.recorder import Recorder
-from splitbrain.live import processes, proxy
+from splitbrain.live import processes
 from splitbrain.live.runner import run_workload
 from splitbrain.live.targets.etcd import EtcdSerializableTarget, EtcdTarget
 
@@ -35,20 +34,7 @@ pytestmark = pytest.mark.skipif(
 MODEL = "cas-register"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def nothing_left_behind() -> Iterator[None]:
-    yield
-    leftovers = [name for name in children() if "etcd" in name]
-    processes.stop_all()
-    proxy.stop_all()
-    assert not leftovers, f"servers still running after the module: {leftovers}"
-
-
-@pytest.fixture(autouse=True)
-def stop_everything() -> Iterator[None]:
-    yield
-    processes.stop_all()  # even when a test failed half-way through a run
-    proxy.stop_all()
+nothing_left_behind, stop_everything = cleanup_fixtures("etcd")
 
 
 def windows(history: History, kind: str) -> list[tuple[str, int, int]]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from live_support import children, recheck
+from live_support import children, cleanup_fixtures, recheck
 from splitbrain.cli import main
-from splitbrain.live import processes, proxy
+from splitbrain.live import processes
 from splitbrain.live.runner import run_workload
 from splitbrain.live.targets.redis import RedisReplicaTarget, RedisTarget
 
@@ -26,20 +25,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def nothing_left_behind() -> Iterator[None]:
-    yield
-    leftovers = [name for name in children() if "redis" in name]
-    processes.stop_all()
-    proxy.stop_all()
-    assert not leftovers, f"servers still running after the module: {leftovers}"
-
-
-@pytest.fixture(autouse=True)
-def stop_everything() -> Iterator[None]:
-    yield
-    processes.stop_all()  # even when a test failed half-way through a run
-    proxy.stop_all()
+nothing_left_behind, stop_everything = cleanup_fixtures("redis")
 
 
 def test_single_instance_is_linearizable_under_faults(
