@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checker_support import Flaky
 from splitbrain import assert_linearizable, check
 from splitbrain.errors import CheckIncomplete, InvalidHistory, NotLinearizable
 from splitbrain.histories import UNKNOWN, History, Op, Operation
@@ -38,20 +39,6 @@ class Register:
         if op.output is UNKNOWN or op.output == state:
             return (state,)
         return ()
-
-
-class Flaky:
-    """A nondeterministic model: ``inc`` may add 1 or 2; ``read`` observes."""
-
-    name = "flaky-counter"
-
-    def init(self) -> int:
-        return 0
-
-    def step(self, state: int, op: Operation) -> Iterable[int]:
-        if op.f == "inc":
-            return (state + 1, state + 2)
-        return (state,) if op.output is UNKNOWN or op.output == state else ()
 
 
 def test_sequential_valid_with_witness() -> None:

@@ -13,18 +13,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checker_support import Flaky
 from splitbrain import check
 from splitbrain.checker import fast, reduced, search
 from splitbrain.checker.linearizability import check_linearizability, prepare
 from splitbrain.checker.search import Budget, Outcome
-from splitbrain.histories import UNKNOWN, History, Op, Operation, read_history
+from splitbrain.histories import History, Op, Operation, read_history
 from splitbrain.models import get_model
 
 needs_core = pytest.mark.skipif(fast._fastcore is None, reason="the compiled core is not built")
@@ -37,20 +38,6 @@ def run(gen: Any) -> Outcome:
         except StopIteration as done:
             outcome: Outcome = done.value
             return outcome
-
-
-class Flaky:
-    """A nondeterministic user model: ``inc`` adds 1 or 2; ``read`` observes."""
-
-    name = "flaky-counter"
-
-    def init(self) -> int:
-        return 0
-
-    def step(self, state: int, op: Operation) -> Iterable[int]:
-        if op.f == "inc":
-            return (state + 1, state + 2)
-        return (state,) if op.output is UNKNOWN or op.output == state else ()
 
 
 # -- random histories: each operation takes effect at a point inside its interval ---------------------
