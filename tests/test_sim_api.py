@@ -22,7 +22,7 @@ def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(sim) if not name.startswith(("_", "@"))}
     submodules = {
         "client", "clock", "faults", "nemesis", "network", "node", "runtime", "scheduler", "sessions",
-        "trace", "vclock", "workload", "world",
+        "threads", "trace", "vclock", "workload", "world",
     }
     assert set(sim.__all__) == public - submodules
     assert len(set(sim.__all__)) == len(sim.__all__)

@@ -103,7 +103,7 @@ class NemesisSteps(WorldBase):
         self.recorder.nemesis("heal", None, time=self.time)
 
     def _do_crash(self, node_id: str, params: Mapping[str, Any]) -> None:
-        self._nodes[node_id] = None
+        self._discard(node_id)
         self._paused[node_id] = False
         self._storage[node_id] = copy.deepcopy(self._storage[node_id])
         for timer in [t for t in self._timers if t[0] == node_id]:

@@ -48,6 +48,8 @@ class Runtime(Protocol):
 
     def draw(self, lo: int, hi: int) -> int: ...
 
+    def annotate(self, node: Node, note: str) -> None: ...
+
 
 class Rand:
     """Random choices drawn through the world's choice source (never from the global ``random``)."""

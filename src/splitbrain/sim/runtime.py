@@ -193,6 +193,18 @@ class WorldBase:
     def draw(self, lo: int, hi: int) -> int:
         return self._draw(lo, hi)
 
+    def annotate(self, node: Node, note: str) -> None:
+        """Attach ``note`` to the current step, for the reader (replay ignores it)."""
+        if self._live(node):
+            self._rec["note"] = note
+
+    def _discard(self, node_id: str) -> None:
+        """Drop a node's incarnation, letting it release what the simulation gave it (threads)."""
+        node, self._nodes[node_id] = self._nodes[node_id], None
+        discard = getattr(node, "_discard", None)
+        if discard is not None:
+            discard()
+
     # -- inspecting the world (tests, invariants) -----------------------------------------------------
     def node(self, node_id: str) -> Node | None:
         """The live node object, or ``None`` while it is crashed."""

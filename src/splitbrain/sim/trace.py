@@ -58,6 +58,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     sent: list[str] | None = None
     lost: list[str] | None = None
     draws: list[int] | None = None
+    #: what the step's node noted, for the reader (a controlled thread: where it stopped next)
+    note: str | None = None
 
     def key(self) -> str:
         """The stable id of the choice this step made (what a replay looks for among enabled events)."""
@@ -98,6 +100,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             parts.append(f"to {self.to}")
         if self.restarted or self.resumed:
             parts.append(f"restarted {self.restarted or []} resumed {self.resumed or []}")
+        if self.note is not None:
+            parts.append(f"-> {self.note}")
         if self.sent:
             parts.append(f"sent {self.sent}")
         if self.lost:

@@ -84,18 +84,30 @@ class World(ClientSteps, NemesisSteps):
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Start, run up to ``max_steps`` chosen steps, quiesce, and return the result."""
-        self.start()
-        steps = 0
-        while self.violation is None and self.phase == "run" and steps < self.max_steps:
-            enabled = self.enabled()
-            key = self.source.choose(enabled, "run") if enabled else None
-            if key is None:
-                break
-            self._execute(key, self._params())
-            steps += 1
-        if self.violation is None:
-            self.quiesce()
+        try:
+            self.start()
+            steps = 0
+            while self.violation is None and self.phase == "run" and steps < self.max_steps:
+                enabled = self.enabled()
+                key = self.source.choose(enabled, "run") if enabled else None
+                if key is None:
+                    break
+                self._execute(key, self._params())
+                steps += 1
+            if self.violation is None:
+                self.quiesce()
+        finally:
+            self.close()
         return self.result()
+
+    def close(self) -> None:
+        """Let every live node release what the simulation gave it (the controlled threads of a
+        :class:`~splitbrain.sim.threads.ThreadedNode`); :meth:`run` does it at the end. The nodes stay
+        inspectable."""
+        for node in self.live_nodes():
+            discard = getattr(node, "_discard", None)
+            if discard is not None:
+                discard()
 
     def start(self) -> None:
         """Run every node's ``on_start`` (the first step); does nothing once started."""
