@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from splitbrain.fuzz.schedule import run_schedule
-from splitbrain.sim import FaultConfig, RandomSource, World
+from splitbrain.sim import FAULT_KINDS, FaultConfig, RandomSource, World
 
 
 def passes(
@@ -22,6 +22,18 @@ def passes(
         assert unknown >= 0, f"too many histories the checker could not decide (last: seed {seed})"
         oks += sum(op.type == "ok" for op in result.history.ops)
     return oks
+
+
+#: every fault kind, the opt-in bridge partition included (and weighted up so it shows in short runs)
+EVERY_FAULT = FaultConfig(kinds=FAULT_KINDS, weights={"bridge": 10})
+
+
+def bridged(workload: Any, seeds: range) -> int:
+    """How many of the runs of ``seeds`` under :data:`EVERY_FAULT` had a bridge partition."""
+    return sum(
+        any(s.kind == "bridge" for s in World(workload, seed=seed, faults=EVERY_FAULT).run().trace.steps)
+        for seed in seeds
+    )
 
 
 def started(workload: Any) -> World:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from consensus_support import passes, started
+from consensus_support import EVERY_FAULT, bridged, passes, started
 from splitbrain.impls import WORKLOADS, get_workload
 from splitbrain.impls.paxos import SEARCH, PaxosNode, PaxosWorkload, learners_agree, one_value_per_slot
 from splitbrain.sim import World
@@ -29,11 +29,18 @@ def test_correct_version_passes_random_schedules() -> None:
         passes(WORKLOAD, range(10), faults, steps)
 
 
+def test_correct_version_passes_every_partition_shape_the_bridge_included() -> None:
+    assert bridged(FIVE, range(10)) >= 3  # the bridge did happen
+    passes(FIVE, range(10), EVERY_FAULT, unknown=1)
+    passes(WORKLOAD, range(15), EVERY_FAULT, unknown=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nodes", [3, 5])
 def test_correct_version_passes_thousands_of_schedules(nodes: int) -> None:
     workload = WORKLOAD if nodes == 3 else FIVE
     passes(workload, range(1000, 3000), unknown=10)
+    passes(workload, range(3000, 3500), EVERY_FAULT, unknown=5)
     for faults, steps in SEARCH.values():
         passes(workload, range(5000, 5500), faults, steps, unknown=5)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consensus_support import passes, started
+from consensus_support import EVERY_FAULT, bridged, passes, started
 from splitbrain.impls import WORKLOADS, get_workload
 from splitbrain.impls.raft import RaftKVWorkload, RaftNode
 from splitbrain.impls.raft.invariants import (
@@ -42,11 +42,18 @@ def test_correct_version_passes_every_search_config() -> None:
         passes(WORKLOAD, range(15), faults, steps)
 
 
+def test_correct_version_passes_every_partition_shape_the_bridge_included() -> None:
+    assert bridged(FIVE, range(10)) >= 3  # the bridge did happen
+    passes(FIVE, range(10), EVERY_FAULT, unknown=1)
+    passes(WORKLOAD, range(15), EVERY_FAULT, unknown=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nodes", [3, 5])
 def test_correct_version_passes_thousands_of_schedules(nodes: int) -> None:
     workload = WORKLOAD if nodes == 3 else FIVE
     passes(workload, range(1000, 3000), unknown=10)
+    passes(workload, range(3000, 3500), EVERY_FAULT, unknown=5)
     for faults, steps in SEARCH.values():
         passes(workload, range(5000, 5400), faults, steps, unknown=4)
 

@@ -82,8 +82,13 @@ def test_handler_errors_say_where_they_happened() -> None:
 def test_documentation_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "README.md").read_text()
     section = text.split("## The deterministic simulator", 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    register, threads = re.findall(r"```python\n(.*?)```", section, re.S)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "docs_example"})
+    exec(compile(register, "README.md", "exec"), {"__name__": "docs_example"})
     assert (tmp_path / "forgetful.json").exists()
     assert Trace.load(tmp_path / "forgetful.json").variant == "forgetful"
+    namespace: dict[str, object] = {"__name__": "docs_threads_example"}
+    exec(compile(threads, "README.md", "exec"), namespace)
+    small = namespace["small"]
+    assert small.result.verdict.signature == "checker:linearizability"  # type: ignore[attr-defined]
+    assert "-> at 'write value'" in small.trace.describe()  # type: ignore[attr-defined]

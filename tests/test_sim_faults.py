@@ -13,6 +13,7 @@ from splitbrain.impls import get_workload
 from splitbrain.sim import (
     FAULT_KINDS,
     ClientOp,
+    FaultConfig,
     Node,
     Rand,
     Request,
@@ -212,6 +213,24 @@ def test_oneway_partition_cuts_one_direction() -> None:
     assert probe(w, "n1").got == [("n2", "back")]
 
 
+def test_bridge_cuts_the_two_sides_apart_and_keeps_the_bridge_talking_to_both() -> None:
+    w = world()
+    step = w.step("bridge", groups=[["n1"], ["n2"], ["n3"]])
+    assert step.describe().endswith("bridge n1 <-> n2 <-> n3")
+    for src, dst in (("n1", "n3"), ("n3", "n1"), ("n1", "n2"), ("n2", "n1"), ("n2", "n3"), ("n3", "n2")):
+        send(w, src, dst, f"{src}-{dst}")
+    settle(w)
+    assert sorted(probe(w, "n1").got) == [("n2", "n2-n1")]
+    assert sorted(probe(w, "n2").got) == [("n1", "n1-n2"), ("n3", "n3-n2")]
+    assert sorted(probe(w, "n3").got) == [("n2", "n2-n3")]
+
+
+def test_bridge_is_opt_in_so_saved_seeds_keep_their_schedules() -> None:
+    assert "bridge" in FAULT_KINDS and "bridge" not in FaultConfig().kinds
+    assert "bridge" not in keys(world(faults=None))
+    assert "bridge" in keys(world(faults=["bridge"]))
+
+
 def test_crash_loses_memory_keeps_storage() -> None:
     w = world()
     send(w, "n1", "n2", "kept")
@@ -347,7 +366,7 @@ def test_max_down_keeps_a_majority_up() -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["drop", "duplicate", "delay", "partition", "oneway", "crash", "pause", "skew"]
+    "kind", ["drop", "duplicate", "delay", "partition", "oneway", "bridge", "crash", "pause", "skew"]
 )
 def test_each_fault_kind_occurs_under_random_schedules(kind: str) -> None:
     workload = get_workload("primary-backup")

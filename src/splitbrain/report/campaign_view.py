@@ -20,9 +20,10 @@ from typing import Any
 
 from splitbrain.errors import UsageError
 from splitbrain.report.html import short
+from splitbrain.sim.faults import FAULT_KINDS
 
-FAULT_KINDS = ("drop", "duplicate", "delay", "partition", "oneway", "heal", "crash", "restart", "pause",
-               "resume", "skew")
+#: the step kinds counted as faults: the injected kinds and their recoveries
+FAULT_STEPS = (*FAULT_KINDS, "heal", "restart", "resume")
 
 
 def build_campaign(summary: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def fault_counts(traces: Iterable[Any]) -> dict[str, int]:
         steps = trace.get("steps", []) if isinstance(trace, dict) else trace.steps
         for step in steps:
             kind = step.get("kind") if isinstance(step, dict) else step.kind
-            if kind in FAULT_KINDS:
+            if kind in FAULT_STEPS:
                 counts[kind] += 1
     return dict(counts)
 

@@ -28,7 +28,7 @@ MAX_STATES = 32
 #: model steps spent replaying prefixes for one report, at most
 REPLAY_BUDGET = 400_000
 
-_FAULT_START = {"partition", "oneway", "start", "crash", "kill", "pause", "start-partition", "isolate"}
+_FAULT_START = {"partition", "oneway", "bridge", "start", "crash", "kill", "pause", "start-partition", "isolate"}
 _FAULT_STOP = {"heal", "stop", "restart", "resume", "stop-partition"}
 _NODE_FAULTS = {"crash": "restart", "kill": "restart", "pause": "resume"}
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from splitbrain.report.html import short
+from splitbrain.sim.faults import FAULT_KINDS
 
-_NET_FAULTS = {"partition", "oneway"}
+_NET_FAULTS = {"partition", "oneway", "bridge"}
 _NET_HEAL = {"heal", "quiesce"}
 _DOWN = {"crash": ("restart", "down"), "pause": ("resume", "paused")}
-_FAULT_KINDS = {"drop", "duplicate", "delay", "partition", "oneway", "heal", "crash", "restart", "pause",
-                "resume", "skew", "quiesce"}
+_FAULT_KINDS = {*FAULT_KINDS, "heal", "restart", "resume", "quiesce"}
 
 
 def build_trace_view(record: dict[str, Any], *, states: bool = True) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def _fault_spans(steps: list[Any], col: dict[str, int]) -> tuple[list[dict[str, 
             if net is not None:
                 net["to"] = i
                 bands.append(net)
-            sep = " -/-> " if s.kind == "oneway" else " | "
+            sep = {"oneway": " -/-> ", "bridge": " <-> "}.get(s.kind, " | ")
             label = s.kind + " " + sep.join(",".join(g) for g in s.groups or [])
             net = {"from": i, "to": last, "label": label}
         elif s.kind in _NET_HEAL and net is not None:

@@ -98,6 +98,28 @@ class NemesisSteps(WorldBase):
         self.recorder.nemesis("oneway", [sources, targets], time=self.time)
         self.faults_used += 1
 
+    def _do_bridge(self, arg: str, params: Mapping[str, Any]) -> None:
+        """Two sides that cannot reach each other and one node that reaches both (Jepsen's bridge): each
+        side may see a majority through the bridge, so leaders can be elected on both sides in turn."""
+        if "groups" in params:
+            left, middle, right = (list(g) for g in params["groups"])
+        else:
+            ids = self.node_ids
+            bridge = ids[self._draw_param(0, len(ids) - 1)]
+            rest = [n for n in ids if n != bridge]
+            sides = [self._draw_param(0, 1) for _ in rest]
+            left = [n for n, s in zip(rest, sides, strict=True) if not s]
+            right = [n for n, s in zip(rest, sides, strict=True) if s]
+            if not left or not right:  # both sides must be non-empty: split the rest in halves
+                half = (len(rest) + 1) // 2
+                left, right = rest[:half], rest[half:]
+            middle = [bridge]
+        self._check_nodes(left + middle + right)
+        self._lost += self.network.set_cuts(cuts_between([left, right]))
+        self._rec["groups"] = [left, middle, right]
+        self.recorder.nemesis("bridge", [left, middle, right], time=self.time)
+        self.faults_used += 1
+
     def _do_heal(self, arg: str, params: Mapping[str, Any]) -> None:
         self.network.set_cuts(frozenset())
         self.recorder.nemesis("heal", None, time=self.time)

@@ -94,8 +94,8 @@ class WorldBase:
         self._reorder = self.faults.allows("reorder")
         on = [k for k in DEFAULT_WEIGHTS if self._w[k] and (k not in FAULT_KINDS or self.faults.allows(k))]
         self._message_faults = [(f"{k}:", self._w[k]) for k in ("drop", "duplicate", "delay") if k in on]
-        multi = len(self.node_ids) > 1
-        self._global_faults = [(k, self._w[k]) for k in ("partition", "oneway") if k in on and multi]
+        fewest = {"partition": 2, "oneway": 2, "bridge": 3}  # nodes a partition of each shape needs
+        self._global_faults = [(k, self._w[k]) for k in fewest if k in on and len(self.node_ids) >= fewest[k]]
         self._node_faults = frozenset(k for k in ("crash", "restart", "pause", "resume", "skew") if k in on)
         self._later: int | None = None
         self._rec: dict[str, Any] = {}

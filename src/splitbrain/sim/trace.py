@@ -90,7 +90,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         elif self.node is not None:
             parts.append(self.node + (f" {self.timer}" if self.timer is not None else ""))
         if self.groups is not None:
-            sep = " -/-> " if self.kind == "oneway" else " | "
+            sep = {"oneway": " -/-> ", "bridge": " <-> "}.get(self.kind, " | ")
             parts.append(sep.join(",".join(g) for g in self.groups))
         if self.skew is not None:
             parts.append(f"skew {self.skew} drift {self.drift}ppm")

@@ -77,7 +77,7 @@ class World(ClientSteps, NemesisSteps):
             kind: getattr(self, f"_do_{kind}")
             for kind in (
                 "start", "deliver", "timer", "timeout", "invoke", "advance", "drop", "duplicate", "delay",
-                "partition", "oneway", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce",
+                "partition", "oneway", "bridge", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce",
             )
         }
 
