@@ -95,6 +95,19 @@ class Recorder:
             )
         )
 
+    def event(
+        self, process: int | str, f: str, value: Any, *, key: Any, node: str, time: int,
+        vclock: dict[str, int], result: Any = None,
+    ) -> None:
+        """An operation that happened at once at ``node`` (a node's own event, a final read): an invoke
+        carrying ``value`` and its ``ok`` completion carrying ``result``, both with the same clock."""
+        self.ops.append(
+            Op(process=process, type="invoke", f=f, value=value, key=key, time=time, node=node, vclock=vclock)
+        )
+        self.ops.append(
+            Op(process=process, type="ok", f=f, value=result, key=key, time=time, node=node, vclock=vclock)
+        )
+
     def nemesis(self, f: str, value: Any, *, time: int) -> None:
         """A fault, kept in the history for reports (the checkers skip nemesis events)."""
         self.ops.append(Op(process=NEMESIS, type="info", f=f, value=value, time=time))

@@ -14,7 +14,7 @@ dataclasses): the world passes them by reference, and a duplicated message is th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -50,14 +50,24 @@ class Runtime(Protocol):
 
     def annotate(self, node: Node, note: str) -> None: ...
 
+    def record(self, node: Node, f: str, value: Any, key: Any, vclock: Mapping[str, int] | None) -> None: ...
+
 
 class Rand:
     """Random choices drawn through the world's choice source (never from the global ``random``)."""
 
-    __slots__ = ("_draw",)
+    __slots__ = ("_draw", "_issued")
 
     def __init__(self, draw: Callable[[int, int], int]) -> None:
         self._draw = draw
+        self._issued = 0
+
+    def unique(self) -> int:
+        """1, 2, 3, …: a number no earlier call on this world's ``Rand`` returned. Not a random choice
+        (nothing is drawn): for operation values that must be unique, as Jepsen's counter generators give,
+        so that a checker can tell which write a read saw."""
+        self._issued += 1
+        return self._issued
 
     def randint(self, lo: int, hi: int) -> int:
         """An int in ``[lo, hi]``, both included."""
@@ -157,6 +167,14 @@ class Node:
         if not options:
             raise ValueError("choice from an empty sequence")
         return options[self._rt.draw(0, len(options) - 1)]
+
+    def record(self, f: str, value: Any = None, *, key: Any = None, vclock: Mapping[str, int] | None = None) -> None:
+        """Write an event of this node into the history: an operation ``f`` of process ``self.id`` at this
+        node that happened at once (invoke and ``ok``, both carrying ``value``), e.g. a broadcast layer's
+        ``send`` and ``deliver``. It is stamped with ``vclock`` when given — for a protocol whose
+        happens-before is not the transport's (causal broadcast: receiving a message into a hold-back
+        queue is not an event of the application) — else with this node's clock, ticked."""
+        self._rt.record(self, f, value, key, vclock)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'id', '?')}>"

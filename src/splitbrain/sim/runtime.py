@@ -9,10 +9,12 @@ sending a message, booting a node — and implements :class:`~splitbrain.sim.nod
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from splitbrain.errors import UsageError
+from splitbrain.histories import freeze
 from splitbrain.sim.client import ClientSlot, Recorder, Reply, ReplyKind
 from splitbrain.sim.clock import Clock
 from splitbrain.sim.faults import DEFAULT_WEIGHTS, FAULT_KINDS, FaultConfig
@@ -197,6 +199,28 @@ class WorldBase:
         """Attach ``note`` to the current step, for the reader (replay ignores it)."""
         if self._live(node):
             self._rec["note"] = note
+
+    def record(self, node: Node, f: str, value: Any, key: Any, vclock: Mapping[str, int] | None) -> None:
+        if not self._live(node):
+            return
+        if vclock is None:
+            stamp = self._vclocks[node.id] = self._vclocks[node.id].tick(node.id)
+        else:
+            try:
+                stamp = VectorClock(vclock)
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise UsageError(f"{node.id} recorded {f} with a bad vector clock {vclock!r}: {exc}") from None
+        self.recorder.event(node.id, f, freeze(value), key=freeze(key), node=node.id, time=self.time,
+                            vclock=stamp.to_dict(), result=freeze(value))
+
+    def _record_final_reads(self) -> None:
+        """Record the workload's final reads (see ``Workload.final_reads``), each a tick of its node."""
+        for node_id, key, value in self.workload.final_reads(cast(Any, self)):
+            if node_id not in self._nodes:
+                raise UsageError(f"{self.workload.name}: final read at unknown node {node_id!r}")
+            vc = self._vclocks[node_id] = self._vclocks[node_id].tick(node_id)
+            self.recorder.event(node_id, "final-read", None, key=freeze(key), node=node_id, time=self.time,
+                                vclock=vc.to_dict(), result=freeze(value))
 
     def _discard(self, node_id: str) -> None:
         """Drop a node's incarnation, letting it release what the simulation gave it (threads)."""

@@ -9,7 +9,8 @@ A world asks its source two things:
   ``Node.randint``).
 
 Sources: :class:`RandomSource` (one seeded ``random.Random``, for fast campaigns), :class:`ReplaySource`
-(follows a recorded trace, skipping choices that are no longer enabled — what shrinking needs) and
+(follows a recorded trace, matching messages by the step that sent them and skipping choices that are no
+longer enabled — what shrinking needs) and
 :class:`HypothesisSource` (draws from Hypothesis data, so Hypothesis generates and shrinks schedules).
 The idea of putting all nondeterminism behind one seeded interface is FoundationDB's simulation testing.
 """
@@ -53,6 +54,11 @@ class ChoiceSource(ABC):
     def skipped(self) -> int:
         """Recorded choices that were no longer enabled (replay only)."""
         return 0
+
+    def executed(self, step: Step) -> None:
+        """Told after each step runs, with what it did (a replay maps message names with it); most
+        sources ignore it."""
+        return None
 
 
 def weighted(enabled: Sequence[Choice], r: int) -> str:
@@ -98,6 +104,15 @@ class ReplaySource(ChoiceSource):
     any edited trace is still deterministic. Draws come from the matched step's ``draws`` (clamped to the
     range asked for), then from the fallback. The ``start`` step and the ``quiesce`` marker are always
     taken; a trace without them still replays.
+
+    Messages are followed by *who sent them*, not by their name alone: when a followed step runs, the
+    messages it creates are matched, link by link and in order, to the ones its recording lists in
+    ``sent``, and later steps that name a recorded message act on the message matched to it. A message
+    whose sending step was removed or skipped (or that the step no longer sends) matches nothing, so the
+    steps naming it are skipped — they do not silently act on whatever message now has that name. A
+    full trace maps every name to itself, so it replays exactly as before. (Removing a step that sent on
+    a link renumbers the later messages of that link; this mapping is what keeps an edited trace meaning
+    what it said.)
     """
 
     def __init__(self, trace: Trace, *, fallback_seed: int | None = None) -> None:
@@ -109,12 +124,34 @@ class ReplaySource(ChoiceSource):
         self._step: Step | None = None
         self._draws: list[int] = []
         self._next_draw = 0
+        self._names: dict[str, str] = {}  # recorded message name -> the name it has in this replay
         seed = fallback_seed if fallback_seed is not None else (trace.seed or 0)
         self.fallback = RandomSource(seed)
 
     @property
     def skipped(self) -> int:
         return self._skipped
+
+    def executed(self, step: Step) -> None:
+        rec = self._step
+        if rec is None and step.kind == "start":
+            rec = step  # a trace without its start step: nothing came before, so the names are the same
+        if rec is None or not rec.sent:
+            return
+        actual: dict[str, list[str]] = {}
+        for name in step.sent or ():
+            actual.setdefault(_link(name), []).append(name)
+        for name in rec.sent:
+            now = actual.get(_link(name))
+            if now:
+                self._names[name] = now.pop(0)
+
+    def _key(self, rec: Step) -> str | None:
+        """The key ``rec`` stands for in this replay, or ``None`` when its message does not exist."""
+        if rec.msg is None:
+            return rec.key()
+        name = self._names.get(rec.msg)
+        return None if name is None else f"{rec.kind}:{name}"
 
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
         keys = {key for key, _ in enabled}
@@ -136,8 +173,8 @@ class ReplaySource(ChoiceSource):
             if rec.kind == "quiesce" and phase == "run":
                 break
             self.cursor += 1
-            key = rec.key()
-            if key in keys:
+            key = self._key(rec)
+            if key is not None and key in keys:
                 self.followed += 1
                 self._step = rec
                 self._draws = rec.draws or []
@@ -159,6 +196,11 @@ class ReplaySource(ChoiceSource):
 
     def recorded(self) -> Step | None:
         return self._step
+
+
+def _link(message: str) -> str:
+    """``"n1>n2"`` for the message named ``"n1>n2#3"``."""
+    return message.rpartition("#")[0]
 
 
 class HypothesisSource(ChoiceSource):

@@ -4,11 +4,16 @@ A workload names the node class of each variant (``"correct"`` plus named bugs),
 must satisfy (by registered name, e.g. ``"cas-register"``), the operations clients issue, the invariants
 checked on the world after every step, the faults it is exposed to, and its timing. Subclass it and set
 the class attributes; any of them can be overridden per instance: ``MyWorkload(node_count=5)``.
+
+Eventually consistent systems are judged on the state they converge to, so two optional hooks extend the
+quiesce phase: ``settle`` keeps the world running (timers and messages only) for that many ticks after
+the last client operation completed, and :meth:`Workload.final_reads` then reads every replica into the
+history as ``final-read`` operations. A workload that sets neither runs exactly as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -52,10 +57,13 @@ class Workload:
     faults: FaultConfig = FaultConfig()
     max_steps: int = 500
     invariants: Sequence[Invariant] = ()
+    #: virtual ticks the quiesce phase keeps running timers and messages (no faults, no new operations)
+    #: after every client's operation has completed, e.g. for anti-entropy to converge; 0: stop at once
+    settle: int = 0
 
     _settable: ClassVar[tuple[str, ...]] = (
         "name", "model", "variants", "node_count", "clients", "op_timeout", "backoff", "delay", "faults",
-        "max_steps", "invariants",
+        "max_steps", "invariants", "settle",
     )
 
     def __init__(self, **overrides: Any) -> None:
@@ -74,10 +82,22 @@ class Workload:
             raise UsageError(
                 f"workload {self.name}: delay must be (lo, hi) with 0 <= lo <= hi, got {self.delay}"
             )
+        if not isinstance(self.settle, int) or self.settle < 0:
+            raise UsageError(f"workload {self.name}: settle must be an int >= 0 (ticks), got {self.settle!r}")
 
     def generate(self, rand: Rand, process: int) -> ClientOp:
         """The next operation for ``process``; draw randomness only from ``rand``."""
         raise NotImplementedError(f"workload {self.name} must define generate(rand, process)")
+
+    def final_reads(self, world: World) -> Iterable[tuple[str, Any, Any]]:
+        """``(node, key, value)`` for each replica read to record when the run has quiesced and settled.
+
+        Each becomes a ``final-read`` operation of process ``node`` at that node (an invoke and its ``ok``
+        with ``value``), stamped with the node's vector clock, one tick per read: what the causality
+        checker's convergence and lost-update checks read. Read the nodes' state through ``world``
+        (``world.node(id)``, ``world.storage(id)``), in a fixed order. Default: none.
+        """
+        return ()
 
     def choose_node(self, rand: Rand, nodes: Sequence[str], process: int) -> str:
         """The node a client sends its next operation to (default: any, uniformly)."""

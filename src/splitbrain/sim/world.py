@@ -5,10 +5,12 @@ timers (by node and name), client timeouts and invocations (by slot), ``advance`
 configuration and budget allow — and asks its choice source for one by stable key.
 
 Time is an integer that moves only on an ``advance`` step, which jumps to the next deadline (a message's
-delivery time, a timer, a client's timeout or back-off). When nothing is ready, ``advance`` is the
-normal next step; while events are ready it is still enabled with the small ``stall`` weight, so ready
-events sometimes run late, as if the whole system stalled. Random per-message delays, the free choice
-among ready messages and the ``delay`` fault give reordering; timers fire at (or after) their deadline.
+delivery time, a timer, a client's timeout or back-off) — or, given ``to`` (a replayed step), to the
+time it recorded, so that removing steps from a trace does not move the later ones in time. When nothing
+is ready, ``advance`` is the normal next step; while events are ready it is still enabled with the small
+``stall`` weight, so ready events sometimes run late, as if the whole system stalled. Random per-message
+delays, the free choice among ready messages and the ``delay`` fault give reordering; timers fire at (or
+after) their deadline.
 
 A run has three phases: ``start`` (every node's ``on_start``), ``run`` (up to ``max_steps`` steps chosen
 by the source) and ``quiesce`` (heal, resume and restart everything, stop faults and new operations, and
@@ -119,7 +121,8 @@ class World(ClientSteps, NemesisSteps):
 
     def quiesce(self) -> None:
         """Heal, resume and restart everything, then run without faults or new operations until every
-        client's operation has completed (or ``max_quiesce_steps``)."""
+        client's operation has completed (or ``max_quiesce_steps``), then for the workload's ``settle``
+        ticks more, and record its ``final_reads``."""
         self.start()
         if self.phase == "quiesce" or self.violation is not None:
             return
@@ -127,20 +130,31 @@ class World(ClientSteps, NemesisSteps):
         self.source.choose([("quiesce", 1)], "quiesce")
         self._execute("quiesce", self._params())
         steps = 0
+        settled_at: int | None = None  # the time settling ends, once every client is done
         while self.violation is None and steps < self.max_quiesce_steps:
             if all(slot.waiting is None for slot in self.clients):
-                break
+                if settled_at is None:
+                    settled_at = self.time + self.workload.settle
+                if self.time >= settled_at:
+                    break
             enabled = self.enabled()
             key = self.source.choose(enabled, "quiesce") if enabled else None
             if key is None:
                 break
-            self._execute(key, self._params())
+            params = self._params()
+            if settled_at is not None:
+                # settling runs deadline by deadline: a time jump recorded in an edited trace (a shrink
+                # that removed the steps in between) must not skip the settling the final reads rely on
+                params.pop("to", None)
+            self._execute(key, params)
             steps += 1
+        if self.violation is None:
+            self._record_final_reads()
 
     def step(self, key: str, **params: Any) -> Step:
         """Execute the enabled event ``key`` (e.g. ``"deliver:3"``, ``"crash:n1"``); ``params`` give a
         fault's or invocation's parameters instead of drawing them (``groups=[["n1"], ["n2", "n3"]]``,
-        ``f="write", value=3, node="n1"``, ``skew=50, drift=0``, ``delay=10``)."""
+        ``f="write", value=3, node="n1"``, ``skew=50, drift=0``, ``delay=10``, ``to=120`` for ``advance``)."""
         self.start()
         keys = [k for k, _ in self.enabled()]
         if key not in keys:
@@ -226,6 +240,7 @@ class World(ClientSteps, NemesisSteps):
             lost=self._lost or None, draws=self._draws or None,
         )
         self.steps.append(step)
+        self.source.executed(step)
         for inv in self.workload.invariants:
             problem = inv.check(self)
             if problem is not None:
@@ -261,8 +276,11 @@ class World(ClientSteps, NemesisSteps):
         self._call(node_id, "on_timer", name)
 
     def _do_advance(self, arg: str, params: Mapping[str, Any]) -> None:
+        # ``to`` (a replayed step's, or World.step's) jumps to that time instead of the next deadline, so
+        # a trace with steps removed keeps the times it recorded (anything due meanwhile just runs late)
         assert self._later is not None and self._later > self.time
-        self.time = self._later
+        target = params.get("to")
+        self.time = target if isinstance(target, int) and target > self.time else self._later
         self._rec["to"] = self.time
 
 
