@@ -13,6 +13,7 @@ setup(
         Extension(
             "splitbrain.checker._fastcore",
             sources=["src/splitbrain/checker/_fastcore.c"],
+            depends=["src/splitbrain/checker/_kvstep.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )

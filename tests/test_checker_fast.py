@@ -3,7 +3,8 @@
 * The compiled core without ``independence_key`` must visit exactly what the reference search
   (:mod:`splitbrain.checker.search`) visits: same verdict, witness, deepest prefix, blocked operation and
   per-operation longest prefixes, on random histories, valid and corrupted, and with nondeterministic
-  and user models.
+  and user models — and with the built-in kv model, which the core steps natively over interned strings
+  (values chosen so that equal strings are built in different ways: "x" + "y" and "xy").
 * The reduced search (partial-order reduction and per-key backjumping; Python and compiled) must give
   the verdict of the reference search over the whole history, and a witness that really is a
   linearization.
@@ -27,6 +28,7 @@ from splitbrain.checker.linearizability import check_linearizability, prepare
 from splitbrain.checker.search import Budget, Outcome
 from splitbrain.histories import History, Op, Operation, read_history
 from splitbrain.models import get_model
+from splitbrain.models.kv import KV
 
 needs_core = pytest.mark.skipif(fast._fastcore is None, reason="the compiled core is not built")
 
@@ -50,6 +52,7 @@ def histories(draw: st.DrawFn, kind: str) -> History:
     Operation ``i`` takes effect at time ``100 * i + 50``; its invoke and completion are drawn around it
     so that operations overlap. Some completions become ``info`` (it happened, outcome unknown) and
     some writes ``fail`` (it did not happen). With probability one half one completed output is changed.
+    kv values include "" (a get of it may return nil), "xy" (equal to "x" + "y") and a non-ASCII one.
     """
     n = draw(st.integers(1, 18 if kind != "kv" else 24))
     procs = draw(st.integers(1, 5))
@@ -89,8 +92,10 @@ def histories(draw: st.DrawFn, kind: str) -> History:
             key = draw(st.sampled_from(keys))
             if f == "get":
                 inv, out = None, kv.get(key, "")
+                if out == "" and draw(st.booleans()):
+                    out = None
             else:
-                inv = out = draw(st.sampled_from(["x", "y", "z"]))
+                inv = out = draw(st.sampled_from(["x", "y", "xy", "", "é"]))
                 kv[key] = inv if f == "put" else kv.get(key, "") + inv
         else:
             f = draw(st.sampled_from(["inc", "read"]))
@@ -171,6 +176,102 @@ def test_core_and_reference_agree_on_small_etcd_corpus(porcupine: Any) -> None:
         assert outcome_fields(got) == outcome_fields(ref), number
 
 
+@needs_core
+@settings(max_examples=200, deadline=None)
+@given(histories("kv"))
+def test_native_kv_step_visits_what_the_reference_visits(history: History) -> None:
+    """Per key (as the checker partitions kv), the core stepping kv itself matches the reference search
+    with the Python model, and the core calling the Python model back, field for field."""
+    model = get_model("kv")
+    for group in model.partition(prepare(history, model)):
+        assert fast.kv_encoding(group, model, None) is not None  # the native step is really used
+        for track in (False, True):
+            ref = search.search(group, model, Budget(None, None), track)
+            native = run(fast.searcher(group, model, Budget(None, None), track))
+            called_back = run(fast.searcher(group, model, Budget(None, None), track, native=False))
+            assert outcome_fields(native) == outcome_fields(ref) == outcome_fields(called_back)
+            assert (native.states, native.steps) == (called_back.states, called_back.steps)
+
+
+def _kv(*calls: tuple[int, str, Any, Any]) -> History:
+    """A sequential single-key kv history: each (process, f, input, output) returns before the next."""
+    ops = []
+    for p, f, inp, out in calls:
+        ops.append(Op(process=p, type="invoke", f=f, value=inp, key="k"))
+        ops.append(Op(process=p, type="ok", f=f, value=out, key="k"))
+    return History.from_ops(ops)
+
+
+@pytest.mark.parametrize(
+    ("calls", "expected"),
+    [
+        # "x" + "y" reached by appends, then the same string put whole: one state, so both gets succeed
+        ([(0, "append", "x", "x"), (0, "append", "y", "y"), (1, "get", None, "xy"), (0, "put", "xy", "xy"),
+          (1, "get", None, "xy")], True),
+        # the other way round: "xy" put first, then rebuilt by appends after a put of ""
+        ([(0, "put", "xy", "xy"), (1, "get", None, "xy"), (0, "put", "", ""), (1, "get", None, None),
+          (0, "append", "x", "x"), (0, "append", "yé", "yé"), (1, "get", None, "xyé")], True),
+        ([(0, "put", "xy", "xy"), (0, "put", "", ""), (0, "append", "x", "x"), (0, "append", "y", "y"),
+          (1, "get", None, "xy"), (1, "get", None, None)], False),
+        ([(0, "append", "x", "x"), (0, "append", "y", "y"), (1, "get", None, "yx")], False),
+    ],
+)
+def test_native_kv_equal_strings_built_differently(calls: list[Any], expected: bool) -> None:
+    model = get_model("kv")
+    history = _kv(*calls)
+    ops = prepare(history, model)
+    assert search.search(ops, model, Budget(None, None), False).valid is expected
+    assert check(history, "kv").valid is expected
+    if fast._fastcore is not None:
+        assert fast.kv_encoding(ops, model, None) is not None
+        assert run(fast.searcher(ops, model, Budget(None, None), True)).valid is expected
+
+
+class CaseBlindKV(KV):
+    """A user's kv whose get ignores case: its own ``step`` must be called, not the native one."""
+
+    def step(self, state: Any, op: Operation) -> Any:
+        if op.f == "get" and isinstance(op.output, str):
+            current = dict(state).get(op.key, "")
+            return (state,) if op.output.lower() == current.lower() else ()
+        return super().step(state, op)
+
+
+def test_native_kv_only_for_the_builtin_model_and_string_values() -> None:
+    model = get_model("kv")
+    shouted = _kv((0, "put", "a", "a"), (1, "get", None, "A"))
+    ops = prepare(shouted, model)
+    assert fast.kv_encoding(ops, model, None) is not None
+    assert fast.kv_encoding(ops, CaseBlindKV(), None) is None
+    assert check(shouted, CaseBlindKV()).valid is True
+    assert check(shouted, "kv").valid is False
+    numbers = _kv((0, "put", 1, 1), (0, "append", 2, 2), (1, "get", None, 3))  # 1 + 2: the Python model's
+    assert fast.kv_encoding(prepare(numbers, model), model, None) is None
+    assert check(numbers, "kv").valid is True
+    surrogate = _kv((0, "put", "\ud800", "\ud800"), (1, "get", None, "\ud800"))  # has no UTF-8
+    assert fast.kv_encoding(prepare(surrogate, model), model, None) is None
+    assert check(surrogate, "kv").valid is True
+    two_keys = History.from_ops([
+        Op(process=0, type=t, f="put", value=v, key=k) for k, v in (("k", "a"), ("j", "b")) for t in ("invoke", "ok")
+    ])
+    both = prepare(two_keys, model)
+    assert fast.kv_encoding(both, model, None) is None  # whole multi-key states: the Python model
+    assert fast.kv_encoding(both, model, model.independence_key) is not None  # one string per key
+
+
+@needs_core
+def test_native_kv_matches_reference_on_corpus(porcupine: Any) -> None:
+    """Every key of the c01 and c10 kv histories, field for field, and of c50-ok without the longest
+    prefixes (the reference's O(depth) bookkeeping per backtrack would take most of a minute there)."""
+    model = get_model("kv")
+    for name, track in (("c01-ok", True), ("c01-bad", True), ("c10-ok", True), ("c10-bad", True),
+                        ("c50-ok", False)):
+        for group in model.partition(prepare(read_history(porcupine / "kv" / f"{name}.txt"), model)):
+            ref = search.search(group, model, Budget(None, None), track)
+            got = run(fast.searcher(group, model, Budget(None, None), track))
+            assert outcome_fields(got) == outcome_fields(ref), name
+
+
 # -- the reduced search gives the reference verdict, with a real witness ----------------------------
 
 
@@ -182,6 +283,7 @@ def test_reduced_search_agrees_with_reference(history: History) -> None:
     expected = search.search(ops, model, Budget(None, None), False).valid
     engines = [reduced.searcher(ops, model, Budget(None, None), True, model.independence_key)]
     if fast._fastcore is not None:
+        assert fast.kv_encoding(ops, model, model.independence_key) is not None  # stepped natively
         engines.append(fast.searcher(ops, model, Budget(None, None), True, model.independence_key))
     results = [run(engine) for engine in engines]
     for got in results:
@@ -244,18 +346,40 @@ def test_missing_extension_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check(hist, "register").valid is False
 
 
-def _hard_history(n: int) -> History:
-    events = [Op(process=p, type="invoke", f="write", value=p + 1) for p in range(n)]
-    events += [Op(process=p, type="ok", f="write", value=p + 1) for p in range(n)]
-    events += [Op(process=n, type="invoke", f="read", value=None), Op(process=n, type="ok", f="read", value=999)]
+def _hard_history(n: int, model: str) -> History:
+    """``n`` concurrent writes (or appends), then a read of a value no order gives."""
+    f, read, key = ("write", "read", None) if model == "register" else ("append", "get", "k")
+    value = (lambda p: p + 1) if model == "register" else (lambda p: f"v{p}")
+    events = [Op(process=p, type="invoke", f=f, value=value(p), key=key) for p in range(n)]
+    events += [Op(process=p, type="ok", f=f, value=value(p), key=key) for p in range(n)]
+    events += [Op(process=n, type="invoke", f=read, value=None, key=key),
+               Op(process=n, type="ok", f=read, value=999 if model == "register" else "none", key=key)]
     return History.from_ops(events)
 
 
+@pytest.mark.parametrize("model", ["register", "kv"])
 @pytest.mark.parametrize("pure", [False, True])
-def test_memory_budget_gives_unknown(monkeypatch: pytest.MonkeyPatch, pure: bool) -> None:
+def test_memory_budget_gives_unknown(monkeypatch: pytest.MonkeyPatch, pure: bool, model: str) -> None:
     if pure:
         monkeypatch.setenv("SPLITBRAIN_PURE_PYTHON", "1")
     monkeypatch.setattr(search, "DEFAULT_MAX_BYTES", 1 << 20)
-    result = check(_hard_history(16), "register")
+    result = check(_hard_history(16, model), model)
     assert result.valid == "unknown"
     assert "MiB exhausted" in (result.reason or "")
+
+
+@needs_core
+def test_native_kv_any_budget_gives_the_verdict_or_unknown() -> None:
+    """From a budget too small for the values alone up to enough: never a wrong verdict, never a crash."""
+    model = get_model("kv")
+    for history, expected in ((_hard_history(7, "kv"), False), (_kv(*[(0, "append", f"v{i}", f"v{i}")
+                              for i in range(40)], (1, "get", None, "".join(f"v{i}" for i in range(40)))), True)):
+        ops = prepare(history, model)
+        verdicts = []
+        for shift in range(8, 24):
+            budget = Budget(None, None, 1 << shift)
+            got = run(fast.searcher(ops, model, budget, True))
+            assert got.valid in (expected, "unknown")
+            assert (got.valid == "unknown") == (budget.reason is not None)
+            verdicts.append(got.valid)
+        assert verdicts[0] == "unknown" and verdicts[-1] is expected

@@ -11,23 +11,47 @@
  * Bitsets are hashed incrementally (Zobrist: the XOR of a random word per linearized operation), so a
  * lookup costs one multiply and a compare. Memory is counted in bytes as it is allocated; running past
  * the budget ends the search with a status the caller turns into "unknown", never a crash.
+ *
+ * For the built-in kv model the transitions are not asked of Python at all: _kvstep.h steps it natively
+ * over interned strings (the search is otherwise the same, successor for successor).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { RUNNING = 0, VALID = 1, INVALID = 2, OVER_STATES = 3, OVER_BYTES = 4 };
-#define CHUNK_WORDS (1u << 20)
+/* The memo's entries live in chunks that double: chunk 0 holds entries [0, 2^FIRST_CHUNK), chunk k > 0
+ * holds [2^(FIRST_CHUNK + k - 1), 2^(FIRST_CHUNK + k)). A small search allocates little (a small memory
+ * budget is not spent on one large first chunk), a large one allocates O(log) times, and no entry moves. */
+#define FIRST_CHUNK 10
+#define MAX_CHUNKS 24
+#if defined(__GNUC__) || defined(__clang__)
+#define BIT_LENGTH(q) ((q) ? 64 - __builtin_clzll(q) : 0)
+#else
+static inline int BIT_LENGTH(uint64_t q) { int k = 0; while (q) { q >>= 1; k++; } return k; }
+#endif
+
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+#include "_kvstep.h"
 
 typedef struct {
-    int key, cstart, cend, ci, succ_off, succ_n, si, sid, first_ret;
+    /* succ_off: the candidate's successors in the pool, or -1 for the one native successor `one` */
+    int key, cstart, cend, ci, succ_off, succ_n, si, sid, first_ret, one;
     uint64_t khash;
 } Frame;
 
 typedef struct {
     int refs, len;
+    PyObject *list; /* only while Search_longest runs: this snapshot as a Python list */
     int ops[];
 } Snap;
 
@@ -40,6 +64,7 @@ typedef struct {
     int *part;
     int remaining;
     PyObject *step;
+    KVStep *kv; /* the native kv step, or NULL: ask `step` */
     /* transitions: (op << 32 | sid) + 1 -> offset into pool (count, then ids) */
     uint64_t *tkeys;
     int *tvals;
@@ -47,10 +72,10 @@ typedef struct {
     int *pool;
     size_t pool_len, pool_cap;
     /* memo of dead projections */
-    uint32_t *slots;
+    uint64_t *slots; /* open addressing: the entry's hash >> 32 (its tag), then its index + 1; 0 empty */
     size_t scap, count;
-    uint64_t **chunks;
-    size_t nchunks, stride, per_chunk;
+    uint64_t *chunks[MAX_CHUNKS]; /* entries (hash, key << 32 | sid, bitset words); see FIRST_CHUNK */
+    size_t nchunks, stride;
     /* search stack */
     Frame *frames;
     int nframes;
@@ -58,8 +83,10 @@ typedef struct {
     int cand_top, cand_cap;
     uint64_t *kstack;
     int *path;
+    int *path_floor; /* with track_longest: a lower bound of min(longest recorded) over path[0..d] */
     int npath;
     int entering, failed, status;
+    int checked_key; /* the key whose projection the last push found not dead, or -1 */
     /* results */
     int *deepest;
     int deepest_len, blocked, deepest_sid;
@@ -68,13 +95,6 @@ typedef struct {
     long long steps, backtracks;
     size_t bytes, max_bytes, max_states;
 } Search;
-
-static uint64_t splitmix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 static void *counted(Search *s, size_t size) {
     void *p = calloc(1, size ? size : 1);
@@ -107,7 +127,8 @@ static void Search_dealloc(Search *s) {
     free(s->okey); free(s->olocal); free(s->z); free(s->klin); free(s->khash); free(s->part);
     free(s->tkeys); free(s->tvals); free(s->pool); free(s->slots);
     for (size_t i = 0; i < s->nchunks; i++) free(s->chunks[i]);
-    free(s->chunks); free(s->frames); free(s->cands); free(s->kstack); free(s->path); free(s->deepest);
+    free(s->frames); free(s->cands); free(s->kstack); free(s->path); free(s->path_floor);
+    free(s->deepest);
     if (s->best) {
         for (int i = 0; i < s->nops; i++) {
             Snap *p = s->best[i];
@@ -115,17 +136,19 @@ static void Search_dealloc(Search *s) {
         }
         free(s->best);
     }
+    kv_free(s->kv);
     Py_XDECREF(s->step);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
-/* Search(kind, opi, match, okey, olocal, nkeys, width, step, init_sid, max_states, max_bytes, track) */
+/* Search(kind, opi, match, okey, olocal, nkeys, width, step, init_sid, max_states, max_bytes, track[, kv])
+ * kv: None, or (codes, texts, strings) for the native kv step (see _kvstep.h); then `step` is not called */
 static int Search_init(Search *s, PyObject *args, PyObject *kw) {
-    PyObject *kind, *opi, *match, *okey, *olocal, *step;
+    PyObject *kind, *opi, *match, *okey, *olocal, *step, *kv = Py_None;
     int nkeys, width, init_sid, track;
     unsigned long long max_states, max_bytes;
-    if (!PyArg_ParseTuple(args, "OOOOOiiOiKKp", &kind, &opi, &match, &okey, &olocal, &nkeys, &width,
-                          &step, &init_sid, &max_states, &max_bytes, &track))
+    if (!PyArg_ParseTuple(args, "OOOOOiiOiKKp|O", &kind, &opi, &match, &okey, &olocal, &nkeys, &width,
+                          &step, &init_sid, &max_states, &max_bytes, &track, &kv))
         return -1;
     if (s->kind) { PyErr_SetString(PyExc_RuntimeError, "Search initialised twice"); return -1; }
     Py_ssize_t n1 = PySequence_Size(kind);
@@ -160,6 +183,7 @@ static int Search_init(Search *s, PyObject *args, PyObject *kw) {
     s->cands = counted(s, sizeof(int) * (size_t)s->cand_cap);
     s->kstack = counted(s, sizeof(uint64_t) * (size_t)(nops + 2) * W);
     s->path = counted(s, sizeof(int) * (nops + 1));
+    s->path_floor = counted(s, sizeof(int) * (nops + 1));
     s->deepest = counted(s, sizeof(int) * (nops + 1));
     s->best = counted(s, sizeof(Snap *) * (nops + 1));
     s->tcap = 1024;
@@ -168,12 +192,11 @@ static int Search_init(Search *s, PyObject *args, PyObject *kw) {
     s->pool_cap = 4096;
     s->pool = counted(s, sizeof(int) * s->pool_cap);
     s->scap = 1024;
-    s->slots = counted(s, sizeof(uint32_t) * s->scap);
+    s->slots = counted(s, sizeof(uint64_t) * s->scap);
     s->stride = 2 + (size_t)W;
-    s->per_chunk = CHUNK_WORDS / s->stride;
     if (!s->nxt || !s->prv || !s->ekey || !s->z || !s->klin || !s->khash || !s->part || !s->frames ||
-        !s->cands || !s->kstack || !s->path || !s->deepest || !s->best || !s->tkeys || !s->tvals ||
-        !s->pool || !s->slots) {
+        !s->cands || !s->kstack || !s->path || !s->path_floor || !s->deepest || !s->best || !s->tkeys ||
+        !s->tvals || !s->pool || !s->slots) {
         PyErr_NoMemory();
         return -1;
     }
@@ -188,8 +211,18 @@ static int Search_init(Search *s, PyObject *args, PyObject *kw) {
     for (int k = 0; k < nkeys; k++) s->part[k] = init_sid;
     s->entering = 1;
     s->failed = -1;
+    s->checked_key = -1;
     s->blocked = -1;
     s->deepest_sid = init_sid;
+    if (kv != Py_None) {
+        PyObject *codes, *texts, *strings;
+        if (!PyArg_ParseTuple(kv, "OOO", &codes, &texts, &strings)) return -1;
+        s->kv = kv_new(codes, texts, strings, s->nops, &s->bytes, s->max_bytes);
+        if (!s->kv) {
+            if (PyErr_Occurred()) return -1;
+            s->status = OVER_BYTES; /* the values alone pass the budget */
+        }
+    }
     return 0;
 }
 
@@ -201,48 +234,54 @@ static inline uint64_t memo_hash(uint64_t khash, int key, int sid) {
 }
 
 static inline uint64_t *entry_at(Search *s, size_t idx) {
-    return s->chunks[idx / s->per_chunk] + (idx % s->per_chunk) * s->stride;
+    int k = BIT_LENGTH(idx >> FIRST_CHUNK);
+    size_t start = k ? (size_t)1 << (FIRST_CHUNK + k - 1) : 0;
+    return s->chunks[k] + (idx - start) * s->stride;
 }
 
+/* A slot keeps the top half of its entry's hash: the table places by it and can grow without reading
+ * the entries, and a probe reads an entry only when the tags agree. */
+static inline size_t slot_home(uint64_t tag, size_t cap) { return (size_t)tag & (cap - 1); }
+
 static int memo_contains(Search *s, int key, int sid, const uint64_t *words, uint64_t h) {
-    uint64_t tag = ((uint64_t)(uint32_t)key << 32) | (uint32_t)sid;
-    size_t mask = s->scap - 1, i = (size_t)h & mask;
+    uint64_t id = ((uint64_t)(uint32_t)key << 32) | (uint32_t)sid, tag = h >> 32;
+    size_t mask = s->scap - 1, i = slot_home(tag, s->scap);
     for (;;) {
-        uint32_t slot = s->slots[i];
+        uint64_t slot = s->slots[i];
         if (!slot) return 0;
-        uint64_t *e = entry_at(s, slot - 1);
-        if (e[0] == h && e[1] == tag && memcmp(e + 2, words, sizeof(uint64_t) * s->W) == 0) return 1;
+        if (slot >> 32 == tag) {
+            uint64_t *e = entry_at(s, (uint32_t)slot - 1);
+            if (e[0] == h && e[1] == id && memcmp(e + 2, words, sizeof(uint64_t) * s->W) == 0) return 1;
+        }
         i = (i + 1) & mask;
     }
 }
 
-/* 0 added, 1 over a budget (status set), -1 no memory */
+/* 0 added, 1 over a budget (status set) */
 static int memo_add(Search *s, int key, int sid, const uint64_t *words, uint64_t h) {
     if (s->count + 1 > s->max_states) { s->status = OVER_STATES; return 1; }
-    if (s->count >= 0xFFFFFFF0u) { s->status = OVER_STATES; return 1; }
+    if (s->count >= 0x7FFFFFF0u) { s->status = OVER_STATES; return 1; }
     if ((s->count + 1) * 2 > s->scap) {
         size_t ncap = s->scap * 2;
-        if (s->bytes + ncap * sizeof(uint32_t) > s->max_bytes) { s->status = OVER_BYTES; return 1; }
-        uint32_t *ns = calloc(ncap, sizeof(uint32_t));
+        if (s->bytes + ncap * sizeof(uint64_t) > s->max_bytes) { s->status = OVER_BYTES; return 1; }
+        uint64_t *ns = calloc(ncap, sizeof(uint64_t));
         if (!ns) { s->status = OVER_BYTES; return 1; }
         for (size_t j = 0; j < s->scap; j++) {
-            uint32_t slot = s->slots[j];
+            uint64_t slot = s->slots[j];
             if (!slot) continue;
-            size_t p = (size_t)entry_at(s, slot - 1)[0] & (ncap - 1);
+            size_t p = slot_home(slot >> 32, ncap);
             while (ns[p]) p = (p + 1) & (ncap - 1);
             ns[p] = slot;
         }
         free(s->slots);
-        s->bytes += (ncap - s->scap) * sizeof(uint32_t);
+        s->bytes += (ncap - s->scap) * sizeof(uint64_t);
         s->slots = ns;
         s->scap = ncap;
     }
-    if (s->count == s->nchunks * s->per_chunk) {
-        size_t size = sizeof(uint64_t) * CHUNK_WORDS;
-        if (s->bytes + size > s->max_bytes) { s->status = OVER_BYTES; return 1; }
-        uint64_t **nc = realloc(s->chunks, sizeof(uint64_t *) * (s->nchunks + 1));
-        if (!nc) { s->status = OVER_BYTES; return 1; }
-        s->chunks = nc;
+    if (s->count == (s->nchunks ? (size_t)1 << (FIRST_CHUNK + s->nchunks - 1) : 0)) {
+        size_t entries = (size_t)1 << (FIRST_CHUNK + (s->nchunks ? s->nchunks - 1 : 0));
+        size_t size = sizeof(uint64_t) * s->stride * entries;
+        if (s->nchunks == MAX_CHUNKS || s->bytes + size > s->max_bytes) { s->status = OVER_BYTES; return 1; }
         uint64_t *chunk = malloc(size);
         if (!chunk) { s->status = OVER_BYTES; return 1; }
         s->chunks[s->nchunks++] = chunk;
@@ -252,9 +291,9 @@ static int memo_add(Search *s, int key, int sid, const uint64_t *words, uint64_t
     e[0] = h;
     e[1] = ((uint64_t)(uint32_t)key << 32) | (uint32_t)sid;
     memcpy(e + 2, words, sizeof(uint64_t) * s->W);
-    size_t mask = s->scap - 1, i = (size_t)h & mask;
+    size_t mask = s->scap - 1, i = slot_home(h >> 32, s->scap);
     while (s->slots[i]) i = (i + 1) & mask;
-    s->slots[i] = (uint32_t)(++s->count);
+    s->slots[i] = (h >> 32) << 32 | (uint64_t)(++s->count);
     return 0;
 }
 
@@ -346,7 +385,23 @@ static inline void unlift(Search *s, int e) {
     nxt[prv[e]] = e;
 }
 
+static inline int recorded(Search *s, int op) {
+    return s->best[op] ? s->best[op]->len : 0;
+}
+
+/* called when path[d] was just pushed: floor[d] = min(floor[d - 1], what path[d]'s op has recorded) */
+static inline void push_floor(Search *s, int d) {
+    int r = recorded(s, s->opi[s->path[d]]);
+    s->path_floor[d] = (d && s->path_floor[d - 1] < r) ? s->path_floor[d - 1] : r;
+}
+
+/* Give every operation on the path (the first `depth` entries) whose longest recorded prefix is shorter
+ * than `depth` this path as its longest; ties keep the earlier path, as the reference search does.
+ * Records only grow, so path_floor (computed when each entry was pushed) is a lower bound of the
+ * smallest record on the path: when it is at least `depth` nothing can change, which is the common
+ * case, and the O(depth) walk is skipped. After a walk the floors are exact again. */
 static int note_longest(Search *s, int depth) {
+    if (s->path_floor[depth - 1] >= depth) return 0;
     Snap *snap = NULL;
     for (int d = 0; d < depth; d++) {
         int op = s->opi[s->path[d]];
@@ -357,12 +412,14 @@ static int note_longest(Search *s, int depth) {
             if (!snap) { PyErr_NoMemory(); return -1; }
             snap->refs = 0;
             snap->len = depth;
+            snap->list = NULL;
             for (int j = 0; j < depth; j++) snap->ops[j] = s->opi[s->path[j]];
         }
         if (prev && --prev->refs == 0) free(prev);
         snap->refs++;
         s->best[op] = snap;
     }
+    for (int d = 0; d < depth; d++) push_floor(s, d);
     return 0;
 }
 
@@ -401,8 +458,11 @@ static int search_run(Search *s, long long slice) {
             fr->first_ret = e;
             fr->khash = s->khash[k];
             memcpy(s->kstack + (size_t)(s->nframes - 1) * W, s->klin + (size_t)k * W, sizeof(uint64_t) * W);
-            reason = memo_contains(s, k, fr->sid, s->klin + (size_t)k * W, memo_hash(fr->khash, k, fr->sid))
-                         ? k : -1;
+            /* a push of a key-k operation looked this very projection up a moment ago */
+            int dead = k != s->checked_key &&
+                       memo_contains(s, k, fr->sid, s->klin + (size_t)k * W, memo_hash(fr->khash, k, fr->sid));
+            reason = dead ? k : -1;
+            s->checked_key = -1;
         } else {
             fr = &s->frames[s->nframes - 1];
             k = fr->key;
@@ -413,7 +473,7 @@ static int search_run(Search *s, long long slice) {
             uint64_t *saved = s->kstack + (size_t)(s->nframes - 1) * W;
             for (;;) {
                 if (fr->si < fr->succ_n) {
-                    int s2 = s->pool[fr->succ_off + 1 + fr->si];
+                    int s2 = fr->succ_off < 0 ? fr->one : s->pool[fr->succ_off + 1 + fr->si];
                     fr->si++;
                     int c = s->cands[fr->ci - 1], op = opi[c], bit = s->olocal[op];
                     uint64_t h = fr->khash ^ s->z[op];
@@ -423,20 +483,30 @@ static int search_run(Search *s, long long slice) {
                     lift(s, c);
                     if (match[c] != -1) s->remaining--;
                     s->path[s->npath++] = c;
+                    if (s->track_longest) push_floor(s, s->npath - 1);
                     s->part[k] = s2;
                     memcpy(s->klin + (size_t)k * W, child, sizeof(uint64_t) * W);
                     s->khash[k] = h;
+                    s->checked_key = k;
                     s->entering = 1;
                     break;
                 }
                 if (fr->ci == fr->cend) break;
                 int op = opi[s->cands[fr->ci++]];
+                s->steps++;
+                fr->si = 0;
+                if (s->kv) {
+                    int next = kv_step(s->kv, op, fr->sid);
+                    if (next == KV_OVER_BUDGET) return s->status = OVER_BYTES;
+                    fr->succ_off = -1;
+                    fr->one = next;
+                    fr->succ_n = next >= 0;
+                    continue;
+                }
                 int off = transition(s, op, fr->sid);
                 if (off < 0) return -1;
-                s->steps++;
                 fr->succ_off = off;
                 fr->succ_n = s->pool[off];
-                fr->si = 0;
             }
             if (s->entering) continue;
             reason = k;
@@ -499,19 +569,39 @@ static PyObject *Search_deepest(Search *s, PyObject *unused) {
     return Py_BuildValue("(Nii)", l, s->blocked, s->deepest_sid);
 }
 
+/* op -> its longest prefix. Operations that share a snapshot share one list (as in the reference
+ * search), and the lists share one int object per operation: a long valid search notes a prefix of
+ * thousands of operations for each of thousands of operations. */
 static PyObject *Search_longest(Search *s, PyObject *unused) {
-    PyObject *d = PyDict_New();
-    if (!d) return NULL;
+    PyObject *d = PyDict_New(), *ints = PyList_New(s->nops);
+    if (!d || !ints) goto fail;
+    for (int op = 0; op < s->nops; op++) {
+        PyObject *k = PyLong_FromLong(op);
+        if (!k) goto fail;
+        PyList_SET_ITEM(ints, op, k);
+    }
     for (int op = 0; op < s->nops; op++) {
         Snap *p = s->best[op];
         if (!p) continue;
-        PyObject *k = PyLong_FromLong(op), *v = int_list(p->ops, p->len);
-        if (!k || !v || PyDict_SetItem(d, k, v) < 0) {
-            Py_XDECREF(k); Py_XDECREF(v); Py_DECREF(d);
-            return NULL;
+        if (!p->list) {
+            if (!(p->list = PyList_New(p->len))) goto fail;
+            for (int j = 0; j < p->len; j++) {
+                PyObject *v = PyList_GET_ITEM(ints, p->ops[j]);
+                Py_INCREF(v);
+                PyList_SET_ITEM(p->list, j, v);
+            }
         }
-        Py_DECREF(k); Py_DECREF(v);
+        if (PyDict_SetItem(d, PyList_GET_ITEM(ints, op), p->list) < 0) goto fail;
     }
+    Py_DECREF(ints);
+    ints = NULL;
+    goto done;
+fail:
+    Py_CLEAR(d);
+done:
+    Py_XDECREF(ints);
+    for (int op = 0; op < s->nops; op++)
+        if (s->best[op]) Py_CLEAR(s->best[op]->list);
     return d;
 }
 

@@ -7,6 +7,14 @@ callback ``step(op, state id) -> successor ids``, which the core calls only the 
 or a user's, runs on the fast path; the model's own ``step`` is the only Python code in the loop, and
 it is called a few hundred times where the search takes hundreds of thousands of steps.
 
+One model is stepped by the core itself: the built-in ``kv`` (``_kvstep.h``), one key at a time. Its
+states are strings that grow with every append, so on a history of many concurrent appends nearly every
+(operation, state) pair is new — c50-ok meets 600,000 of them, and a Python call for each cost the
+whole check's time. Here each operation is encoded once, as what it does (get, put, append) and its
+value; the core interns the strings and steps over their ids. Only the exact built-in class qualifies
+(a subclass that overrides ``step``/``init`` gets the callback), and only when every value is a string
+or nil, so the native step is the Python one, state for state.
+
 Without ``independence_key`` every operation has key 0 and the core's search is Wing & Gong's with
 Lowe's memo, visiting exactly the configurations the reference (:mod:`splitbrain.checker.search`)
 visits, in the same order: same verdict, witness and counterexample. With it, the core runs the
@@ -25,7 +33,8 @@ from typing import Any
 
 from splitbrain.checker.reduced import replay
 from splitbrain.checker.search import Budget, Outcome, entries
-from splitbrain.histories.history import Operation
+from splitbrain.histories.history import UNKNOWN, Operation
+from splitbrain.models.kv import KV
 
 try:
     from splitbrain.checker import _fastcore  # type: ignore[attr-defined]
@@ -37,6 +46,8 @@ _RUNNING, _VALID, _INVALID, _OVER_STATES, _OVER_BYTES = range(5)
 _SLICE = 1 << 14
 #: what one interned state costs the Python side, roughly (the state object, its dict and list slots)
 _BYTES_PER_STATE = 300
+#: how the native kv step reads each operation (the codes of ``_kvstep.h``)
+_KV_GET_ANY, _KV_GET, _KV_PUT, _KV_APPEND, _KV_ILLEGAL = range(5)
 
 
 class _TooManyStates(Exception):
@@ -48,14 +59,61 @@ def available() -> bool:
     return _fastcore is not None and os.environ.get("SPLITBRAIN_PURE_PYTHON", "") in ("", "0")
 
 
+def kv_encoding(
+    ops: Sequence[Operation], model: Any, key_of: Callable[[Operation], Any] | None
+) -> tuple[list[int], list[int], list[str]] | None:
+    """For the core's native kv step: what each operation does, the index of its value among the
+    distinct values, and those values; ``None`` when the model or the history does not qualify (then the
+    model's own ``step`` is called back)."""
+    cls = type(model)
+    if not (isinstance(model, KV) and cls.step is KV.step and cls.init is KV.init):
+        return None
+    if key_of is None:  # the search sees whole states: native only when they hold one key
+        if len({op.key for op in ops}) > 1:
+            return None
+    elif cls.independence_key is not KV.independence_key or key_of != model.independence_key:
+        return None  # each key's part of the state is one string only when the parts are keys
+    codes: list[int] = []
+    texts: list[int] = []
+    distinct: dict[str, int] = {}
+    for op in ops:
+        f = op.f
+        if f == "get":
+            value, code = op.output, _KV_GET
+            if value is UNKNOWN:
+                value, code = "", _KV_GET_ANY
+        elif f == "put" or f == "append":
+            value, code = op.input, (_KV_PUT if f == "put" else _KV_APPEND)
+        else:
+            value, code = "", _KV_ILLEGAL
+        if value is None:
+            value = ""
+        index = distinct.get(value) if type(value) is str else None
+        if index is None:
+            if type(value) is not str:
+                return None  # numbers, lists, ...: the Python model's own equality and concatenation
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")  # the core keeps UTF-8; a lone surrogate has none
+                except UnicodeEncodeError:
+                    return None
+            index = distinct[value] = len(distinct)
+        codes.append(code)
+        texts.append(index)
+    return codes, texts, list(distinct)
+
+
 def searcher(
     ops: Sequence[Operation],
     model: Any,
     budget: Budget,
     track_longest: bool,
     key_of: Callable[[Operation], Any] | None = None,
+    native: bool = True,
 ) -> Generator[None, None, Outcome]:
-    """Search ``ops`` in the compiled core; a generator like the pure searches (yields between slices)."""
+    """Search ``ops`` in the compiled core; a generator like the pure searches (yields between slices).
+
+    ``native=False`` calls the model's ``step`` back even for the built-in kv model (for tests)."""
     assert _fastcore is not None
     out = Outcome()
     _, kind, opi, match = entries(ops)
@@ -93,9 +151,10 @@ def searcher(
             ids.append(j)
         return ids
 
+    encoded = kv_encoding(ops, model, key_of) if native else None
     core = _fastcore.Search(
         kind, opi, match, okey, olocal, nkeys, max(1, (widest + 63) // 64), step, 0,
-        budget.max_states, budget.max_bytes // 2, track_longest,
+        budget.max_states, budget.max_bytes // 2, track_longest, encoded,
     )
     deadline = budget.deadline
     status = _RUNNING
@@ -113,7 +172,10 @@ def searcher(
         yield
     out.deepest, out.blocked, sid = core.deepest()
     if out.blocked is not None:
-        out.deepest_state = states[sid] if key_of is None else replay(model, [ops[i] for i in out.deepest])
+        if key_of is None and encoded is None:
+            out.deepest_state = states[sid]
+        else:  # kv is deterministic: replaying the prefix gives exactly the state the search held
+            out.deepest_state = replay(model, [ops[i] for i in out.deepest])
     if track_longest:
         out.longest = core.longest()
     if status == _VALID:
