@@ -196,6 +196,7 @@ def models() -> None:
 
 
 from splitbrain.live.command import run as _run; cli.add_command(_run)  # noqa: E402, E702, I001
+from splitbrain.live.stress_command import stress as _stress; cli.add_command(_stress)  # noqa: E402, E702, I001
 
 
 from splitbrain.cli_fuzz import fuzz, replay, show, shrink, workloads  # noqa: E402
