@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 from splitbrain.errors import UnknownModel, UsageError
 from splitbrain.models.base import Model, ModelProtocol
+from splitbrain.models.circuit_breaker import CircuitBreakerModel
 from splitbrain.models.counter import Counter
 from splitbrain.models.kv import KV
 from splitbrain.models.multi_register import MultiRegister
@@ -20,11 +21,13 @@ from splitbrain.models.mutex import Mutex
 from splitbrain.models.queues import FifoQueue, UnorderedQueue
 from splitbrain.models.register import CasRegister, Register
 from splitbrain.models.set import Set
+from splitbrain.models.wrr import WeightedRoundRobinModel
 
 __all__ = [
     "KV",
     "MODELS",
     "CasRegister",
+    "CircuitBreakerModel",
     "Counter",
     "FifoQueue",
     "Model",
@@ -34,6 +37,7 @@ __all__ = [
     "Register",
     "Set",
     "UnorderedQueue",
+    "WeightedRoundRobinModel",
     "get_model",
     "register_model",
 ]
@@ -115,6 +119,9 @@ def _unknown_message(name: str) -> str:
     return f"unknown model {name!r}{hint} (known models: {known})"
 
 
-for _builtin in (Register, CasRegister, KV, MultiRegister, Mutex, Set, FifoQueue, UnorderedQueue, Counter):
+for _builtin in (
+    Register, CasRegister, KV, MultiRegister, Mutex, Set, FifoQueue, UnorderedQueue, Counter, CircuitBreakerModel,
+    WeightedRoundRobinModel,
+):
     register_model(_builtin)
 del _builtin
