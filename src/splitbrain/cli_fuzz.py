@@ -19,10 +19,15 @@ EXIT_FAILURE = 1
 def workloads() -> None:
     """List the workloads and their bug variants."""
     from splitbrain.impls import WORKLOADS
+    from splitbrain.models import MODELS
 
+    width = max(map(len, WORKLOADS))
     for name, workload in WORKLOADS.items():
         bugs = ", ".join(workload.bug_variants) or "-"
-        click.echo(f"{name:<16} model {workload.model:<14} {workload.node_count} nodes  bugs: {bugs}")
+        # a workload that judges its histories with its own checks names what they check, not a model
+        judged = f"model {workload.model}" if workload.model in MODELS else f"checks {workload.model}"
+        nodes = f"{workload.node_count} node" + ("s" if workload.node_count != 1 else "")
+        click.echo(f"{name:<{width}} {judged:<22} {nodes:<8} bugs: {bugs}")
 
 
 def _faults(value: str | None) -> tuple[str, ...] | None:
