@@ -106,9 +106,9 @@ def test_the_racy_counter_loses_an_add_and_shrinks_to_a_short_interleaving() -> 
     assert result.verdict.signature == "checker:linearizability"
     small = shrink_trace(WORKLOAD, result.trace, "checker:linearizability", max_replays=400)
     assert small.result.verdict.signature == "checker:linearizability"
-    # two adds that both read before either writes, and a read: a handful of invokes, thread steps,
-    # deliveries of requests and replies
-    assert small.after <= 60, small.trace.describe()
+    # two adds that both read before either writes, then a read of 1: the invokes, the four thread
+    # steps that race, deliveries of requests and replies, and nothing else (23 steps, 1-minimal)
+    assert small.minimal and small.after <= 25, small.trace.describe()
     text = small.trace.describe()
     assert "thread-p" in text and "-> at 'write value'" in text
 
