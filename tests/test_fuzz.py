@@ -157,7 +157,7 @@ def test_cli_fuzz_replay_show(
     assert "<svg" in (tmp_path / "trace.html").read_text() or "sequence" in (tmp_path / "trace.html").read_text()
     assert "n1" in out and "n2" in out and "clients" in out and "cannot place" in out
     code, out, _ = run_cli(["shrink", str(path), "--store", str(tmp_path)], capsys)
-    assert code == 1 and "shrunk from" in out
+    assert code == 1 and "shrunk from" in out and "1-minimal" in out  # a saved failure is already 1-minimal
 
 
 @pytest.mark.parametrize(

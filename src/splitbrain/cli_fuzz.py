@@ -214,7 +214,8 @@ def shrink(file: str | None, workload_name: str | None, variant: str, seed: int 
     path = FailureStore(Path(store)).save(failure_record(
         spec, int(record.get("seed") or 0), shrunk.result, stage="shrunk", steps_found=shrunk.before,
     ))
-    click.echo(f"{signature}: shrunk from {shrunk.before} to {shrunk.after} steps "
+    reach = "1-minimal" if shrunk.minimal else "replay budget spent, may shrink further"
+    click.echo(f"{signature}: shrunk from {shrunk.before} to {shrunk.after} steps, {reach} "
                f"({shrunk.replays} replays, {shrunk.seconds:.1f} s); saved to {path}")
     sys.exit(EXIT_FAILURE)
 
