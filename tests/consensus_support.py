@@ -1,10 +1,11 @@
-"""Helpers shared by the consensus workloads' tests."""
+"""Helpers shared by the workloads' tests: correct versions pass, bugs are found within a budget."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from splitbrain.fuzz.schedule import run_schedule
+from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.sim import FAULT_KINDS, FaultConfig, RandomSource, World
 
 
@@ -34,6 +35,20 @@ def bridged(workload: Any, seeds: range) -> int:
         any(s.kind == "bridge" for s in World(workload, seed=seed, faults=EVERY_FAULT).run().trace.steps)
         for seed in seeds
     )
+
+
+def first_seeded_failure(
+    workload: Any, variant: str, budget: int, faults: FaultConfig | None = None, steps: int | None = None,
+    caught_by: Collection[str] | None = None,
+) -> tuple[int, ScheduleResult]:
+    """(seed, result) of the first failing seeded schedule of ``variant`` below ``budget``; asserts that
+    it failed one of the ``caught_by`` ways when given."""
+    for seed in range(budget):
+        result = run_schedule(workload, variant, RandomSource(seed), faults=faults, max_steps=steps)
+        if result.verdict.failed:
+            assert caught_by is None or result.verdict.signature in caught_by, result.verdict.message
+            return seed, result
+    raise AssertionError(f"{variant} not found in {budget} schedules")
 
 
 def started(workload: Any) -> World:

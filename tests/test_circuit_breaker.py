@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consensus_support import first_seeded_failure, passes
 from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.fuzz.explore import hypothesis_search
-from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
+from splitbrain.fuzz.schedule import ScheduleResult
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op
 from splitbrain.impls import get_workload
@@ -45,7 +46,7 @@ from splitbrain.impls.circuit_breaker import (
 )
 from splitbrain.models import get_model
 from splitbrain.models.circuit_breaker import CircuitBreakerModel
-from splitbrain.sim import RandomSource, World, replay
+from splitbrain.sim import World, replay
 
 WORKLOAD = get_workload("circuit-breaker")
 MODEL = CircuitBreakerModel(FAILURE_THRESHOLD, COOLDOWN, MAX_PROBES)
@@ -425,12 +426,7 @@ def test_probes_within_limit_flags_a_third_probe_and_accepts_two() -> None:
 
 # -- the bug zoo: found, shrunk, replayed ---------------------------------------------------------------
 def first_failure(variant: str, budget: int, workload: Any = WORKLOAD) -> tuple[int, ScheduleResult]:
-    faults, steps = SEARCH[variant]
-    for seed in range(budget):
-        result = run_schedule(workload, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            return seed, result
-    raise AssertionError(f"{variant} not found in {budget} schedules")
+    return first_seeded_failure(workload, variant, budget, *SEARCH[variant])
 
 
 def test_probe_stampede_is_found_and_shrinks_to_three_probes() -> None:
@@ -488,13 +484,7 @@ def test_a_failure_replays_byte_for_byte() -> None:
 
 # -- the correct version -----------------------------------------------------------------------------
 def correct_passes(seeds: range, faults: Any = None, steps: int | None = None) -> int:
-    ok = 0
-    for seed in seeds:
-        result = run_schedule(WORKLOAD, "correct", RandomSource(seed), faults=faults, max_steps=steps)
-        assert not result.verdict.failed, (seed, result.verdict.message)
-        assert not result.verdict.unknown, seed
-        ok += sum(op.type == "ok" for op in result.history.ops)
-    return ok
+    return passes(WORKLOAD, seeds, faults, steps)  # no failure and no unknown verdict
 
 
 def test_correct_breaker_passes_a_modest_campaign() -> None:

@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consensus_support import first_seeded_failure, passes
 from splitbrain.checker.wrr import PickAudit, check_pick_sequence, check_wrr
 from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.fuzz.explore import hypothesis_search
-from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
+from splitbrain.fuzz.schedule import ScheduleResult
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op
 from splitbrain.impls import get_workload
@@ -35,7 +36,7 @@ from splitbrain.impls.wrr_workload import (
     smooth_share,
 )
 from splitbrain.models import get_model
-from splitbrain.sim import RandomSource, World, replay
+from splitbrain.sim import World, replay
 
 WORKLOAD = get_workload("wrr")
 INVARIANT_SIGNATURES = {"invariant:smooth-share", "invariant:exact-share", "invariant:no-pick-of-down-backend"}
@@ -268,12 +269,7 @@ def test_each_invariant_flags_a_bad_log_and_passes_a_good_one(invariant: Any, ev
 
 # -- the bug zoo ----------------------------------------------------------------------------------------
 def first_failure(variant: str, budget: int, workload: Any = WORKLOAD) -> tuple[int, ScheduleResult]:
-    faults, steps = SEARCH[variant]
-    for seed in range(budget):
-        result = run_schedule(workload, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            return seed, result
-    raise AssertionError(f"{variant} not found in {budget} schedules")
+    return first_seeded_failure(workload, variant, budget, *SEARCH[variant])
 
 
 @pytest.mark.parametrize(("variant", "budget"), [("bursty", 5), ("shared-cursor-race", 10)])
@@ -316,13 +312,7 @@ def test_a_run_replays_byte_for_byte() -> None:
 
 # -- the correct version ---------------------------------------------------------------------------
 def correct_passes(seeds: range, faults: Any = None, steps: int | None = None) -> int:
-    ok = 0
-    for seed in seeds:
-        result = run_schedule(WORKLOAD, "correct", RandomSource(seed), faults=faults, max_steps=steps)
-        assert not result.verdict.failed, (seed, result.verdict.message)
-        assert not result.verdict.unknown, seed
-        ok += sum(op.type == "ok" for op in result.history.ops)
-    return ok
+    return passes(WORKLOAD, seeds, faults, steps)  # no failure and no unknown verdict
 
 
 def test_correct_balancer_passes_a_modest_campaign() -> None:

@@ -14,11 +14,12 @@ import functools
 
 import pytest
 
-from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
+from consensus_support import first_seeded_failure
+from splitbrain.fuzz.schedule import ScheduleResult
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.impls import get_workload
 from splitbrain.impls.raft.workload import SEARCH
-from splitbrain.sim import RandomSource, replay
+from splitbrain.sim import replay
 
 WORKLOAD = get_workload("raft-kv")
 
@@ -51,13 +52,7 @@ MINIMAL = {
 @functools.cache
 def first_failure(variant: str) -> ScheduleResult:
     budget, caught_by = FIND[variant]
-    faults, steps = SEARCH[variant]
-    for seed in range(budget):
-        result = run_schedule(WORKLOAD, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            assert result.verdict.signature in caught_by, result.verdict.message
-            return result
-    raise AssertionError(f"{variant} not found in {budget} schedules")
+    return first_seeded_failure(WORKLOAD, variant, budget, *SEARCH[variant], caught_by=caught_by)[1]
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))

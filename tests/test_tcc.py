@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
-from consensus_support import passes, started
+from consensus_support import first_seeded_failure, passes, started
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import dumps_history
@@ -153,13 +153,7 @@ def test_atomic_outcome_fails_when_a_confirmed_transfer_is_cancelled_elsewhere()
 # -- the bugs, found and shrunk ---------------------------------------------------------------------------
 def first_failure(variant: str) -> ScheduleResult:
     budget, caught_by = FIND[variant]
-    faults, steps = SEARCH[variant]
-    for seed in range(budget):
-        result = run_schedule(WORKLOAD, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            assert result.verdict.signature in caught_by, result.verdict.message
-            return result
-    raise AssertionError(f"{variant} not found in {budget} schedules")
+    return first_seeded_failure(WORKLOAD, variant, budget, *SEARCH[variant], caught_by=caught_by)[1]
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
-from consensus_support import passes, started
+from consensus_support import first_seeded_failure, passes, started
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
@@ -212,13 +212,7 @@ def test_strict_serializability_catches_a_lost_update() -> None:
 # -- the bugs, found and shrunk ---------------------------------------------------------------------------
 def first_failure(variant: str) -> ScheduleResult:
     budget, caught_by = FIND[variant]
-    faults, steps = SEARCH[variant]
-    for seed in range(budget):
-        result = run_schedule(WORKLOAD, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            assert result.verdict.signature in caught_by, result.verdict.message
-            return result
-    raise AssertionError(f"{variant} not found in {budget} schedules")
+    return first_seeded_failure(WORKLOAD, variant, budget, *SEARCH[variant], caught_by=caught_by)[1]
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))
