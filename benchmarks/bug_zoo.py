@@ -17,27 +17,8 @@ from collections import Counter
 
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
-from splitbrain.impls import get_workload
-from splitbrain.impls.breaker_workload import SEARCH as BREAKER_SEARCH
-from splitbrain.impls.causal_broadcast import SEARCH as BROADCAST_SEARCH
-from splitbrain.impls.crdt_workloads import COUNTER_SEARCH, SET_SEARCH
-from splitbrain.impls.gossip import SEARCH as GOSSIP_SEARCH
-from splitbrain.impls.paxos import SEARCH as PAXOS_SEARCH
-from splitbrain.impls.raft.workload import SEARCH as RAFT_SEARCH
-from splitbrain.impls.rate_limit.cluster import SEARCH as CLUSTER_SEARCH
-from splitbrain.impls.rate_limit.threaded import SEARCH as LIMITER_SEARCH
-from splitbrain.impls.tcc import SEARCH as TCC_SEARCH
-from splitbrain.impls.two_phase_commit import SEARCH as TPC_SEARCH
-from splitbrain.impls.wrr_workload import SEARCH as WRR_SEARCH
+from splitbrain.impls import SEARCH, get_workload
 from splitbrain.sim import RandomSource
-
-SEARCH = {"raft-kv": RAFT_SEARCH, "paxos": PAXOS_SEARCH}
-SEARCH.update({"token-bucket": LIMITER_SEARCH, "leaky-bucket": LIMITER_SEARCH, "leaky-queue": LIMITER_SEARCH,
-               "rate-limit-cluster": CLUSTER_SEARCH})
-SEARCH.update({"gossip-kv": GOSSIP_SEARCH, "crdt-counter": COUNTER_SEARCH, "crdt-set": SET_SEARCH,
-               "causal-broadcast": BROADCAST_SEARCH})
-SEARCH.update({"bank-2pc": TPC_SEARCH, "bank-tcc": TCC_SEARCH})
-SEARCH.update({"circuit-breaker": BREAKER_SEARCH, "wrr": WRR_SEARCH})
 
 
 def first_failure(

@@ -160,6 +160,20 @@ def test_cli_fuzz_replay_show(
     assert code == 1 and "shrunk from" in out and "1-minimal" in out  # a saved failure is already 1-minimal
 
 
+def test_cli_search_fuzzes_with_the_variants_search_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from splitbrain.impls import search_settings
+
+    args = ["fuzz", "bank-2pc", "-v", "unilateral-commit", "--search", "--strategy", "random", "--examples", "30",
+            "--store", str(tmp_path), "--no-shrink"]
+    code, out, _ = run_cli(args, capsys)
+    assert code == 1 and "FAILURE" in out
+    (saved,) = tmp_path.glob("failures/*.json")
+    trace = Trace.loads(json.dumps(json.loads(saved.read_text())["trace"]))
+    assert (trace.faults, trace.max_steps) == search_settings("bank-2pc", "unilateral-commit")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -167,6 +181,8 @@ def test_cli_fuzz_replay_show(
         (["fuzz", "primary-backup", "-v", "nope"], "has no variant 'nope'"),
         (["fuzz", "primary-backup", "--faults", "meteor"], "unknown fault kind 'meteor'"),
         (["fuzz", "primary-backup", "--time", "1", "--examples", "2"], "either --time or --examples"),
+        (["fuzz", "paxos", "--search"], "no search settings for variant 'correct'"),
+        (["fuzz", "--all", "--search"], "--search needs a WORKLOAD"),
         (["replay", "missing.json"], "missing.json: no such file"),
     ],
 )

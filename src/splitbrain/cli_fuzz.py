@@ -53,6 +53,9 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Campaign seed: same seed, same schedules.")
 @click.option("--faults", default=None, help="Fault kinds, comma-separated (default: the workload's; 'none').")
 @click.option("--max-steps", type=int, default=None, help="Steps per schedule (default: the workload's).")
+@click.option("--search", "use_search", is_flag=True,
+              help="Use the bug variant's search settings (its faults and steps, as the tests and the README's "
+                   "bug tables do); --faults / --max-steps still override them.")
 @click.option("--store", default=".splitbrain", show_default=True, help="Where failures are saved.")
 @click.option("--keep-going", is_flag=True, help="Continue after the first failure until the budget is spent.")
 @click.option("--no-shrink", is_flag=True, help="Save failures as found, without shrinking.")
@@ -65,13 +68,14 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
 def fuzz(
     workload: str | None, variant: str, all_workloads: bool, seconds: float | None, examples: int | None,
     workers: int, seed: int, faults: str | None, max_steps: int | None, store: str, keep_going: bool,
-    no_shrink: bool, strategy: str, depth: int, executor: str, scheduler: str | None,
+    no_shrink: bool, strategy: str, depth: int, executor: str, scheduler: str | None, use_search: bool,
 ) -> None:
     """Fuzz WORKLOAD (or --all) under faults; save, shrink and report every failure."""
     from splitbrain.errors import UsageError
     from splitbrain.fuzz.campaign import CampaignSpec
     from splitbrain.fuzz.executors import make_executor
-    from splitbrain.impls import WORKLOADS, get_workload
+    from splitbrain.impls import WORKLOADS, get_workload, search_settings
+    from splitbrain.sim import FaultConfig
 
     if all_workloads == (workload is not None):
         raise UsageError("give a WORKLOAD or --all (not both)")
@@ -86,11 +90,18 @@ def fuzz(
         get_workload(workload).node_class(variant)  # a clear error for an unknown variant, before any work
     else:
         variant = "correct"
+    fault_setting: tuple[str, ...] | FaultConfig | None = _faults(faults)
+    if use_search:
+        if workload is None:
+            raise UsageError("--search needs a WORKLOAD and a --variant (search settings belong to bug variants)")
+        search_faults, search_steps = search_settings(workload, variant)
+        fault_setting = search_faults if faults is None else fault_setting
+        max_steps = search_steps if max_steps is None else max_steps
     total = seconds if seconds is not None else (None if examples is not None else 30.0)
     each = None if total is None else total / len(names)
     specs = [CampaignSpec(
         workload=name, variant=variant, seed=seed, examples=examples, seconds=each, workers=workers,
-        faults=_faults(faults), max_steps=max_steps, store=store, shrink=not no_shrink, keep_going=keep_going,
+        faults=fault_setting, max_steps=max_steps, store=store, shrink=not no_shrink, keep_going=keep_going,
         strategy=strategy, depth=depth,
     ) for name in names]
     budget = f"{examples} schedules" if examples is not None else f"{each:.1f} s"

@@ -69,7 +69,9 @@ class CampaignSpec:
     examples: int | None = None
     seconds: float | None = None
     workers: int = 1
-    faults: tuple[str, ...] | None = None
+    #: fault kinds, or a whole :class:`~splitbrain.sim.FaultConfig` (weights, budget: a variant's search
+    #: settings); ``None``: the workload's own
+    faults: tuple[str, ...] | FaultConfig | None = None
     max_steps: int | None = None
     store: str = ".splitbrain"
     shard_size: int = 100
