@@ -164,3 +164,23 @@ def atomic_outcome(world: World) -> str | None:
 
 def describe_balances(balances: Mapping[str, int]) -> str:
     return " ".join(f"{a}={balances[a]}" for a in sorted(balances))
+
+
+class RoleNode(Node):
+    """A bank node that plays one role — the coordinator on :data:`COORDINATOR`, a participant elsewhere
+    — with events handed to its ``role`` object (built in ``on_start``); clients are sent to the
+    coordinator."""
+
+    role: Any
+
+    def on_client(self, request: Request) -> None:
+        if self.id == COORDINATOR:
+            self.role.on_client(request)
+        else:
+            self.redirect(request, COORDINATOR)
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.role.on_message(src, msg)
+
+    def on_timer(self, name: str) -> None:
+        self.role.on_timer(name)

@@ -43,6 +43,7 @@ from splitbrain.impls.bank import (
     INITIAL,
     TOTAL,
     BankWorkload,
+    RoleNode,
     accounts_of,
     atomic_outcome,
     describe_balances,
@@ -52,7 +53,7 @@ from splitbrain.impls.bank import (
     transfer_problem,
     txn_id,
 )
-from splitbrain.sim import FaultConfig, Node, Request, World, invariant
+from splitbrain.sim import FaultConfig, Request, World, invariant
 
 TRY_TIMEOUT = 25  # the coordinator cancels a transfer whose tries are not all answered by then
 REDRIVE = 15  # the coordinator re-sends unacknowledged confirms and cancels this often
@@ -90,7 +91,7 @@ class Settled:
     tid: str
 
 
-class TCCNode(Node):
+class TCCNode(RoleNode):
     """Coordinator on ``n1``, participant elsewhere; the ``ClassVar`` switches are the bugs' knobs."""
 
     record_empty_rollback: ClassVar[bool] = True
@@ -102,17 +103,6 @@ class TCCNode(Node):
             TCCCoordinator(self) if self.id == COORDINATOR else TCCParticipant(self)
         )
 
-    def on_client(self, request: Request) -> None:
-        if isinstance(self.role, TCCCoordinator):
-            self.role.on_client(request)
-        else:
-            self.redirect(request, COORDINATOR)
-
-    def on_message(self, src: str, msg: Any) -> None:
-        self.role.on_message(src, msg)
-
-    def on_timer(self, name: str) -> None:
-        self.role.on_timer(name)
 
 
 class NoEmptyRollback(TCCNode):

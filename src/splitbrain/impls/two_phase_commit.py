@@ -52,6 +52,7 @@ from splitbrain.impls.bank import (
     COORDINATOR,
     TOTAL,
     BankWorkload,
+    RoleNode,
     accounts_of,
     atomic_outcome,
     describe_balances,
@@ -70,7 +71,7 @@ from splitbrain.impls.bank_history import (
     check_strict_serializable,
     version,
 )
-from splitbrain.sim import FaultConfig, Node, Request, World, invariant
+from splitbrain.sim import FaultConfig, Request, World, invariant
 
 VOTE_TIMEOUT = 30  # the coordinator aborts a transaction whose votes are not all in by then
 WAIT = 25  # a prepared shard asks the coordinator about the outcome this often
@@ -108,7 +109,7 @@ class Inquire:
     tid: str
 
 
-class TwoPhaseNode(Node):
+class TwoPhaseNode(RoleNode):
     """Coordinator on ``n1``, shard elsewhere; the ``ClassVar`` switches are the bug variants' knobs."""
 
     decide_on_timeout: ClassVar[bool] = False
@@ -119,17 +120,6 @@ class TwoPhaseNode(Node):
         self.journal: list[tuple[str, str]] = []  # (tid, "commit" | "abort"), read by the invariants
         self.role: Coordinator | Shard = Coordinator(self) if self.id == COORDINATOR else Shard(self)
 
-    def on_client(self, request: Request) -> None:
-        if isinstance(self.role, Coordinator):
-            self.role.on_client(request)
-        else:
-            self.redirect(request, COORDINATOR)
-
-    def on_message(self, src: str, msg: Any) -> None:
-        self.role.on_message(src, msg)
-
-    def on_timer(self, name: str) -> None:
-        self.role.on_timer(name)
 
 
 class UnilateralCommit(TwoPhaseNode):
