@@ -6,7 +6,8 @@ from collections.abc import Collection
 from typing import Any
 
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
-from splitbrain.sim import FAULT_KINDS, FaultConfig, RandomSource, World
+from splitbrain.fuzz.shrink import ShrinkResult, shrink_trace
+from splitbrain.sim import FAULT_KINDS, FaultConfig, RandomSource, World, replay
 
 
 def passes(
@@ -49,6 +50,30 @@ def first_seeded_failure(
             assert caught_by is None or result.verdict.signature in caught_by, result.verdict.message
             return seed, result
     raise AssertionError(f"{variant} not found in {budget} schedules")
+
+
+def passes_every_partition_shape(three: Any, five: Any) -> None:
+    """The correct version of a workload (3 and 5 nodes) passes under every fault, the bridge included."""
+    assert bridged(five, range(10)) >= 3  # the bridge did happen
+    passes(five, range(10), EVERY_FAULT, unknown=1)
+    passes(three, range(15), EVERY_FAULT, unknown=1)
+
+
+def shrinks_within(
+    workload: Any, result: ScheduleResult, replays: int, bound: int, *, minimal: bool = False
+) -> ShrinkResult:
+    """Shrink a failure within ``replays``; assert it still fails the same way in at most ``bound`` steps
+    (1-minimal when ``minimal``) and that the shrunk trace is a real run that replays step for step."""
+    signature = result.verdict.signature
+    assert signature is not None
+    small = shrink_trace(workload, result.trace, signature, max_replays=replays)
+    assert small.result.verdict.signature == signature
+    assert small.replays <= replays
+    assert small.after <= bound, (result.trace.variant, small.before, small.after)
+    assert small.minimal or not minimal, (result.trace.variant, "not 1-minimal within", replays, "replays")
+    again = replay(small.trace, workload)
+    assert again.skipped == 0 and again.trace.dumps() == small.trace.dumps()
+    return small
 
 
 def started(workload: Any) -> World:

@@ -13,12 +13,12 @@ import functools
 
 import pytest
 
+from consensus_support import shrinks_within
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
-from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.impls import get_workload
 from splitbrain.impls.paxos import SEARCH
-from splitbrain.sim import RandomSource, replay
+from splitbrain.sim import RandomSource
 
 WORKLOAD = get_workload("paxos")
 CAUGHT_BY = {"invariant:one-value-per-slot", "invariant:learners-agree"}
@@ -61,16 +61,7 @@ def test_fuzzing_finds_the_bug_within_budget(variant: str) -> None:
 
 
 def shrinks(variant: str, replays: int, bound: int, *, minimal: bool) -> None:
-    result = failure(variant)
-    signature = result.verdict.signature
-    assert signature is not None
-    small = shrink_trace(WORKLOAD, result.trace, signature, max_replays=replays)
-    assert small.result.verdict.signature == signature
-    assert small.replays <= replays
-    assert small.after <= bound, (variant, small.before, small.after)
-    assert small.minimal or not minimal, (variant, "not 1-minimal within", replays, "replays")
-    again = replay(small.trace, WORKLOAD)
-    assert again.skipped == 0 and again.trace.dumps() == small.trace.dumps()
+    shrinks_within(WORKLOAD, failure(variant), replays, bound, minimal=minimal)
 
 
 @pytest.mark.parametrize("variant", sorted(SHRINK))

@@ -14,12 +14,10 @@ import functools
 
 import pytest
 
-from consensus_support import first_seeded_failure
+from consensus_support import first_seeded_failure, shrinks_within
 from splitbrain.fuzz.schedule import ScheduleResult
-from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.impls import get_workload
 from splitbrain.impls.raft.workload import SEARCH
-from splitbrain.sim import replay
 
 WORKLOAD = get_workload("raft-kv")
 
@@ -61,16 +59,7 @@ def test_fuzzing_finds_the_bug_within_budget(variant: str) -> None:
 
 
 def shrinks(variant: str, replays: int, bound: int, *, minimal: bool) -> None:
-    result = first_failure(variant)
-    signature = result.verdict.signature
-    assert signature is not None
-    small = shrink_trace(WORKLOAD, result.trace, signature, max_replays=replays)
-    assert small.result.verdict.signature == signature
-    assert small.replays <= replays
-    assert small.after <= bound, (variant, small.before, small.after)
-    assert small.minimal or not minimal, (variant, "not 1-minimal within", replays, "replays")
-    again = replay(small.trace, WORKLOAD)  # the shrunk trace is a real run: it replays step for step
-    assert again.skipped == 0 and again.trace.dumps() == small.trace.dumps()
+    shrinks_within(WORKLOAD, first_failure(variant), replays, bound, minimal=minimal)
 
 
 @pytest.mark.parametrize("variant", sorted(SHRINK))

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
-from consensus_support import first_seeded_failure, passes, started
+from consensus_support import first_seeded_failure, passes, shrinks_within, started
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
-from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op, dumps_history
 from splitbrain.impls import WORKLOADS, get_workload
 from splitbrain.impls.bank import TOTAL, atomic_outcome
@@ -217,13 +216,7 @@ def first_failure(variant: str) -> ScheduleResult:
 
 @pytest.mark.parametrize("variant", sorted(FIND))
 def test_fuzzing_finds_and_shrinks_the_bug(variant: str) -> None:
-    result = first_failure(variant)
-    signature = result.verdict.signature
-    assert signature is not None
-    replays, bound = SHRINK[variant]
-    small = shrink_trace(WORKLOAD, result.trace, signature, max_replays=replays)
-    assert small.result.verdict.signature == signature
-    assert small.after <= bound, (variant, small.before, small.after)
+    shrinks_within(WORKLOAD, first_failure(variant), *SHRINK[variant])
 
 
 def test_hypothesis_finds_early_release() -> None:
