@@ -123,7 +123,6 @@ class _ControlledThread:
         self.name = name
         self.state = "runnable"  # runnable | blocked | done
         self.stopped_at = "start"
-        self.waiting_for: ControlledLock | None = None
         self._body = body
         self._done = done
         self._killed = False
@@ -213,10 +212,10 @@ class ControlledLock:
                 return False
             if self.owner == me.name:
                 raise RuntimeError(f"thread {me.name} acquires lock {self.name}, which it already holds")
-            me.state, me.waiting_for = "blocked", self
+            me.state = "blocked"
             self._waiters.append(me)
             me.park(f"waits for {self.name}")
-        me.state, me.waiting_for = "runnable", None
+        me.state = "runnable"
         self.owner = me.name
         return True
 
