@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
 source scripts/setup.sh
+# The compiled core is optional for users (setup.py skips it without a compiler), not for the tests: with
+# a compiler here, a core that did not build is a broken build, said now rather than by every core test.
+if command -v cc >/dev/null || command -v gcc >/dev/null || command -v clang >/dev/null; then
+    .venv/bin/python -c "import splitbrain.checker._fastcore" || {
+        echo "the compiled core did not build although a C compiler is present: run" \
+             "'.venv/bin/pip install -e .' and read the compiler's errors" >&2
+        exit 1
+    }
+fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
 export SPLITBRAIN_DATA=${SPLITBRAIN_DATA:-$(cd .. && pwd)/shared/data}

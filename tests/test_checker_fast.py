@@ -10,10 +10,16 @@
   linearization.
 * ``SPLITBRAIN_PURE_PYTHON=1`` and a missing extension fall back to the pure searches; a memory budget
   gives ``unknown``.
+
+The tests of the compiled core (``needs_core``) skip only where it cannot be built (no C compiler, or
+``SPLITBRAIN_PURE_PYTHON=1`` chose the pure path); with a compiler, a missing extension fails them: the
+build broke, and skipping would hide that the core is untested.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +36,27 @@ from splitbrain.histories import History, Op, Operation, read_history
 from splitbrain.models import get_model
 from splitbrain.models.kv import KV
 
-needs_core = pytest.mark.skipif(fast._fastcore is None, reason="the compiled core is not built")
+#: the C compiler setup.py would build the core with, if any
+COMPILER = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+@pytest.fixture(scope="module")  # module scope: Hypothesis's @given tests take no function-scoped fixture
+def core() -> None:
+    """Require the compiled core: skip where it cannot be built, fail where it should have been."""
+    if fast._fastcore is not None:
+        return
+    if os.environ.get("SPLITBRAIN_PURE_PYTHON", "") not in ("", "0"):
+        pytest.skip("SPLITBRAIN_PURE_PYTHON is set and the compiled core is not built")
+    if COMPILER is None:
+        pytest.skip("no C compiler (cc, gcc or clang) to build the compiled core with")
+    pytest.fail(
+        f"the compiled core (splitbrain.checker._fastcore) did not build although a C compiler is present "
+        f"({COMPILER}): run `pip install -e .` in the repository and read the compiler's errors",
+        pytrace=False,
+    )
+
+
+needs_core = pytest.mark.usefixtures("core")
 
 
 def run(gen: Any) -> Outcome:

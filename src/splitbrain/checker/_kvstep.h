@@ -23,7 +23,11 @@
  * the same text, at the same offset), so the usual confirmation is two integer compares; equal strings
  * split differently are compared byte for byte from the end. Strings are UTF-8 (the concatenation of
  * encodings is the encoding of the concatenation). Every byte allocated is counted against the search's
- * memory budget, and running past it stops the search with "unknown".
+ * memory budget, and running past it stops the search with "unknown" (a failed allocation too: the
+ * search cannot go on, and the caller learns it ran out of memory, not that it crashed).
+ *
+ * Every index read from Python (codes, texts, strings) is checked in kv_new; after that the state ids
+ * kv_step meets are its own (0, or what kv_intern returned), so the step indexes without checks.
  */
 
 enum { KV_GET_ANY = 0, KV_GET = 1, KV_PUT = 2, KV_APPEND = 3, KV_ILLEGAL = 4 };
@@ -179,48 +183,104 @@ static inline int kv_step(KVStep *kv, int op, int sid) {
     }
 }
 
+/* Is `seq` (named `what`) a list or tuple of `len` entries? Else TypeError/ValueError. */
+static int kv_sequence(PyObject *seq, const char *what, Py_ssize_t len) {
+    if (!PyList_Check(seq) && !PyTuple_Check(seq)) {
+        PyErr_Format(PyExc_TypeError, "kv %s must be a list, not %.100s", what, Py_TYPE(seq)->tp_name);
+        return -1;
+    }
+    if (len >= 0 && PySequence_Fast_GET_SIZE(seq) != len) {
+        PyErr_Format(PyExc_ValueError, "kv %s has %zd entries, expected one per operation (%zd)", what,
+                     PySequence_Fast_GET_SIZE(seq), len);
+        return -1;
+    }
+    return 0;
+}
+
+/* Item i of `seq` (named `what`), an int in [0, hi); else TypeError/OverflowError/ValueError. Only exact
+ * ints (and their subclasses) are read, by value: no Python code runs, so the list cannot change while
+ * it is read. */
+static int kv_index(PyObject *seq, const char *what, Py_ssize_t i, long hi, long *out) {
+    PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+    if (!PyLong_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "kv %s[%zd] must be an int, not %.100s", what, i, Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long v = PyLong_AsLongAndOverflow(item, &overflow);
+    if (overflow) {
+        PyErr_Format(PyExc_OverflowError, "kv %s[%zd] is too large", what, i);
+        return -1;
+    }
+    if (v < 0 || v >= hi) {
+        PyErr_Format(PyExc_ValueError, "kv %s[%zd] = %ld is out of range (0 to %ld)", what, i, v, hi - 1);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 /* Build from codes (a KV_* per operation), texts (an index into `strings` per operation) and strings
- * (distinct str values); NULL with a Python error set on bad input, or NULL with no error set when the
- * texts alone pass the memory budget. */
+ * (distinct str values). NULL with a Python error set on bad input or when memory cannot be had; NULL
+ * with no error set when the tables pass the memory budget. Every argument is checked before anything
+ * is allocated, so bad input raises whatever the budget. */
 static KVStep *kv_new(PyObject *codes, PyObject *texts, PyObject *strings, int nops, size_t *bytes_used,
                       size_t max_bytes) {
-    KVStep *kv = calloc(1, sizeof(KVStep));
-    PyObject *fc = PySequence_Fast(codes, "codes must be a sequence");
-    PyObject *ft = fc ? PySequence_Fast(texts, "texts must be a sequence") : NULL;
-    PyObject *fs = ft ? PySequence_Fast(strings, "strings must be a sequence") : NULL;
-    if (!kv) PyErr_NoMemory();
-    if (!kv || !fs) goto fail;
-    if (PySequence_Fast_GET_SIZE(fc) != nops || PySequence_Fast_GET_SIZE(ft) != nops) {
-        PyErr_SetString(PyExc_ValueError, "kv codes and texts must have one entry per operation");
-        goto fail;
+    if (kv_sequence(codes, "codes", nops) < 0 || kv_sequence(texts, "texts", nops) < 0 ||
+        kv_sequence(strings, "strings", -1) < 0)
+        return NULL;
+    Py_ssize_t nstrings = PySequence_Fast_GET_SIZE(strings);
+    if (nstrings > INT_MAX - 1) {
+        PyErr_SetString(PyExc_OverflowError, "too many kv strings for the compiled core");
+        return NULL;
     }
+    long v;
+    for (Py_ssize_t i = 0; i < nops; i++)
+        if (kv_index(codes, "codes", i, KV_ILLEGAL + 1, &v) < 0 || kv_index(texts, "texts", i, (long)nstrings, &v) < 0)
+            return NULL;
+    /* a state's length is a uint32_t: texts longer than that together are past any budget */
+    size_t total = 0;
+    int too_long = 0;
+    for (Py_ssize_t j = 0; j < nstrings; j++) {
+        PyObject *str = PySequence_Fast_GET_ITEM(strings, j);
+        Py_ssize_t len;
+        if (!PyUnicode_Check(str)) {
+            PyErr_Format(PyExc_TypeError, "kv strings[%zd] must be a str, not %.100s", j, Py_TYPE(str)->tp_name);
+            return NULL;
+        }
+        if (!PyUnicode_AsUTF8AndSize(str, &len)) return NULL; /* a lone surrogate has no UTF-8 */
+        if ((size_t)len > 0xFFFFFFF0u - total) too_long = 1;
+        else total += (size_t)len;
+    }
+    size_t cap = 256, scap = 512;
+    size_t need = sizeof(KVStep) + total + 1 + sizeof(KVText) * ((size_t)nstrings + 1) +
+                  sizeof(int) * 2 * ((size_t)nops + 1) + sizeof(KVNode) * cap + sizeof(uint64_t) * scap;
+    if (too_long || need > max_bytes || *bytes_used > max_bytes - need) return NULL; /* over budget */
+    KVStep *kv = calloc(1, sizeof(KVStep));
+    if (!kv) { PyErr_NoMemory(); return NULL; }
     kv->bytes_used = bytes_used;
     kv->max_bytes = max_bytes;
-    kv->ntexts = (int)PySequence_Fast_GET_SIZE(fs);
-    kv->cap = 256;
-    kv->scap = 512;
-    kv->texts = malloc(sizeof(KVText) * (size_t)(kv->ntexts + 1));
-    kv->code = malloc(sizeof(int) * (size_t)(nops + 1));
-    kv->text = malloc(sizeof(int) * (size_t)(nops + 1));
-    kv->nodes = malloc(sizeof(KVNode) * kv->cap);
-    kv->slots = calloc(kv->scap, sizeof(uint64_t));
-    if (!kv->texts || !kv->code || !kv->text || !kv->nodes || !kv->slots) { PyErr_NoMemory(); goto fail; }
-    size_t total = 0;
-    for (int j = 0; j < kv->ntexts; j++) {
-        Py_ssize_t len;
-        if (!PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fs, j), &len)) goto fail;
-        if ((size_t)len > 0xFFFFFFF0u - total) goto fail; /* over budget: no error set */
-        total += (size_t)len;
-    }
-    *bytes_used += total + sizeof(KVText) * (size_t)(kv->ntexts + 1) + sizeof(int) * 2 * (size_t)(nops + 1) +
-                   sizeof(KVNode) * kv->cap + sizeof(uint64_t) * kv->scap;
+    kv->ntexts = (int)nstrings;
+    kv->cap = cap;
+    kv->scap = scap;
     kv->bytes = malloc(total + 1);
-    if (!kv->bytes) { PyErr_NoMemory(); goto fail; }
-    if (*bytes_used > max_bytes) goto fail; /* over budget: no error set */
+    kv->texts = malloc(sizeof(KVText) * ((size_t)nstrings + 1));
+    kv->code = malloc(sizeof(int) * ((size_t)nops + 1));
+    kv->text = malloc(sizeof(int) * ((size_t)nops + 1));
+    kv->nodes = malloc(sizeof(KVNode) * cap);
+    kv->slots = calloc(scap, sizeof(uint64_t));
+    if (!kv->bytes || !kv->texts || !kv->code || !kv->text || !kv->nodes || !kv->slots) {
+        kv_free(kv);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *bytes_used += need;
+    /* Nothing since the checks above ran Python code (only exact ints and strs were read, and only
+     * allocations happened since), so the sequences and their items are as they were checked. */
     size_t off = 0;
-    for (int j = 0; j < kv->ntexts; j++) {
+    for (Py_ssize_t j = 0; j < nstrings; j++) {
         Py_ssize_t len;
-        const char *b = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fs, j), &len);
+        const char *b = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(strings, j), &len); /* cached */
         uint64_t h = 0, pow = 1;
         for (Py_ssize_t k = 0; k < len; k++) {
             h = h * KV_BASE + (unsigned char)b[k];
@@ -231,25 +291,13 @@ static KVStep *kv_new(PyObject *codes, PyObject *texts, PyObject *strings, int n
                                 .state = len ? KV_UNKNOWN : 0};
         off += (size_t)len;
     }
-    for (int i = 0; i < nops; i++) {
-        long c = PyLong_AsLong(PySequence_Fast_GET_ITEM(fc, i));
-        long t = PyLong_AsLong(PySequence_Fast_GET_ITEM(ft, i));
-        if ((c == -1 || t == -1) && PyErr_Occurred()) goto fail;
-        if (c < KV_GET_ANY || c > KV_ILLEGAL || t < 0 || t >= kv->ntexts) {
-            PyErr_SetString(PyExc_ValueError, "bad kv operation code or text index");
-            goto fail;
-        }
-        kv->code[i] = (int)c;
-        kv->text[i] = (int)t;
+    for (Py_ssize_t i = 0; i < nops; i++) {
+        kv->code[i] = (int)PyLong_AsLong(PySequence_Fast_GET_ITEM(codes, i));
+        kv->text[i] = (int)PyLong_AsLong(PySequence_Fast_GET_ITEM(texts, i));
     }
     /* state 0: "" */
     kv->count = 1;
     kv->nodes[0] = (KVNode){.hash = 0, .len = 0, .prefix = 0, .text_off = 0, .text_len = 0};
     kv->slots[kv_tag(0, 0) & (kv->scap - 1)] = kv_tag(0, 0) << 32 | 1;
-    Py_DECREF(fc); Py_DECREF(ft); Py_DECREF(fs);
     return kv;
-fail:
-    Py_XDECREF(fc); Py_XDECREF(ft); Py_XDECREF(fs);
-    kv_free(kv);
-    return NULL;
 }

@@ -22,6 +22,9 @@ reduced search (persistent sets and per-key backjumping) of :mod:`splitbrain.che
 
 The pure-Python searches stay the reference and the fallback: ``available()`` is false when the
 extension is missing or ``SPLITBRAIN_PURE_PYTHON=1`` is set.
+
+The core checks every argument this module hands it (and each id ``step`` returns), so a bug here is a
+Python exception, not a crash; its budgets are clamped to what it accepts (:func:`_core_count`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ _KV_GET_ANY, _KV_GET, _KV_PUT, _KV_APPEND, _KV_ILLEGAL = range(5)
 
 class _TooManyStates(Exception):
     """Raised from the step callback when the interned states outgrow the memory budget."""
+
+
+def _core_count(n: int) -> int:
+    """A budget as the core takes it, 0 to 2**64 - 1 (it rejects anything else): a negative budget is
+    already spent, and one past 2**64 bytes or states is no limit at all."""
+    return min(max(n, 0), 2**64 - 1)
 
 
 def available() -> bool:
@@ -154,7 +163,7 @@ def searcher(
     encoded = kv_encoding(ops, model, key_of) if native else None
     core = _fastcore.Search(
         kind, opi, match, okey, olocal, nkeys, max(1, (widest + 63) // 64), step, 0,
-        budget.max_states, budget.max_bytes // 2, track_longest, encoded,
+        _core_count(budget.max_states), _core_count(budget.max_bytes // 2), track_longest, encoded,
     )
     deadline = budget.deadline
     status = _RUNNING
