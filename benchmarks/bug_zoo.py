@@ -15,18 +15,19 @@ import statistics
 import time
 from collections import Counter
 
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
-from splitbrain.impls import SEARCH, get_workload
 from splitbrain.sim import RandomSource
+from splitbrain.sim.loading import available_workloads
 
 
 def first_failure(
     workload_name: str, variant: str, start: int, budget: int
 ) -> tuple[int, float, ScheduleResult] | None:
     """(schedules run, seconds, failing result) of the first failing seed from ``start``, or None."""
-    workload = get_workload(workload_name)
-    faults, steps = SEARCH[workload_name][variant]
+    workload = load_workload(workload_name)
+    faults, steps = workload.search_settings(variant)
     began = time.perf_counter()
     for n in range(budget):
         result = run_schedule(workload, variant, RandomSource(start + n), faults=faults, max_steps=steps)
@@ -39,13 +40,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--campaigns", type=int, default=5)
     parser.add_argument("--budget", type=int, default=3000)
-    parser.add_argument("--workload", choices=sorted(SEARCH), action="append")
+    searched = sorted(e.name for e in available_workloads() if load_workload(e.name).search)
+    parser.add_argument("--workload", choices=searched, action="append")
     parser.add_argument("--shrink-replays", type=int, default=500)
     args = parser.parse_args()
     print("| workload | variant | found | median schedules | median seconds | shrunk steps (median) | caught by |")
     print("|---|---|---|---|---|---|---|")
-    for name in args.workload or sorted(SEARCH, reverse=True):
-        workload = get_workload(name)
+    for name in args.workload or sorted(searched, reverse=True):
+        workload = load_workload(name)
         for variant in workload.bug_variants:
             runs: list[int] = []
             secs: list[float] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,9 @@ import splitbrain
 from splitbrain.checker.result import CheckResult
 from splitbrain.histories import History
 from splitbrain.report import build_timeline, write_history_report
-from splitbrain.report.sample import register_history
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from samples import register_history
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

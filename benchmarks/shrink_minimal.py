@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import run_schedule
 from splitbrain.fuzz.shrink import ShrinkResult, shrink_trace
-from splitbrain.impls import get_workload
-from splitbrain.impls.paxos import SEARCH as PAXOS_SEARCH
+from splitbrain.impls.paxos.register import SEARCH as PAXOS_SEARCH
 from splitbrain.impls.raft.workload import SEARCH as RAFT_SEARCH
 from splitbrain.sim import RandomSource
 
@@ -27,7 +27,7 @@ SEARCH = {"raft-kv": RAFT_SEARCH, "paxos": PAXOS_SEARCH}
 
 def shrink_campaign(name: str, variant: str, start: int, budget: int, replays: int) -> ShrinkResult | None:
     """The shrink of the first failure from seed ``start`` (None if none within ``budget`` schedules)."""
-    workload = get_workload(name)
+    workload = load_workload(name)
     faults, steps = SEARCH[name][variant]
     for seed in range(start, start + budget):
         result = run_schedule(workload, variant, RandomSource(seed), faults=faults, max_steps=steps)
@@ -48,7 +48,7 @@ def main() -> None:
           "replays (median / max) | 1-minimal | shrink seconds (median) |")
     print("|---|---|---|---|---|---|---|")
     for name in args.workload or sorted(SEARCH, reverse=True):
-        for variant in get_workload(name).bug_variants:
+        for variant in load_workload(name).bug_variants:
             shrinks: list[ShrinkResult] = []
             for campaign in range(args.campaigns):
                 small = shrink_campaign(name, variant, campaign * 100_000, args.budget, args.replays)

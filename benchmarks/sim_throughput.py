@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from splitbrain.impls.primary_backup import PrimaryBackupWorkload
+from splitbrain.impls.primary_backup.register import PrimaryBackupWorkload
 from splitbrain.sim import World
 
 

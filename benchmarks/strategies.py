@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/strategies.py [--seeds 3] [--budget 8]
 
-For every bug variant registered in ``splitbrain.impls.WORKLOADS`` and every strategy (hypothesis,
+For every bug variant registered under the ``splitbrain.workloads`` entry points and every strategy (hypothesis,
 random, pct at depth 3, swarm), runs a one-worker campaign without shrinking until the first failure,
 within a per-run budget of ``--budget`` seconds, for seeds 0..n-1 (shards of 25 schedules). Prints
 a Markdown table of the median schedules and seconds to the first failure and how many seeds found it.
@@ -15,8 +15,9 @@ import argparse
 import statistics
 import tempfile
 
+from splitbrain import load_workload
 from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
-from splitbrain.impls import WORKLOADS
+from splitbrain.sim.loading import available_workloads
 
 STRATEGIES = ("hypothesis", "random", "pct", "swarm")
 
@@ -29,7 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     print("| workload / bug | " + " | ".join(STRATEGIES) + " |")
     print("|---|" + "---|" * len(STRATEGIES))
-    for name, workload in WORKLOADS.items():
+    for name in (e.name for e in available_workloads()):
+        workload = load_workload(name)
         for variant in workload.bug_variants:
             cells = []
             for strategy in STRATEGIES:

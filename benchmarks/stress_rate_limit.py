@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 
-from splitbrain.live.stress import STRESS_TARGETS, run_stress
+from splitbrain.live.stress import run_stress, stress_targets
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     print("| target | variant | noise | flagged runs | median run | median check | median admitted |")
     print("|---|---|---|---|---|---|---|")
-    for target in STRESS_TARGETS:
+    for target in stress_targets():
         for variant in ("correct", "check-then-act"):
             for noise in (True, False):
                 flagged, runs, checks, admitted = 0, [], [], []

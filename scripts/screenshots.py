@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,9 @@ from splitbrain.report import (
     write_history_report,
     write_trace_report,
 )
-from splitbrain.report.sample import failure_record, register_history
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from samples import failure_record, register_history
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -52,11 +55,11 @@ G_SINGLE = {
 
 def campaign_summary(schedules: int = 400) -> dict[str, Any]:
     """Run ``schedules`` seeded schedules of primary-backup/early-ack, sampling progress as a campaign."""
+    from splitbrain import load_workload
     from splitbrain.fuzz.schedule import run_schedule
-    from splitbrain.impls import get_workload
     from splitbrain.sim.scheduler import RandomSource
 
-    workload = get_workload("primary-backup")
+    workload = load_workload("primary-backup")
     started = time.perf_counter()
     samples, failures, traces = [{"t": 0.0, "schedules": 0}], [], []
     last = 0.0

@@ -14,7 +14,10 @@ if command -v cc >/dev/null || command -v gcc >/dev/null || command -v clang >/d
         exit 1
     }
 fi
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks scripts
 .venv/bin/mypy
+# the layers of DESIGN.md as contracts (pyproject.toml [tool.importlinter]): imports point down, and no
+# core package imports the bug zoo
+.venv/bin/lint-imports
 export SPLITBRAIN_DATA=${SPLITBRAIN_DATA:-$(cd .. && pwd)/shared/data}
 .venv/bin/python -m pytest -q "$@"

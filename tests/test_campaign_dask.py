@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from splitbrain.cli import main
-from splitbrain.fuzz.campaign import CampaignReport, CampaignSpec, InlineExecutor, run_campaign, trace_of
+from splitbrain.fuzz.campaign import CampaignReport, CampaignSpec, InlineExecutor, run_campaign
 from splitbrain.fuzz.executors import ExecutorHandle, default_executor, make_executor
+from splitbrain.fuzz.saved import trace_of
 from splitbrain.fuzz.store import load_failure
 
 distributed = pytest.importorskip("distributed")
@@ -86,7 +87,7 @@ def test_without_dask_the_option_says_how_to_install(
 
 def test_cli_dask_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["fuzz", "primary-backup", "-v", "early-ack", "--examples", "60", "--strategy", "swarm",
+        main(["fuzz", "primary-backup", "--variant", "early-ack", "--examples", "60", "--strategy", "swarm",
               "--executor", "dask-local", "--workers", "2", "--store", str(tmp_path), "--no-shrink"])
     out = capsys.readouterr().out
     assert exc.value.code == 1 and "FAILURE checker:linearizability" in out and "faults fired" in out

@@ -10,14 +10,14 @@ import pytest
 
 from consensus_support import passes
 from eventual_support import drive, run_phase
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op, dumps_history
-from splitbrain.impls import get_workload
-from splitbrain.impls.causal_broadcast import SEARCH, CausalBroadcastWorkload, check_reliable_delivery
+from splitbrain.impls.eventual.causal_broadcast import SEARCH, CausalBroadcastWorkload, check_reliable_delivery
 from splitbrain.sim import FaultConfig, RandomSource, RunResult, World, replay
 
-WORKLOAD = get_workload("causal-broadcast")
+WORKLOAD = load_workload("causal-broadcast")
 CHECKS = history_checks(WORKLOAD)
 BUDGET = 10  # seeded schedules to find each bug
 # shrunk trace lengths after 150 replays: (whole trace, steps before quiesce); with anti-entropy about

@@ -17,15 +17,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus_support import first_seeded_failure, passes
+from splitbrain import load_workload
 from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op
-from splitbrain.impls import get_workload
-from splitbrain.impls.breaker_history import breaker_actions
-from splitbrain.impls.breaker_workload import (
+from splitbrain.impls.traffic.breaker.breaker import (
+    CircuitBreaker,
+    CircuitOpen,
+    Permit,
+    Recorded,
+    ResetRaceBreaker,
+    StampedingBreaker,
+)
+from splitbrain.impls.traffic.breaker.history import breaker_actions
+from splitbrain.impls.traffic.breaker.model import CircuitBreakerModel
+from splitbrain.impls.traffic.breaker.workload import (
     COOLDOWN,
     FAILURE_THRESHOLD,
     MAX_PROBES,
@@ -36,19 +45,10 @@ from splitbrain.impls.breaker_workload import (
     no_pass_during_cooldown,
     probes_within_limit,
 )
-from splitbrain.impls.circuit_breaker import (
-    CircuitBreaker,
-    CircuitOpen,
-    Permit,
-    Recorded,
-    ResetRaceBreaker,
-    StampedingBreaker,
-)
 from splitbrain.models import get_model
-from splitbrain.models.circuit_breaker import CircuitBreakerModel
 from splitbrain.sim import World, replay
 
-WORKLOAD = get_workload("circuit-breaker")
+WORKLOAD = load_workload("circuit-breaker")
 MODEL = CircuitBreakerModel(FAILURE_THRESHOLD, COOLDOWN, MAX_PROBES)
 
 
@@ -557,10 +557,10 @@ def test_both_thread_workloads_are_deterministic_under_any_hash_seed() -> None:
 
     script = (
         "import hashlib\n"
-        "from splitbrain.impls import get_workload\n"
+        "from splitbrain import load_workload\n"
         "from splitbrain.sim import World\n"
         "for name, variant in (('circuit-breaker', 'reset-race'), ('wrr', 'shared-cursor-race')):\n"
-        "    run = World(get_workload(name), variant, seed=7).run()\n"
+        "    run = World(load_workload(name), variant, seed=7).run()\n"
         "    print(hashlib.sha256(run.trace.dumps() + repr(run.history.ops).encode()).hexdigest())\n"
     )
     outputs = [
@@ -569,7 +569,7 @@ def test_both_thread_workloads_are_deterministic_under_any_hash_seed() -> None:
         for seed in ("1", "2")
     ]
     assert outputs[0] == outputs[1] and len(outputs[0].split()) == 2
-    here = [World(get_workload(n), v, seed=7).run() for n, v in (("circuit-breaker", "reset-race"),
+    here = [World(load_workload(n), v, seed=7).run() for n, v in (("circuit-breaker", "reset-race"),
                                                                   ("wrr", "shared-cursor-race"))]
     digests = [hashlib.sha256(r.trace.dumps() + repr(r.history.ops).encode()).hexdigest() for r in here]
     assert outputs[0].split() == digests

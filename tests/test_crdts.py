@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from consensus_support import passes
 from eventual_support import run_phase
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op, dumps_history
-from splitbrain.impls import get_workload
-from splitbrain.impls.crdt_workloads import (
+from splitbrain.impls.eventual.crdt_workloads import (
     COUNTER_SEARCH,
     SET_SEARCH,
     CRDTCounterWorkload,
@@ -25,11 +25,11 @@ from splitbrain.impls.crdt_workloads import (
     check_set,
     subset_sums,
 )
-from splitbrain.impls.crdts import ElementTombstoneSet, GCounter, ORSet, PNCounter, SumMergePNCounter
+from splitbrain.impls.eventual.crdts import ElementTombstoneSet, GCounter, ORSet, PNCounter, SumMergePNCounter
 from splitbrain.sim import FaultConfig, RandomSource, World, replay
 
-COUNTER = get_workload("crdt-counter")
-SET = get_workload("crdt-set")
+COUNTER = load_workload("crdt-counter")
+SET = load_workload("crdt-set")
 SUM_BUDGET = 5  # seeded schedules to find sum-merge
 TOMB_BUDGET = 20  # seeded schedules to find remove-unobserved
 # shrunk trace lengths after 150 replays: (whole trace, steps before quiesce); about 110 steps of every

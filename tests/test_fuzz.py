@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from splitbrain import load_workload
 from splitbrain.cli import main
-from splitbrain.fuzz.campaign import CampaignReport, CampaignSpec, run_campaign, trace_of
+from splitbrain.fuzz.campaign import CampaignReport, CampaignSpec, run_campaign
+from splitbrain.fuzz.saved import trace_of
 from splitbrain.fuzz.schedule import replay_trace
 from splitbrain.fuzz.store import load_failure
-from splitbrain.impls import get_workload
 from splitbrain.sim import Trace
 
 #: the stated bound: the early-ack bug shrinks to a trace of at most this many steps (run and quiesce)
@@ -43,13 +44,13 @@ def test_early_ack_is_found_and_shrunk_within_bound(early_ack: CampaignReport) -
                                                               "shrunk": failure.steps_shrunk}
     # the saved trace replays to the identical trace and the same failure
     trace = trace_of(record)
-    again = replay_trace(get_workload("primary-backup"), trace)
+    again = replay_trace(load_workload("primary-backup"), trace)
     assert again.verdict.signature == failure.signature
     assert again.trace.dumps() == trace.dumps()
 
 
 def test_shrunk_trace_is_one_minimal(early_ack: CampaignReport) -> None:
-    workload = get_workload("primary-backup")
+    workload = load_workload("primary-backup")
     signature = early_ack.failures[0].signature
     trace = trace_of(load_failure(early_ack.failures[0].path))
     # removing any single run-phase step makes it pass or fail differently (or not shorter)
@@ -97,7 +98,7 @@ def test_second_run_replays_known_failures_first(early_ack: CampaignReport) -> N
 def test_sigkill_loses_no_reported_failure(tmp_path: Path) -> None:
     """Run a keep-going campaign in a subprocess, kill it with SIGKILL after failures were reported, and
     check that every failure it reported is on disk, whole, and replays."""
-    cmd = [sys.executable, "-m", "splitbrain.cli", "fuzz", "primary-backup", "-v", "early-ack",
+    cmd = [sys.executable, "-m", "splitbrain.cli", "fuzz", "primary-backup", "--variant", "early-ack",
            "--time", "120", "--keep-going", "--store", str(tmp_path), "--seed", "1"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -119,7 +120,7 @@ def test_sigkill_loses_no_reported_failure(tmp_path: Path) -> None:
     for path in reported:
         record = json.loads(Path(path).read_text())
         assert record["signature"] == "checker:linearizability"
-        assert replay_trace(get_workload("primary-backup"), trace_of(record)).verdict.failed
+        assert replay_trace(load_workload("primary-backup"), trace_of(record)).verdict.failed
     leftovers = [p for p in (tmp_path / "failures").iterdir() if p.name.endswith(".tmp")]
     assert all(p.name.startswith(".") for p in leftovers)  # only temp files of the killed write, if any
 
@@ -138,11 +139,11 @@ def test_cli_fuzz_replay_show(
     assert code == 0 and "primary-backup" in out and "early-ack" in out
     path = Path(early_ack.failures[0].path)
     shutil.copytree(path.parent.parent, tmp_path, dirs_exist_ok=True)
-    code, out, err = run_cli(["fuzz", "primary-backup", "-v", "early-ack", "--examples", "1",
+    code, out, err = run_cli(["fuzz", "primary-backup", "--variant", "early-ack", "--examples", "1",
                               "--store", str(tmp_path)], capsys)
     assert code == 1
     assert "known failure still fails" in out and "still fails" in err
-    code, out, _ = run_cli(["fuzz", "primary-backup", "-v", "early-ack", "--examples", "600", "--seed", "1",
+    code, out, _ = run_cli(["fuzz", "primary-backup", "--variant", "early-ack", "--examples", "600", "--seed", "1",
                             "--store", str(tmp_path / "fresh")], capsys)
     assert code == 1
     assert "FAILURE checker:linearizability: trace shrunk from" in out
@@ -163,24 +164,22 @@ def test_cli_fuzz_replay_show(
 def test_cli_search_fuzzes_with_the_variants_search_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from splitbrain.impls import search_settings
-
-    args = ["fuzz", "bank-2pc", "-v", "unilateral-commit", "--search", "--strategy", "random", "--examples", "30",
-            "--store", str(tmp_path), "--no-shrink"]
+    args = ["fuzz", "bank-2pc", "--variant", "unilateral-commit", "--search", "--strategy", "random",
+            "--examples", "30", "--store", str(tmp_path), "--no-shrink"]
     code, out, _ = run_cli(args, capsys)
     assert code == 1 and "FAILURE" in out
     (saved,) = tmp_path.glob("failures/*.json")
     trace = Trace.loads(json.dumps(json.loads(saved.read_text())["trace"]))
-    assert (trace.faults, trace.max_steps) == search_settings("bank-2pc", "unilateral-commit")
+    assert (trace.faults, trace.max_steps) == load_workload("bank-2pc").search_settings("unilateral-commit")
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["fuzz", "primary-backupp"], "did you mean 'primary-backup'"),
-        (["fuzz", "primary-backup", "-v", "nope"], "has no variant 'nope'"),
+        (["fuzz", "primary-backup", "--variant", "nope"], "has no variant 'nope'"),
         (["fuzz", "primary-backup", "--faults", "meteor"], "unknown fault kind 'meteor'"),
-        (["fuzz", "primary-backup", "--time", "1", "--examples", "2"], "either --time or --examples"),
+        (["fuzz", "primary-backup", "--time", "1", "--examples", "2"], "either --time or --count"),
         (["fuzz", "paxos", "--search"], "no search settings for variant 'correct'"),
         (["fuzz", "--all", "--search"], "--search needs a WORKLOAD"),
         (["replay", "missing.json"], "missing.json: no such file"),

@@ -19,15 +19,23 @@ from hypothesis import strategies as st
 
 from consensus_support import passes
 from eventual_support import drive, run_phase
+from splitbrain import load_workload
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import dumps_history
-from splitbrain.impls import WORKLOADS, get_workload
-from splitbrain.impls.gossip import SEARCH, Context, GossipKVWorkload, Version, join, merge_siblings, siblings_in
+from splitbrain.impls.eventual.gossip import (
+    SEARCH,
+    Context,
+    GossipKVWorkload,
+    Version,
+    join,
+    merge_siblings,
+    siblings_in,
+)
 from splitbrain.sim import RandomSource, RunResult, World, replay
 
-WORKLOAD = get_workload("gossip-kv")
+WORKLOAD = load_workload("gossip-kv")
 CHECKS = history_checks(WORKLOAD)
 LWW_EXAMPLES = 30  # Hypothesis examples to find lww-wall-clock
 VNODE_BUDGET = 20  # seeded schedules to find vnode-vclock
@@ -38,7 +46,7 @@ VNODE_BOUND = (180, 50)
 
 
 def test_registered_with_its_variants_and_hooks() -> None:
-    assert WORKLOADS["gossip-kv"] is WORKLOAD
+    assert isinstance(load_workload("gossip-kv"), type(WORKLOAD))
     assert WORKLOAD.bug_variants == ["lww-wall-clock", "vnode-vclock"]
     assert WORKLOAD.settle > 0
     assert [name for name, _ in CHECKS] == ["convergence", "lost-update", "causality"]
@@ -205,7 +213,7 @@ def test_sibling_merge_is_a_semilattice_on_reachable_states(data: st.DataObject)
 
 # -- determinism ---------------------------------------------------------------------------------------
 def fingerprint(name: str, variant: str, seed: int) -> bytes:
-    result = World(get_workload(name), variant, seed=seed).run()
+    result = World(load_workload(name), variant, seed=seed).run()
     return result.trace.dumps() + dumps_history(result.history).encode()
 
 
@@ -221,10 +229,10 @@ def test_same_seed_same_bytes_and_saved_traces_replay() -> None:
 _SCRIPT = """
 import sys
 from splitbrain.histories import dumps_history
-from splitbrain.impls import get_workload
+from splitbrain import load_workload
 from splitbrain.sim import World
 for name in ("gossip-kv", "crdt-counter", "crdt-set", "causal-broadcast"):
-    result = World(get_workload(name), seed=4).run()
+    result = World(load_workload(name), seed=4).run()
     sys.stdout.buffer.write(result.trace.dumps() + dumps_history(result.history).encode())
 """
 

@@ -96,7 +96,7 @@ def test_cli_reports_the_violation(tmp_path: Path, capsys: pytest.CaptureFixture
     ("argv", "message"),
     [
         (["run", "mongodb"], "mongodb"),
-        (["run", "redis", "--nemesis", "meteor"], "unknown nemesis meteor"),
+        (["run", "redis", "--nemesis", "meteor"], "unknown fault meteor"),
         (["run", "redis-replica", "--clients", "0"], "clients"),
     ],
 )

@@ -17,15 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus_support import first_seeded_failure, passes
-from splitbrain.checker.wrr import PickAudit, check_pick_sequence, check_wrr
+from splitbrain import load_workload
 from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op
-from splitbrain.impls import get_workload
-from splitbrain.impls.load_balancer import NaiveRoundRobin, Pick, RacyCursorBalancer, SmoothWeightedRoundRobin
-from splitbrain.impls.wrr_workload import (
+from splitbrain.impls.traffic.wrr.balancer import NaiveRoundRobin, Pick, RacyCursorBalancer, SmoothWeightedRoundRobin
+from splitbrain.impls.traffic.wrr.checks import PickAudit, check_pick_sequence, check_wrr
+from splitbrain.impls.traffic.wrr.workload import (
     SEARCH,
     WEIGHTS,
     Marked,
@@ -38,7 +38,7 @@ from splitbrain.impls.wrr_workload import (
 from splitbrain.models import get_model
 from splitbrain.sim import World, replay
 
-WORKLOAD = get_workload("wrr")
+WORKLOAD = load_workload("wrr")
 INVARIANT_SIGNATURES = {"invariant:smooth-share", "invariant:exact-share", "invariant:no-pick-of-down-backend"}
 
 
@@ -130,7 +130,7 @@ def test_pick_audit_follows_health_changes() -> None:
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(1, 10), min_size=1, max_size=6))
 def test_smooth_wrr_keeps_exact_and_smooth_shares_for_any_weights(weights: list[int]) -> None:
-    # the proof in splitbrain.models.wrr, checked: three full periods of picks break no property
+    # the proof in splitbrain.impls.traffic.wrr.model, checked: three full periods of picks break no property
     named = {f"b{i}": w for i, w in enumerate(weights)}
     lb = SmoothWeightedRoundRobin(named)
     valid, why = check_pick_sequence([lb.pick().backend for _ in range(3 * sum(weights))], named)

@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("splitbrain.checker.linearizability")
-
 from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.histories import History, Op
 

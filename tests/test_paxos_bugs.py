@@ -14,13 +14,13 @@ import functools
 import pytest
 
 from consensus_support import shrinks_within
+from splitbrain import load_workload
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
-from splitbrain.impls import get_workload
-from splitbrain.impls.paxos import SEARCH
+from splitbrain.impls.paxos.register import SEARCH
 from splitbrain.sim import RandomSource
 
-WORKLOAD = get_workload("paxos")
+WORKLOAD = load_workload("paxos")
 CAUGHT_BY = {"invariant:one-value-per-slot", "invariant:learners-agree"}
 FORGET_BUDGET = 250  # seeded schedules
 IGNORE_EXAMPLES = 50  # Hypothesis examples

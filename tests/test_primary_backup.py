@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from splitbrain import load_workload
 from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.histories import dumps_history
-from splitbrain.impls import WORKLOADS, get_workload
-from splitbrain.impls.primary_backup import PrimaryBackup
+from splitbrain.impls.primary_backup.register import PrimaryBackup
 from splitbrain.models import get_model
 from splitbrain.sim import World, replay
 
-WORKLOAD = get_workload("primary-backup")
+WORKLOAD = load_workload("primary-backup")
 MODEL = get_model(WORKLOAD.model)
 
 
@@ -33,7 +33,7 @@ def first_failing_seed(variant: str, limit: int) -> int | None:
 
 
 def test_registry() -> None:
-    assert WORKLOADS["primary-backup"] is WORKLOAD
+    assert isinstance(load_workload("primary-backup"), type(WORKLOAD))
     assert WORKLOAD.model == "cas-register"
     assert WORKLOAD.bug_variants == ["early-ack", "local-read"]
 

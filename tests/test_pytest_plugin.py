@@ -57,24 +57,54 @@ def test_marker_fuzzes_before_the_body(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*test_marked_bug*", "*replay: splitbrain replay*"])
 
 
-def test_ci_profile_is_chosen_when_ci_is_set(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profiles_are_namespaced_and_never_replace_the_users(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(
+        """
+        from hypothesis import settings
+
+        settings.register_profile("ci", max_examples=7, derandomize=False)
+        settings.load_profile("ci")
+        """
+    )
     pytester.makepyfile(
         """
         from hypothesis import settings
 
         def test_profile():
-            current = settings()
-            assert current.derandomize is True
-            assert current.database is None
-            assert current.deadline is None
+            assert settings().max_examples == 7 and settings().derandomize is False  # the user's own
+            assert settings.get_profile("splitbrain-ci").derandomize is True
+            assert settings.get_profile("splitbrain-ci").database is None
         """
     )
     monkeypatch.setenv("CI", "true")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    monkeypatch.delenv("CI")
-    other = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--hypothesis-profile", "fuzz")
-    other.assert_outcomes(failed=1)  # the fuzz profile is not derandomized: the user's choice wins
+
+
+def test_fuzzing_under_ci_is_reproducible(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With $CI set, splitbrain's fuzzing runs under splitbrain-ci: two runs find the same shrunk failure."""
+    pytester.makepyfile(
+        """
+        import pathlib
+        import pytest
+        from splitbrain import FuzzFailure
+
+        def test_bug(splitbrain_fuzz, tmp_path):
+            with pytest.raises(FuzzFailure) as info:
+                splitbrain_fuzz("primary-backup", variant="early-ack", examples=300, store=tmp_path,
+                                replay_saved=False)
+            with open(pathlib.Path(__file__).parent / "saved.txt", "a") as out:
+                print(info.value.path.name, file=out)
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    for _ in range(2):
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+    names = (pytester.path / "saved.txt").read_text().split()
+    assert len(names) == 2 and names[0] == names[1]
 
 
 def test_marker_without_workload_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -15,11 +15,11 @@ import functools
 import pytest
 
 from consensus_support import first_seeded_failure, shrinks_within
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult
-from splitbrain.impls import get_workload
 from splitbrain.impls.raft.workload import SEARCH
 
-WORKLOAD = get_workload("raft-kv")
+WORKLOAD = load_workload("raft-kv")
 
 #: variant -> (schedules budget, checks that may catch it)
 FIND = {

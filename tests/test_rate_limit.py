@@ -25,8 +25,8 @@ from splitbrain.checker.rate_limit import (
 )
 from splitbrain.errors import UsageError
 from splitbrain.histories import NEMESIS, History, Op
-from splitbrain.impls.rate_limit import LEAKY_METERS, LEAKY_QUEUES, TOKEN_BUCKETS
-from splitbrain.impls.rate_limit.clock_frame import SkewedClockFrame
+from splitbrain.impls.traffic.rate_limit import LEAKY_METERS, LEAKY_QUEUES, TOKEN_BUCKETS
+from splitbrain.impls.traffic.rate_limit.clock_frame import SkewedClockFrame
 from splitbrain.sim.clock import Clock
 from splitbrain.sim.threads import REAL_SYNC, LockLike
 
@@ -65,31 +65,31 @@ def test_more_admissions_than_burst_plus_rate_times_window_are_caught_and_explai
 
 def test_admissions_within_the_bound_pass_including_a_refill_exactly_on_time() -> None:
     h = history(*admitted_at(100, 100, 110, 120, 130))  # burst 2, then one per 10 ticks
-    assert check_admissions(h, rate=Fraction(1, 10), burst=2) == (True, (
+    assert tuple(check_admissions(h, rate=Fraction(1, 10), burst=2)) == (True, (
         "5 admitted requests: no window of the clock admits more than burst + rate x length"))
-    assert check_admissions(history(*admitted_at(100, 100, 109)), rate=Fraction(1, 10), burst=2)[0] is False
+    assert check_admissions(history(*admitted_at(100, 100, 109)), rate=Fraction(1, 10), burst=2).valid is False
 
 
 def test_overlapping_calls_are_given_the_most_generous_placement() -> None:
     # p1's call spans 0..20: it may have decided at 20, after the refill, so 3 admissions fit burst 2 rate 1/10
     spread = history((0, "invoke", 0), (1, "invoke", 0), (0, "ok", 0), (2, "invoke", 1), (2, "ok", 1),
                      (1, "ok", 20))
-    assert check_admissions(spread, rate=Fraction(1, 10), burst=2)[0] is True
+    assert check_admissions(spread, rate=Fraction(1, 10), burst=2).valid is True
     # the same three, but p1 completes at 5: no placement refills a token in time
     tight = history((0, "invoke", 0), (1, "invoke", 0), (0, "ok", 0), (2, "invoke", 1), (2, "ok", 1),
                     (1, "ok", 5))
-    assert check_admissions(tight, rate=Fraction(1, 10), burst=2)[0] is False
+    assert check_admissions(tight, rate=Fraction(1, 10), burst=2).valid is False
 
 
 def test_tolerance_is_granted_as_clock_time() -> None:
     h = history(*admitted_at(100, 100, 109))
-    assert check_admissions(h, rate=Fraction(1, 10), burst=2, tolerance=1)[0] is True
-    assert check_admissions(h, rate=Fraction(1, 10), burst=2, tolerance=Fraction(1, 2))[0] is False
+    assert check_admissions(h, rate=Fraction(1, 10), burst=2, tolerance=1).valid is True
+    assert check_admissions(h, rate=Fraction(1, 10), burst=2, tolerance=Fraction(1, 2)).valid is False
 
 
 def test_unknown_outcomes_are_not_counted_as_admissions() -> None:
     h = history((0, "invoke", 0), (0, "ok", 0), (1, "invoke", 0), (1, "info", 1), (2, "invoke", 1), (2, "ok", 1))
-    assert check_admissions(h, rate=Fraction(1, 10), burst=2)[0] is True
+    assert check_admissions(h, rate=Fraction(1, 10), burst=2).valid is True
 
 
 def test_a_history_without_times_is_unknown_not_a_pass() -> None:
@@ -117,16 +117,16 @@ def test_a_rejection_while_the_bucket_provably_held_a_token_is_caught_and_explai
 def test_a_rejection_is_fine_when_concurrent_or_unknown_calls_may_have_taken_the_tokens() -> None:
     # p2 is still open (unknown): it may have taken the second token before p1 was decided
     h = history((0, "invoke", 0), (0, "ok", 0), (2, "invoke", 0), (1, "invoke", 1), (1, "fail", 2))
-    assert check_rejections(h, rate=Fraction(1, 10), burst=2)[0] is True
+    assert check_rejections(h, rate=Fraction(1, 10), burst=2).valid is True
     # but once enough clock has passed to refill a token whatever the others did, it is needless
     late = history((0, "invoke", 0), (0, "ok", 0), (2, "invoke", 0), (1, "invoke", 11), (1, "fail", 12))
-    assert check_rejections(late, rate=Fraction(1, 10), burst=2)[0] is False
+    assert check_rejections(late, rate=Fraction(1, 10), burst=2).valid is False
 
 
 def test_failures_that_never_reached_the_limiter_are_not_rejections() -> None:
     refused = history((0, "invoke", 0), (0, "fail", 1, "connection refused"))
-    assert check_rejections(refused, rate=1, burst=1)[0] is True
-    assert check_rejections(refused, rate=1, burst=1, reason=None)[0] is False
+    assert check_rejections(refused, rate=1, burst=1).valid is True
+    assert check_rejections(refused, rate=1, burst=1, reason=None).valid is False
 
 
 def test_both_properties_together() -> None:
@@ -144,13 +144,13 @@ def test_queue_rejections() -> None:
 
     # p0 waits in the queue; p1 is turned away: capacity 1 was full, capacity 2 provably had room
     h = queue((0, "invoke", 0), (1, "invoke", 1), (1, "fail", 1), (0, "ok", 8))
-    assert check_queue_rejections(h, capacity=1)[0] is True
+    assert check_queue_rejections(h, capacity=1).valid is True
     valid, text = check_queue_rejections(h, capacity=2)
     assert valid is False
     assert "p1 enqueue [events 1-2] was turned away although the queue (capacity 2) provably had room" in text
     # p0 left before p1 arrived: even capacity 1 had room
     gone = queue((0, "invoke", 0), (0, "ok", 4), (1, "invoke", 5), (1, "fail", 5))
-    assert check_queue_rejections(gone, capacity=1)[0] is False
+    assert check_queue_rejections(gone, capacity=1).valid is False
 
 
 # -- a skewed clock -----------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_a_limiter_that_credits_the_same_clock_twice_is_caught_on_its_own_clock(
     # reads 100 again. On history time these admissions are 30 ticks apart, fine; on n1's clock, which
     # never showed more than 101, at most one tick apart.
     h = history(*admitted_at(100), ("skew", 101, "n1", -30, 0), *admitted_at(130))
-    assert check_admissions(h, rate=Fraction(1, 10), burst=1)[0] is True
+    assert check_admissions(h, rate=Fraction(1, 10), burst=1).valid is True
     valid, text = check_admissions(h, rate=Fraction(1, 10), burst=1, clock=SkewedClockFrame(h, "n1"))
     assert valid is False
     assert "clock n1 100" in text and "advanced at most 1 (from at least 100 to at most 101)" in text
@@ -245,7 +245,7 @@ def test_histories_of_a_correct_limiter_are_never_flagged(case: tuple[History, F
 
 def verdict(case: tuple[History, Fraction, int, bool]) -> str:
     h, rate, burst, skewed = case
-    return check_rate_limit(h, rate=rate, burst=burst, clock=SkewedClockFrame(h, "n1") if skewed else None)[1]
+    return check_rate_limit(h, rate=rate, burst=burst, clock=SkewedClockFrame(h, "n1") if skewed else None).explanation
 
 
 @pytest.mark.parametrize(("speed", "finding"), [(Fraction(2), "rate limit exceeded"),

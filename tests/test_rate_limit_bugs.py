@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from splitbrain import load_workload
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
-from splitbrain.impls import WORKLOADS, get_workload
-from splitbrain.impls.rate_limit.cluster import SEARCH as CLUSTER_SEARCH
-from splitbrain.impls.rate_limit.threaded import (
+from splitbrain.impls.traffic.rate_limit.cluster import SEARCH as CLUSTER_SEARCH
+from splitbrain.impls.traffic.rate_limit.threaded import (
     BURST,
     RATE,
     SEARCH,
@@ -25,7 +25,7 @@ from splitbrain.impls.rate_limit.threaded import (
     TokenBucketNode,
     TokenBucketWorkload,
 )
-from splitbrain.impls.rate_limit.token_bucket import TokenBucket
+from splitbrain.impls.traffic.rate_limit.token_bucket import TokenBucket
 from splitbrain.sim import FaultConfig, RandomSource, World, replay
 from splitbrain.sim.threads import Sync
 
@@ -50,14 +50,14 @@ def search(workload: str, variant: str) -> tuple[FaultConfig, int]:
 def first_failure(workload: str, variant: str) -> ScheduleResult:
     faults, steps = search(workload, variant)
     for seed in range(BUDGET):
-        result = run_schedule(get_workload(workload), variant, RandomSource(seed), faults=faults, max_steps=steps)
+        result = run_schedule(load_workload(workload), variant, RandomSource(seed), faults=faults, max_steps=steps)
         if result.verdict.failed:
             return result
     raise AssertionError(f"{workload}/{variant} not found in {BUDGET} schedules")
 
 
 def test_the_workloads_are_registered_with_their_bugs() -> None:
-    assert {name: WORKLOADS[name].bug_variants for name in
+    assert {name: load_workload(name).bug_variants for name in
             ("token-bucket", "leaky-bucket", "leaky-queue", "rate-limit-cluster")} == {
         "token-bucket": ["check-then-act", "clock-backwards"],
         "leaky-bucket": ["check-then-act", "clock-backwards"],
@@ -73,7 +73,7 @@ def test_every_bug_is_found_within_budget_and_shrinks(workload: str, variant: st
     assert result.verdict.signature == caught_by, result.verdict.message
     if bound is None:
         return
-    small = shrink_trace(get_workload(workload), result.trace, caught_by, max_replays=replays)
+    small = shrink_trace(load_workload(workload), result.trace, caught_by, max_replays=replays)
     assert small.result.verdict.signature == caught_by
     assert small.after <= bound, small.trace.describe()
 
@@ -83,19 +83,19 @@ def test_every_bug_is_found_within_budget_and_shrinks(workload: str, variant: st
 def test_every_bug_shrinks_far(workload: str, variant: str) -> None:
     caught_by, _, _ = BUGS[(workload, variant)]
     result = first_failure(workload, variant)
-    small = shrink_trace(get_workload(workload), result.trace, caught_by, max_replays=600)
+    small = shrink_trace(load_workload(workload), result.trace, caught_by, max_replays=600)
     assert small.after <= SLOW_BOUND, small.trace.describe()
 
 
 def test_a_shrunk_race_reads_as_the_race() -> None:
     """check-then-act shrinks to threads that all check before any takes, and the trace says so."""
     result = first_failure("token-bucket", "check-then-act")
-    small = shrink_trace(get_workload("token-bucket"), result.trace, "invariant:tokens-within-burst", max_replays=200)
+    small = shrink_trace(load_workload("token-bucket"), result.trace, "invariant:tokens-within-burst", max_replays=200)
     notes = [s.note for s in small.trace.steps if s.note]
     first_take = notes.index("at 'take token'")
     assert notes[:first_take].count("at 'check tokens'") >= 2  # two threads saw the last token
     assert "n1's bucket holds -" in small.result.verdict.message
-    again = replay(small.trace, get_workload("token-bucket"))
+    again = replay(small.trace, load_workload("token-bucket"))
     assert again.trace.dumps() == small.result.run.trace.dumps()
 
 
@@ -106,7 +106,7 @@ def test_clock_backwards_is_explained_on_the_node_clock() -> None:
 
 
 def test_hypothesis_finds_and_shrinks_the_check_then_act_race() -> None:
-    workload = get_workload("token-bucket")
+    workload = load_workload("token-bucket")
     faults, steps = SEARCH["check-then-act"]
     outcome = hypothesis_search(workload, "check-then-act", seed_value=0, examples=50, faults=faults,
                                 max_steps=steps, shrink_runs=100)
@@ -122,7 +122,7 @@ def passes(workload: str, seeds: range, faults: FaultConfig | None = None, steps
     """Run the correct version over ``seeds``; fail on any flagged schedule; return the admitted count."""
     admitted = 0
     for seed in seeds:
-        result = run_schedule(get_workload(workload), "correct", RandomSource(seed), faults=faults, max_steps=steps)
+        result = run_schedule(load_workload(workload), "correct", RandomSource(seed), faults=faults, max_steps=steps)
         assert not result.verdict.failed, (seed, result.verdict.message)
         assert not result.verdict.unknown, seed
         admitted += sum(op.type == "ok" for op in result.history.ops)
@@ -173,12 +173,12 @@ def test_a_limiter_slower_than_promised_is_caught_by_the_rejection_property() ->
 
 
 def test_invariants_see_a_broken_object() -> None:
-    world = World(get_workload("token-bucket"), seed=0, faults=[])
+    world = World(load_workload("token-bucket"), seed=0, faults=[])
     world.start()
     node = world.node("n1")
     assert isinstance(node, MeterNode)
     node.obj.tokens = -1
-    from splitbrain.impls.rate_limit.threaded import tokens_within_burst
+    from splitbrain.impls.traffic.rate_limit.threaded import tokens_within_burst
 
     assert tokens_within_burst.check(world) == "n1's bucket holds -1 tokens (allowed: 0 to 2)"
     world.close()
@@ -186,7 +186,7 @@ def test_invariants_see_a_broken_object() -> None:
 
 @pytest.mark.parametrize("workload", ["token-bucket", "leaky-queue", "rate-limit-cluster"])
 def test_a_seed_gives_the_same_run_byte_for_byte(workload: str) -> None:
-    w = get_workload(workload)
+    w = load_workload(workload)
     variant = w.bug_variants[-1]
     first = World(w, variant, seed=3).run()
     assert World(w, variant, seed=3).run().trace.dumps() == first.trace.dumps()

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 import splitbrain
+from samples import failure_record, register_history
 from splitbrain.checker.result import CheckResult
 from splitbrain.histories import History, Op
 from splitbrain.report import write_campaign_report, write_graph_report, write_history_report, write_trace_report
-from splitbrain.report.sample import failure_record, register_history
 
 CHROMIUM = os.environ.get("SPLITBRAIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import splitbrain
+from samples import failure_record, register_history
 from splitbrain.errors import UsageError
 from splitbrain.histories import History, Op
 from splitbrain.report import (
@@ -23,7 +24,6 @@ from splitbrain.report import (
     write_trace_report,
 )
 from splitbrain.report.html import embed_json
-from splitbrain.report.sample import failure_record, register_history
 
 DATA = Path(os.environ.get("SPLITBRAIN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -9,9 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace, run_schedule
 from splitbrain.fuzz.shrink import family, shrink_trace
-from splitbrain.impls import get_workload
 from splitbrain.impls.raft.workload import SEARCH
 from splitbrain.sim import ClientOp, Node, Rand, RandomSource, Request, Trace, Workload, World, replay
 
@@ -131,7 +131,7 @@ def test_families_group_steps_by_actor_and_kind() -> None:
 
 
 # -- shrinking a real failure -------------------------------------------------------------------------
-RAFT = get_workload("raft-kv")
+RAFT = load_workload("raft-kv")
 
 
 @pytest.fixture(scope="module")

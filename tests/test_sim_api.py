@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import splitbrain.sim as sim
+from splitbrain import load_workload
 from splitbrain.errors import UsageError
-from splitbrain.impls import get_workload
 from splitbrain.sim import FaultConfig, Trace, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,14 +22,14 @@ def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(sim) if not name.startswith(("_", "@"))}
     submodules = {
         "client", "clock", "faults", "nemesis", "network", "node", "runtime", "scheduler", "sessions",
-        "threads", "trace", "vclock", "workload", "world",
+        "threads", "trace", "vclock", "workload", "world", "loading",
     }
     assert set(sim.__all__) == public - submodules
     assert len(set(sim.__all__)) == len(sim.__all__)
 
 
 def test_sim_imports_only_lower_layers() -> None:
-    allowed = ("splitbrain.sim", "splitbrain.histories", "splitbrain.models", "splitbrain.errors")
+    allowed = ("splitbrain.sim", "splitbrain.histories", "splitbrain.models", "splitbrain.errors", "splitbrain.plugins")
     for path in sorted((ROOT / "src" / "splitbrain" / "sim").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -39,17 +39,17 @@ def test_sim_imports_only_lower_layers() -> None:
 
 def test_unknown_names_are_explained() -> None:
     with pytest.raises(UsageError, match=r"unknown workload 'primary_backup'; did you mean 'primary-backup'"):
-        get_workload("primary_backup")
+        load_workload("primary_backup")
     with pytest.raises(UsageError, match=r"no variant 'buggy' \(variants: correct, early-ack, local-read\)"):
-        World(get_workload("primary-backup"), "buggy")
+        World(load_workload("primary-backup"), "buggy")
     with pytest.raises(UsageError, match=r"unknown fault kind 'flood' \(known: drop, duplicate"):
         FaultConfig.coerce(["partition", "flood"])
     with pytest.raises(UsageError, match="either seed or source"):
-        World(get_workload("primary-backup"), seed=1, source=sim.RandomSource(1))
+        World(load_workload("primary-backup"), seed=1, source=sim.RandomSource(1))
 
 
 def test_step_refuses_an_event_that_is_not_enabled() -> None:
-    world = World(get_workload("primary-backup"), seed=0, faults=())
+    world = World(load_workload("primary-backup"), seed=0, faults=())
     with pytest.raises(UsageError, match=r"'crash:n1' is not enabled .* enabled: \['invoke:0'"):
         world.step("crash:n1")
 
@@ -62,8 +62,8 @@ def test_bad_trace_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_replay_checks_the_workload() -> None:
-    trace = World(get_workload("primary-backup"), seed=0, max_steps=10).run().trace
-    other = get_workload("primary-backup").__class__(name="other")
+    trace = World(load_workload("primary-backup"), seed=0, max_steps=10).run().trace
+    other = load_workload("primary-backup").__class__(name="other")
     with pytest.raises(UsageError, match="workload 'primary-backup', not 'other'"):
         sim.replay(trace, other)
 
@@ -73,7 +73,7 @@ def test_handler_errors_say_where_they_happened() -> None:
         def on_start(self) -> None:
             raise KeyError("boom")
 
-    workload = get_workload("primary-backup").__class__(name="broken", variants={"correct": Broken})
+    workload = load_workload("primary-backup").__class__(name="broken", variants={"correct": Broken})
     with pytest.raises(KeyError) as info:
         World(workload, seed=0).run()
     assert any("Broken n1>.on_start at step 0" in note for note in info.value.__notes__)

@@ -13,19 +13,19 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from splitbrain import load_workload
 from splitbrain.histories import dumps_history
-from splitbrain.impls import get_workload
 from splitbrain.sim import HypothesisSource, ReplaySource, Trace, World, replay
 
-WORKLOAD = get_workload("primary-backup")
+WORKLOAD = load_workload("primary-backup")
 
 _SCRIPT = """
 import sys
 from splitbrain.histories import dumps_history
-from splitbrain.impls import get_workload
+from splitbrain import load_workload
 from splitbrain.sim import World
 for variant, seed in (("correct", 11), ("early-ack", 5)):
-    result = World(get_workload("primary-backup"), variant, seed=seed).run()
+    result = World(load_workload("primary-backup"), variant, seed=seed).run()
     sys.stdout.buffer.write(result.trace.dumps())
     sys.stdout.buffer.write(dumps_history(result.history).encode())
 """

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from splitbrain import load_workload
 from splitbrain.histories import NEMESIS
-from splitbrain.impls import get_workload
 from splitbrain.sim import (
     FAULT_KINDS,
     ClientOp,
@@ -308,7 +308,7 @@ def test_client_timeout_records_info_and_retires_the_process() -> None:
 
 
 def test_vector_clocks_respect_happens_before() -> None:
-    workload = get_workload("primary-backup")
+    workload = load_workload("primary-backup")
     for seed in range(5):
         result = World(workload, seed=seed).run()
         deliveries = result.world.deliveries
@@ -369,7 +369,7 @@ def test_max_down_keeps_a_majority_up() -> None:
     "kind", ["drop", "duplicate", "delay", "partition", "oneway", "bridge", "crash", "pause", "skew"]
 )
 def test_each_fault_kind_occurs_under_random_schedules(kind: str) -> None:
-    workload = get_workload("primary-backup")
+    workload = load_workload("primary-backup")
     seen = set()
     for seed in range(20):
         seen |= {s.kind for s in World(workload, seed=seed, faults=[kind]).run().trace.steps}

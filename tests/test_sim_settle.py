@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 
 from eventual_support import drive
+from splitbrain import load_workload
 from splitbrain.errors import UsageError
 from splitbrain.histories import dumps_history
-from splitbrain.impls import get_workload
-from splitbrain.impls.gossip import GossipKVWorkload
+from splitbrain.impls.eventual.gossip import GossipKVWorkload
 from splitbrain.sim import ClientOp, Node, Rand, Request, Workload, World, replay
 
 
 def test_without_the_hooks_quiesce_ends_with_the_last_client_operation() -> None:
     for name in ("primary-backup", "paxos"):
-        workload = get_workload(name)
+        workload = load_workload(name)
         assert workload.settle == 0
         for seed in range(3):
             result = World(workload, seed=seed).run()

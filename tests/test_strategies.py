@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from splitbrain.fuzz.campaign import CampaignSpec, run_campaign, trace_of
+from splitbrain import load_workload
+from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
+from splitbrain.fuzz.saved import trace_of
 from splitbrain.fuzz.schedule import replay_trace
 from splitbrain.fuzz.stats import CampaignStats, pct_bound
 from splitbrain.fuzz.store import load_failure
 from splitbrain.fuzz.strategies import PCTSource, swarm_faults
-from splitbrain.impls import get_workload
 from splitbrain.sim import FaultConfig
 
 
@@ -24,7 +25,7 @@ def test_strategy_finds_early_ack_and_replays(strategy: str, tmp_path: Path) -> 
     assert [f.signature for f in report.failures] == ["checker:linearizability"]
     record = load_failure(report.failures[0].path)
     assert record["strategy"] == strategy and record["stage"] == "shrunk"
-    again = replay_trace(get_workload("primary-backup"), trace_of(record))
+    again = replay_trace(load_workload("primary-backup"), trace_of(record))
     assert again.verdict.signature == "checker:linearizability"
     # same seed, same campaign: same schedule count and the same shrunk trace
     twin = run_campaign(spec, replay_first=False)

@@ -8,14 +8,14 @@ import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
 from consensus_support import first_seeded_failure, passes, shrinks_within, started
+from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.histories import dumps_history
-from splitbrain.impls import WORKLOADS, get_workload
-from splitbrain.impls.bank import TOTAL, atomic_outcome
-from splitbrain.impls.tcc import SEARCH, TCCNode, money_conserved, no_reservation_after_finish
+from splitbrain.impls.bank.accounts import TOTAL, atomic_outcome
+from splitbrain.impls.bank.tcc import SEARCH, TCCNode, money_conserved, no_reservation_after_finish
 from splitbrain.sim import RandomSource, World
 
-WORKLOAD = get_workload("bank-tcc")
+WORKLOAD = load_workload("bank-tcc")
 
 #: variant -> (seeded schedules from seed 0 within which it must be found, signatures that may catch it)
 FIND = {
@@ -27,7 +27,7 @@ SHRINK = {"no-empty-rollback": (200, 40), "non-idempotent-confirm": (150, 25)}
 
 
 def test_registry() -> None:
-    assert WORKLOADS["bank-tcc"] is WORKLOAD
+    assert isinstance(load_workload("bank-tcc"), type(WORKLOAD))
     assert WORKLOAD.bug_variants == ["no-empty-rollback", "non-idempotent-confirm"]
     assert set(SEARCH) == set(WORKLOAD.bug_variants) == set(FIND)
     assert WORKLOAD.history_checks() == []  # type: ignore[attr-defined]  # judged by invariants only

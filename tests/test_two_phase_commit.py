@@ -8,16 +8,16 @@ import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
 from consensus_support import first_seeded_failure, passes, shrinks_within, started
+from splitbrain import load_workload
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.histories import History, Op, dumps_history
-from splitbrain.impls import WORKLOADS, get_workload
-from splitbrain.impls.bank import TOTAL, atomic_outcome
-from splitbrain.impls.bank_history import check_read_totals, check_strict_serializable, txn_history
-from splitbrain.impls.two_phase_commit import SEARCH, WAIT, TwoPhaseNode, money_conserved
+from splitbrain.impls.bank.accounts import TOTAL, atomic_outcome
+from splitbrain.impls.bank.history_checks import check_read_totals, check_strict_serializable, txn_history
+from splitbrain.impls.bank.two_phase_commit import SEARCH, WAIT, TwoPhaseNode, money_conserved
 from splitbrain.sim import RandomSource, World
 
-WORKLOAD = get_workload("bank-2pc")
+WORKLOAD = load_workload("bank-2pc")
 
 #: variant -> (seeded schedules from seed 0 within which it must be found, signatures that may catch it)
 FIND = {
@@ -30,7 +30,7 @@ SHRINK = {"early-release": (150, 30), "unilateral-commit": (150, 20), "no-decisi
 
 
 def test_registry() -> None:
-    assert WORKLOADS["bank-2pc"] is WORKLOAD
+    assert isinstance(load_workload("bank-2pc"), type(WORKLOAD))
     assert WORKLOAD.bug_variants == ["unilateral-commit", "no-decision-log", "early-release"]
     assert set(SEARCH) == set(WORKLOAD.bug_variants) == set(FIND)
     names = [name for name, _ in WORKLOAD.history_checks()]  # type: ignore[attr-defined]

@@ -1,14 +1,20 @@
-"""The Python entry points for checking histories: ``check`` and ``assert_linearizable``."""
+"""The Python entry points for checking histories: ``check`` and ``assert_valid`` (and its older name
+``assert_linearizable``). They mirror ``splitbrain check``: the same checkers, the same budgets, the same
+result shape."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from splitbrain.checker.linearizability import check_linearizability
-from splitbrain.checker.result import CheckResult
-from splitbrain.errors import CheckIncomplete, NotLinearizable
+from splitbrain.checker.result import Result
+from splitbrain.errors import CheckFailed, CheckIncomplete, NotLinearizable, UsageError
 from splitbrain.histories import History
+
+__all__ = ["CHECKERS", "assert_linearizable", "assert_valid", "check"]
+
+#: the checkers :func:`check` runs, as ``splitbrain check --checker`` names them
+CHECKERS = ("linearizable", "causal", "txn")
 
 
 def _as_history(history: History | str | os.PathLike[str], format: str) -> History:
@@ -21,20 +27,76 @@ def _as_history(history: History | str | os.PathLike[str], format: str) -> Histo
 
 def check(
     history: History | str | os.PathLike[str],
-    model: Any,
+    model: Any = None,
     *,
+    checker: str = "linearizable",
+    consistency: str = "serializable",
     timeout: float | None = None,
     max_states: int | None = None,
     partition: bool = True,
     format: str = "auto",
-) -> CheckResult:
-    """Check a history (a :class:`History` or a file path) against a model (name, class or instance).
+) -> Result:
+    """Check a history (a :class:`History` or a file path) and return its :class:`Result`, whose
+    ``valid`` is ``True``, ``False`` or ``"unknown"``.
 
-    Returns a :class:`CheckResult` whose ``valid`` is ``True``, ``False`` or ``"unknown"``.
+    * ``checker="linearizable"`` (default): against ``model`` — a registered name (``"cas-register"``),
+      an import path (``"mypkg.models:Gauge"``), a model class or instance. Returns a
+      :class:`~splitbrain.CheckResult` with a witness or a counterexample.
+    * ``checker="causal"``: causal consistency from the vector clocks; ``checker="txn"``: transactions
+      under ``consistency`` (``serializable``, ``strict-serializable``, ``snapshot-isolation``,
+      ``read-committed``). Both return an :class:`~splitbrain.checker.anomaly.AnomalyResult` listing
+      named anomalies.
+
+    ``timeout`` (seconds) and ``max_states`` are budgets: running out gives ``"unknown"``, never a pass.
     """
-    return check_linearizability(
-        _as_history(history, format), model, timeout=timeout, max_states=max_states, partition=partition
-    )
+    _positive("timeout", timeout)
+    _positive("max_states", max_states)
+    if checker not in CHECKERS:
+        raise UsageError(f"unknown checker {checker!r} (checkers: {', '.join(CHECKERS)})")
+    loaded = _as_history(history, format)
+    if checker == "linearizable":
+        from splitbrain.checker.linearizability import check_linearizability
+
+        if model is None:
+            raise UsageError("checker 'linearizable' needs a model: check(history, model='cas-register', ...)")
+        return check_linearizability(loaded, model, timeout=timeout, max_states=max_states, partition=partition)
+    if model is not None:
+        raise UsageError(f"checker {checker!r} takes no model (it judges the history itself); drop model=")
+    if checker == "causal":
+        from splitbrain.checker.causality import check_causal
+
+        return check_causal(loaded)
+    from splitbrain.checker.transactions import check_transactions
+
+    return check_transactions(loaded, consistency)
+
+
+def _positive(name: str, value: float | None) -> None:
+    import math
+
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{name} must be a positive, finite number, got {value!r}")
+
+
+def assert_valid(
+    history: History | str | os.PathLike[str],
+    model: Any = None,
+    **options: Any,
+) -> Result:
+    """Assert that a history passes :func:`check` (same arguments); the failure message explains why not.
+
+    An incomplete check (timeout or memory budget) fails too, with :class:`CheckIncomplete`: unknown is not
+    a pass.
+    """
+    result = check(history, model, **options)
+    if result.valid is True:
+        return result
+    if result.valid is False:
+        linearizable = options.get("checker", "linearizable") == "linearizable"
+        raise (NotLinearizable if linearizable else CheckFailed)(result.explain(), result)
+    raise CheckIncomplete(result.explain(), result)
 
 
 def assert_linearizable(
@@ -44,15 +106,6 @@ def assert_linearizable(
     timeout: float | None = None,
     max_states: int | None = None,
     format: str = "auto",
-) -> CheckResult:
-    """Assert that a history is linearizable; the failure message explains where linearization breaks.
-
-    An incomplete check (timeout or memory budget) fails too, with :class:`CheckIncomplete`: unknown is not
-    a pass.
-    """
-    result = check(history, model, timeout=timeout, max_states=max_states, format=format)
-    if result.valid is True:
-        return result
-    if result.valid is False:
-        raise NotLinearizable(result.explain(), result)
-    raise CheckIncomplete(result.explain(), result)
+) -> Result:
+    """:func:`assert_valid` with the linearizability checker (kept for its name)."""
+    return assert_valid(history, model, timeout=timeout, max_states=max_states, format=format)

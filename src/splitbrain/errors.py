@@ -6,6 +6,16 @@ types. Following attrs, each error subclasses the builtin a caller would natural
 
 from __future__ import annotations
 
+__all__ = [
+    "CheckFailed",
+    "CheckIncomplete",
+    "InvalidHistory",
+    "NotLinearizable",
+    "SplitbrainError",
+    "UnknownModel",
+    "UsageError",
+]
+
 
 class SplitbrainError(Exception):
     """Root of every error splitbrain raises on purpose."""
@@ -36,12 +46,16 @@ class UsageError(SplitbrainError, ValueError):
     """An argument to a public function or command is not acceptable."""
 
 
-class NotLinearizable(SplitbrainError, AssertionError):
-    """Raised by ``assert_linearizable`` when a history is not linearizable; carries the result."""
+class CheckFailed(SplitbrainError, AssertionError):
+    """Raised by ``assert_valid`` when a history is invalid under the checker; carries the result."""
 
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class NotLinearizable(CheckFailed):
+    """Raised by ``assert_valid``/``assert_linearizable`` when a history is not linearizable."""
 
 
 class CheckIncomplete(SplitbrainError, AssertionError):

@@ -13,6 +13,11 @@ from typing import Any
 
 from splitbrain.checker.result import Verdict
 
+__all__ = [
+    "Anomaly",
+    "AnomalyResult",
+]
+
 
 @dataclass(frozen=True, kw_only=True)
 class Anomaly:

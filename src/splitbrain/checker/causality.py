@@ -50,6 +50,27 @@ from splitbrain.checker.anomaly import Anomaly, AnomalyResult
 from splitbrain.checker.result import Verdict
 from splitbrain.histories.history import History, Operation
 
+__all__ = [
+    "DELIVER",
+    "FINAL",
+    "MAX_PER_NAME",
+    "READ",
+    "SEND",
+    "WRITE",
+    "Clock",
+    "before",
+    "check_causal",
+    "check_clocks",
+    "check_convergence",
+    "check_delivery",
+    "check_lost_updates",
+    "check_reads",
+    "check_unwritten",
+    "happens_before_graph",
+    "values",
+]
+
+
 WRITE = frozenset({"write", "w"})
 READ = frozenset({"read", "r"})
 FINAL = frozenset({"final-read"})

@@ -44,6 +44,13 @@ try:
 except ImportError:  # no compiler when installed: the pure-Python search does the work
     _fastcore = None
 
+__all__ = [
+    "available",
+    "kv_encoding",
+    "searcher",
+]
+
+
 _RUNNING, _VALID, _INVALID, _OVER_STATES, _OVER_BYTES = range(5)
 #: backtracks the core runs between looks at the clock (and turns between partitions): about a millisecond
 _SLICE = 1 << 14

@@ -12,6 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
+__all__ = [
+    "RangeMax",
+    "Value",
+]
+
+
 Value = int | Fraction
 
 

@@ -58,11 +58,29 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from splitbrain.checker.range_max import RangeMax
+from splitbrain.checker.result import PropertyResult
 from splitbrain.histories.history import History, Operation
 
+__all__ = [
+    "QUEUE_FULL",
+    "RATE_LIMITED",
+    "SHOWN_OPS",
+    "CheckOutcome",
+    "ClockFrame",
+    "HistoryTimes",
+    "MissingTimes",
+    "Number",
+    "check_admissions",
+    "check_queue_rejections",
+    "check_rate_limit",
+    "check_rejections",
+]
+
+
 Number = int | float | Fraction
-CheckOutcome = tuple[Any, str]
-"""``(True | False | "unknown", explanation)``: the shape a workload's ``history_checks`` return."""
+CheckOutcome = PropertyResult
+"""What each check returns: a :class:`~splitbrain.checker.result.PropertyResult`, which also unpacks as
+``(True | False | "unknown", explanation)``, the shape a workload's ``history_checks`` return."""
 
 SHOWN_OPS = 8  # operations listed by name in an explanation before "..."
 RATE_LIMITED = "rate limited"  # the error of a rejection, as the built-in workloads and stress mode answer it
@@ -164,6 +182,10 @@ def _num(x: Number) -> str:
     return f"{x:.6g}" if isinstance(x, float) else str(x)
 
 
+def _result(valid: Any, explanation: str) -> PropertyResult:
+    return PropertyResult(valid=valid, explanation=explanation, checker="rate-limit")
+
+
 def _validate(rate: Number, burst: Number, tolerance: Number) -> None:
     if rate < 0 or burst < 1 or tolerance < 0:
         raise ValueError(f"need rate >= 0, burst >= 1 and tolerance >= 0 (got {rate}, {burst}, {tolerance})")
@@ -179,10 +201,10 @@ def check_admissions(
     try:
         frame = clock if clock is not None else HistoryTimes(history)
     except MissingTimes as exc:
-        return "unknown", f"event {exc.index} has no time: admissions cannot be placed on the clock"
+        return _result("unknown", f"event {exc.index} has no time: admissions cannot be placed on the clock")
     admitted = [c for c in _calls(history, f) if c.op.ok]
     if not admitted:
-        return True, "no admitted requests"
+        return _result(True, "no admitted requests")
     # Window ends are the admitted requests in completion order; window starts are taken in decreasing
     # invoke order, each start adding its request to every window end at or after its completion. With
     # the rate as num/den, end y violates start x when den*count(y) - num*high(y) exceeds
@@ -206,14 +228,16 @@ def check_admissions(
             inside = [c for c in by_ret if c.call >= x.call and c.end <= y.end]
             span = frame.high(y.ret) - start
             allowed = burst + rate * max(0, span + tolerance)
-            return False, (
+            return _result(False, (
                 f"rate limit exceeded: {len(inside)} requests admitted between {frame.describe(x.call)} and "
                 f"{frame.describe(y.ret)}: {_names(inside)}. Each of them decided within that window, in "
                 f"which the limiter's clock advanced at most {_num(span)} (from at least {_num(start)} "
                 f"to at most {_num(frame.high(y.ret))}), so at most burst {_num(burst)} + rate "
                 f"{_num(rate)} x {_num(max(0, span + tolerance))} = {_num(allowed)} may be admitted"
-            )
-    return True, f"{len(admitted)} admitted requests: no window of the clock admits more than burst + rate x length"
+            ))
+    return _result(
+        True, f"{len(admitted)} admitted requests: no window of the clock admits more than burst + rate x length"
+    )
 
 
 def _exact(x: Number) -> int | Fraction:
@@ -229,7 +253,7 @@ def check_rejections(
     try:
         frame = clock if clock is not None else HistoryTimes(history)
     except MissingTimes as exc:
-        return "unknown", f"event {exc.index} has no time: rejections cannot be placed on the clock"
+        return _result("unknown", f"event {exc.index} has no time: rejections cannot be placed on the clock")
     calls = _calls(history, f)
     takers = [c for c in calls if c.op.ok or c.op.unknown]  # may have taken a token
     rejected = _rejected(history, calls, reason)
@@ -260,15 +284,15 @@ def check_rejections(
         if level >= 1:
             boundary = rets[cut] if cut < cuts else x.end
             others = [c for c in takers if c.call <= x.ret and c.end >= boundary]
-            return False, (
+            return _result(False, (
                 f"needless rejection: {_name(x)} was rejected although the bucket provably held a token. Its "
                 f"decision read the clock at {_num(reading + tolerance)} or later. Even if the bucket was last "
                 f"full at event {int(boundary)} (clock at most {_num(frame.high(int(boundary)))}) and all "
                 f"{len(others)} requests that could have decided between then and it took a token "
                 f"({_names(others) or 'none'}), at least {_num(level)} tokens remained (burst {_num(burst)}, "
                 f"rate {_num(rate)}, tolerance {_num(tolerance)})"
-            )
-    return True, f"{len(rejected)} rejections: none while the bucket provably held a token"
+            ))
+    return _result(True, f"{len(rejected)} rejections: none while the bucket provably held a token")
 
 
 def check_rate_limit(
@@ -277,16 +301,16 @@ def check_rate_limit(
 ) -> CheckOutcome:
     """Both properties: the admission bound first, then no needless rejection."""
     verdicts = [check_admissions(history, rate=rate, burst=burst, f=f, clock=clock, tolerance=tolerance)]
-    if verdicts[0][0] is False:
+    if verdicts[0].valid is False:
         return verdicts[0]
     verdicts.append(
         check_rejections(history, rate=rate, burst=burst, f=f, clock=clock, tolerance=tolerance, reason=reason)
     )
-    if verdicts[1][0] is False:
+    if verdicts[1].valid is False:
         return verdicts[1]
-    if any(v != True for v, _ in verdicts):  # noqa: E712 - "unknown" is truthy
-        return "unknown", "; ".join(t for v, t in verdicts if v != True)  # noqa: E712
-    return True, "; ".join(t for _, t in verdicts)
+    if any(v.valid is not True for v in verdicts):
+        return _result("unknown", "; ".join(v.explanation for v in verdicts if v.valid is not True))
+    return _result(True, "; ".join(v.explanation for v in verdicts))
 
 
 def check_queue_rejections(
@@ -305,10 +329,10 @@ def check_queue_rejections(
         assert x.ret is not None
         queued = [c for c in accepted if c.call <= x.ret and c.end >= x.call]
         if len(queued) < capacity:
-            return False, (
+            return _result(False, (
                 f"needless rejection: {_name(x)} was turned away although the queue (capacity {capacity}) "
                 f"provably had room: at most {len(queued)} requests could have been waiting in it "
                 f"({_names(queued) or 'none'}); every other accepted request left before it was invoked or "
                 f"was invoked after it completed"
-            )
-    return True, f"{len(rejected)} rejections: none while the queue provably had room"
+            ))
+    return _result(True, f"{len(rejected)} rejections: none while the queue provably had room")

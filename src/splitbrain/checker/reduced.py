@@ -41,6 +41,12 @@ from typing import Any
 from splitbrain.checker.search import Budget, Outcome, entries, linked_list
 from splitbrain.histories.history import Operation
 
+__all__ = [
+    "replay",
+    "searcher",
+]
+
+
 _CALL = 0
 _RETURN = 1
 

@@ -1,17 +1,69 @@
-"""What a check returns: a verdict that can be ``unknown``, a witness or a counterexample, statistics.
+"""What a check returns: a verdict that can be ``unknown``, an explanation, and the data behind it.
 
-Following Porcupine, a verdict is one of three: linearizable, not linearizable, or unknown (the search ran
-out of time or memory). Unknown is never reported as a pass.
+Following Porcupine, a verdict is one of three: valid, invalid, or unknown (the search ran out of time or
+memory). Unknown is never reported as a pass. Every checker's result has the shape :class:`Result`
+describes — ``valid``, ``explain()``, ``to_json()`` — whatever else it carries: :class:`CheckResult`
+(linearizability: a witness or a counterexample), :class:`~splitbrain.checker.anomaly.AnomalyResult`
+(causality and transactions: named anomalies) and :class:`PropertyResult` (a property of the history,
+such as a rate limit, with its explanation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from splitbrain.histories.history import Operation
 
+__all__ = ["CheckResult", "Counterexample", "PropertyResult", "Result", "SearchStats", "Verdict", "verdict_word"]
+
 Verdict = bool | Literal["unknown"]
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every checker returns: ``valid`` (``True``, ``False`` or ``"unknown"``), a human explanation,
+    and a JSON-able object (what ``splitbrain check --json`` prints)."""
+
+    @property
+    def valid(self) -> Verdict: ...
+
+    def explain(self, limit: int = ...) -> str: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def verdict_word(valid: Any) -> str:
+    """``"valid"``, ``"invalid"`` or ``"unknown"``."""
+    return "valid" if valid is True else "invalid" if valid is False else "unknown"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyResult:
+    """The verdict of a property of a whole history (a rate limit, a workload's own check) and why.
+
+    It also unpacks as ``(valid, explanation)``, the pair a workload's ``history_checks`` may return.
+    """
+
+    valid: Verdict
+    explanation: str
+    checker: str = "property"
+    source: str | None = None
+
+    def __bool__(self) -> bool:
+        raise TypeError("a result is not a bool because it can be 'unknown': test `result.valid is True`")
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.valid
+        yield self.explanation
+
+    def explain(self, limit: int = 12) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{verdict_word(self.valid)} ({self.checker}): {self.explanation}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.source, "valid": self.valid, "checker": self.checker, "explanation": self.explanation}
 
 
 @dataclass(frozen=True)
@@ -68,6 +120,37 @@ class CheckResult:
         raise TypeError(
             "a CheckResult is not a bool because it can be 'unknown': test `result.valid is True`"
         )
+
+    @property
+    def checker(self) -> str:
+        return "linearizable"
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` object: ``file, valid, checker, model, operations, seconds, partitions,
+        states``, plus ``reason`` when unknown and ``counterexample`` when invalid."""
+        data: dict[str, Any] = {
+            "file": self.source,
+            "valid": self.valid,
+            "checker": self.checker,
+            "model": self.model,
+            "operations": self.operations,
+            "seconds": round(self.stats.seconds, 6),
+            "partitions": self.stats.partitions,
+            "states": self.stats.states,
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        cx = self.counterexample
+        if cx is not None:
+            data["counterexample"] = {
+                "partition": cx.partition,
+                "prefix": [op.id for op in cx.prefix],
+                "state": cx.state,
+                "blocked": None if cx.blocked is None else {
+                    "op": cx.blocked.id, "event": cx.blocked.call, "text": cx.blocked.describe(),
+                },
+            }
+        return data
 
     @property
     def verdict(self) -> str:

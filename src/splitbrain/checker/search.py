@@ -27,6 +27,18 @@ from typing import Any
 
 from splitbrain.histories.history import Operation
 
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_STATES",
+    "Budget",
+    "Outcome",
+    "entries",
+    "linked_list",
+    "search",
+    "searcher",
+]
+
+
 #: default cap on memoised (linearized set, state) pairs
 DEFAULT_MAX_STATES = 4_000_000
 #: default cap on the memory one check's search structures may use; the memo is the bulk of it

@@ -39,6 +39,14 @@ from splitbrain.checker.result import Verdict
 from splitbrain.checker.txn_graph import KINDS, TxnGraph, build
 from splitbrain.histories.history import History
 
+__all__ = [
+    "ALWAYS",
+    "CONSISTENCY_MODELS",
+    "FORBIDDEN",
+    "check_transactions",
+]
+
+
 ALWAYS = frozenset({"G0", "G1a", "G1b", "G1c", "incompatible-order", "garbage-read"})
 _SI = ALWAYS | {"G-single", "lost-update"}
 _SER = _SI | {"G2"}

@@ -28,6 +28,15 @@ import networkx as nx  # type: ignore[import-untyped]
 from splitbrain.checker.anomaly import Anomaly
 from splitbrain.histories.history import History, Operation
 
+__all__ = [
+    "KINDS",
+    "Txn",
+    "TxnGraph",
+    "build",
+    "show",
+]
+
+
 _FN = {"r": "r", "read": "r", "w": "w", "write": "w", "append": "append"}
 KINDS = ("ww", "wr", "rw", "process", "rt")  # preference order when an edge has several
 

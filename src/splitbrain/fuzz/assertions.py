@@ -7,18 +7,23 @@ Hypothesis generates schedules. A failure is saved to the store, shrunk, and rai
 
 from __future__ import annotations
 
+import secrets
 import zlib
 from pathlib import Path
 
 from hypothesis import settings
+from hypothesis.errors import InvalidArgument
 
-from splitbrain.errors import SplitbrainError
-from splitbrain.fuzz.campaign import CampaignSpec, failure_record, trace_of
+from splitbrain.errors import SplitbrainError, UsageError
 from splitbrain.fuzz.explore import hypothesis_search
+from splitbrain.fuzz.saved import failure_record, trace_of
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.fuzz.store import FailureStore, load_failure
 from splitbrain.sim import FaultConfig, Workload
+from splitbrain.sim.loading import load_workload
+
+__all__ = ["FuzzFailure", "fuzz_workload"]
 
 
 class FuzzFailure(SplitbrainError, AssertionError):
@@ -52,20 +57,19 @@ def fuzz_workload(
     max_steps: int | None = None,
     store: str | Path = ".splitbrain",
     replay_saved: bool = True,
+    profile: str | settings | None = None,
 ) -> int:
-    """Fuzz ``workload`` (an instance or a registered name); return the number of schedules run.
+    """Fuzz ``workload`` (an instance, a registered name or an import path ``pkg.mod:attr``); return the
+    number of schedules run, or raise :class:`FuzzFailure` with the shrunk trace.
 
-    ``examples`` defaults to the active Hypothesis profile's ``max_examples``; ``seed`` defaults to one
-    derived from the workload and variant names, so a test run is deterministic (``ci``), unless the
-    profile is not derandomized, in which case each run explores new schedules.
+    ``examples`` defaults to the Hypothesis profile's ``max_examples``: ``profile`` (a registered name
+    such as ``"splitbrain-ci"``, or a ``settings`` object) or else the active one. ``seed`` defaults to one
+    derived from the workload and variant names, so a run is deterministic, unless the profile is not
+    derandomized, in which case each run explores new schedules.
     """
-    if isinstance(workload, str):
-        from splitbrain.impls import get_workload
-
-        workload = get_workload(workload)
+    workload = load_workload(workload)
     workload.node_class(variant)
     failures = FailureStore(Path(store))
-    spec = CampaignSpec(workload=workload.name, variant=variant, store=str(store))
     if replay_saved:
         for path in failures.paths(workload.name, variant):
             record = load_failure(path)
@@ -75,12 +79,17 @@ def fuzz_workload(
                     "a saved failure still fails:\n" + _explain(again, path),
                     path=path, signature=again.verdict.signature or "",
                 )
-    profile = settings()
+    if examples is not None and (not isinstance(examples, int) or examples < 1):
+        raise UsageError(f"examples must be a positive number of schedules, got {examples!r}")
+    try:
+        chosen = settings.get_profile(profile) if isinstance(profile, str) else profile or settings()
+    except InvalidArgument as exc:
+        raise UsageError(f"unknown Hypothesis profile {profile!r}: {exc}") from None
     if seed is None:
         base = zlib.crc32(f"{workload.name}/{variant}".encode())
-        seed = base if profile.derandomize else base ^ zlib.crc32(str(id(spec)).encode())
+        seed = base if chosen.derandomize else base ^ secrets.randbits(32)
     outcome = hypothesis_search(
-        workload, variant, seed_value=seed, examples=examples or profile.max_examples,
+        workload, variant, seed_value=seed, examples=examples or chosen.max_examples,
         faults=FaultConfig.coerce(faults) if faults is not None else None, max_steps=max_steps,
         on_found=lambda r: None,
     )
@@ -92,5 +101,5 @@ def fuzz_workload(
     if shrunk.result.verdict.signature == signature:
         best = shrunk.result
     found = len(outcome.first.trace.steps)
-    path = failures.save(failure_record(spec, seed, best, stage="shrunk", steps_found=found))
+    path = failures.save(failure_record(workload, seed, best, stage="shrunk", steps_found=found))
     raise FuzzFailure(_explain(best, path, found=found), path=path, signature=signature)

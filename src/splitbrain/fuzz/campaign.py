@@ -28,31 +28,40 @@ the campaign writes it when the result arrives.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import random
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from splitbrain import __version__
 from splitbrain.fuzz.executors import InlineExecutor, default_executor
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.progress import Progress
+from splitbrain.fuzz.saved import failure_record, trace_of
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.fuzz.stats import CampaignStats, ShardStats, StatsObserver
 from splitbrain.fuzz.store import FailureStore, load_failure
 from splitbrain.fuzz.strategies import STRATEGIES, process_independent_hypothesis, source_search
-from splitbrain.sim import FaultConfig, Trace
+from splitbrain.sim import FaultConfig, Workload
+from splitbrain.sim.loading import load_workload
 
 __all__ = [
-    "CampaignReport", "CampaignSpec", "FailureReport", "InlineExecutor", "ReplayReport", "Shard",
-    "ShardResult", "default_executor", "failure_record", "replay_known", "run_campaign", "run_shard",
-    "trace_of",
+    "CampaignReport",
+    "CampaignSpec",
+    "FailureReport",
+    "InlineExecutor",
+    "ReplayReport",
+    "Shard",
+    "ShardResult",
+    "default_executor",
+    "replay_known",
+    "run_campaign",
+    "run_shard",
+    "shard_seeds",
+    "workload_of",
 ]
 
 
@@ -60,10 +69,13 @@ __all__ = [
 class CampaignSpec:
     """What to fuzz and how much. Picklable, so shards can travel to worker processes.
 
-    ``strategy`` is one of :data:`~splitbrain.fuzz.strategies.STRATEGIES`; ``depth`` is PCT's bug depth.
+    ``workload`` is a reference (an entry-point name or ``pkg.mod:attr``) that each worker resolves with
+    :func:`~splitbrain.sim.loading.load_workload`, or a :class:`Workload` instance, which travels by pickle
+    (its class must be importable there). ``strategy`` is one of
+    :data:`~splitbrain.fuzz.strategies.STRATEGIES`; ``depth`` is PCT's bug depth.
     """
 
-    workload: str
+    workload: str | Workload
     variant: str = "correct"
     seed: int = 0
     examples: int | None = None
@@ -85,6 +97,25 @@ class CampaignSpec:
             raise ValueError(f"unknown strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
         if self.depth < 1:
             raise ValueError(f"depth must be >= 1, got {self.depth}")
+
+    @property
+    def name(self) -> str:
+        """The workload's own name (what failures are filed under)."""
+        return workload_of(self).name
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/{self.variant}"
+
+
+@functools.lru_cache(maxsize=32)
+def _load_ref(ref: str) -> Workload:
+    return load_workload(ref)
+
+
+def workload_of(spec: CampaignSpec) -> Workload:
+    """The workload a spec names, loaded once per process."""
+    return spec.workload if isinstance(spec.workload, Workload) else _load_ref(spec.workload)
 
 
 @dataclass(frozen=True)
@@ -143,31 +174,6 @@ class CampaignReport:
         return bool(self.failures) or any(r.still_fails for r in self.replayed)
 
 
-def failure_record(
-    spec: CampaignSpec, seed: int, result: ScheduleResult, *, stage: str, steps_found: int
-) -> dict[str, Any]:
-    """The JSON-able record saved for a failure."""
-    return {
-        "workload": spec.workload,
-        "variant": spec.variant,
-        "signature": result.verdict.signature,
-        "message": result.verdict.message,
-        "seed": seed,
-        "campaign_seed": spec.seed,
-        "strategy": spec.strategy,
-        "splitbrain": __version__,
-        "found_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "stage": stage,
-        "steps": {"found": steps_found, "shrunk": len(result.trace.steps)},
-        "trace": msgspec.to_builtins(result.trace),
-        "history": [msgspec.to_builtins(op) for op in result.history.ops],
-    }
-
-
-def trace_of(record: dict[str, Any]) -> Trace:
-    return msgspec.convert(record["trace"], Trace)
-
-
 class _WorkerStore:
     """The store as a worker sees it: writable only if the campaign's marker is visible."""
 
@@ -187,11 +193,9 @@ class _WorkerStore:
 
 def run_shard(shard: Shard) -> ShardResult:
     """Run one shard (in a worker): search, save at once, shrink, save the shrunk trace in its place."""
-    from splitbrain.impls import get_workload
-
     started = time.perf_counter()
     spec = shard.spec
-    workload = get_workload(spec.workload)
+    workload = workload_of(spec)
     observer = StatsObserver(workload)
     observed = observer.wrap(workload)
     faults = FaultConfig.coerce(spec.faults) if spec.faults is not None else None
@@ -200,7 +204,9 @@ def run_shard(shard: Shard) -> ShardResult:
 
     def save_found(result: ScheduleResult) -> None:
         observer.active = False  # statistics cover the search, not the shrinking
-        record = failure_record(spec, shard.seed, result, stage="found", steps_found=len(result.trace.steps))
+        record = failure_record(
+            workload, shard.seed, result, campaign=spec, stage="found", steps_found=len(result.trace.steps)
+        )
         path = store.save(record)
         if path is not None:
             first_path.append(path)
@@ -229,7 +235,9 @@ def run_shard(shard: Shard) -> ShardResult:
             shrunk = shrink_trace(workload, best.trace, signature)
             if shrunk.result.verdict.signature == signature:
                 best = shrunk.result
-        record = failure_record(spec, shard.seed, best, stage="shrunk", steps_found=len(found.trace.steps))
+        record = failure_record(
+            workload, shard.seed, best, campaign=spec, stage="shrunk", steps_found=len(found.trace.steps)
+        )
         path = store.save(record)
         if path is None:
             unsaved.append((len(failures), record))
@@ -246,11 +254,9 @@ def run_shard(shard: Shard) -> ShardResult:
 
 def replay_known(spec: CampaignSpec) -> list[ReplayReport]:
     """Replay the saved failures of this workload and variant: do they still fail the same way?"""
-    from splitbrain.impls import get_workload
-
-    workload = get_workload(spec.workload)
+    workload = workload_of(spec)
     reports = []
-    for path in FailureStore(Path(spec.store)).paths(spec.workload, spec.variant):
+    for path in FailureStore(Path(spec.store)).paths(workload.name, spec.variant):
         record = load_failure(path)
         result = replay_trace(workload, trace_of(record))
         now = result.verdict.signature
@@ -274,9 +280,7 @@ def _client_save(spec: CampaignSpec, result: ShardResult) -> ShardResult:
 
 
 def _new_stats(spec: CampaignSpec) -> CampaignStats:
-    from splitbrain.impls import get_workload
-
-    workload = get_workload(spec.workload)
+    workload = workload_of(spec)
     return CampaignStats(
         strategy=spec.strategy, depth=spec.depth, actors=workload.node_count + workload.clients,
         max_steps=spec.max_steps if spec.max_steps is not None else workload.max_steps,
@@ -296,7 +300,7 @@ def run_campaign(
         spec = replace(spec, seconds=30.0)
     report = CampaignReport(spec, stats=_new_stats(spec))
     started = time.monotonic()
-    progress = progress or Progress(f"{spec.workload}/{spec.variant}", enabled=False)
+    progress = progress or Progress(spec.label, enabled=False)
     if replay_first:
         report.replayed = replay_known(spec)
         for r in report.replayed:

@@ -19,6 +19,14 @@ from splitbrain.sim import ReplaySource, Trace, Workload, World
 from splitbrain.sim.scheduler import Choice, Phase
 from splitbrain.sim.trace import Step
 
+__all__ = [
+    "Row",
+    "build_rows",
+    "render_columns",
+    "snapshot",
+]
+
+
 _CONSTANT = frozenset({"id", "nodes", "storage"})
 _WIDTH = 48
 

@@ -16,6 +16,16 @@ from typing import Any
 
 from splitbrain.errors import UsageError
 
+__all__ = [
+    "DASK_HINT",
+    "EXECUTORS",
+    "ExecutorHandle",
+    "InlineExecutor",
+    "default_executor",
+    "make_executor",
+]
+
+
 EXECUTORS: tuple[str, ...] = ("process", "dask", "dask-local")
 
 DASK_HINT = "the Dask executor needs Dask: pip install 'splitbrain[dask]'"

@@ -28,6 +28,15 @@ from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload
 from splitbrain.sim.scheduler import Choice, total_weight, weighted
 from splitbrain.sim.scheduler import Phase as WorldPhase
 
+__all__ = [
+    "CHOICE_SCALE",
+    "ChoiceListSource",
+    "ScheduleFailed",
+    "SearchOutcome",
+    "hypothesis_search",
+]
+
+
 #: resolution of a choice: each step draws an int in [0, CHOICE_SCALE) read as a fraction of the
 #: enabled events' cumulative weight, so generation follows the weights like the seeded RNG does
 CHOICE_SCALE = 1 << 16

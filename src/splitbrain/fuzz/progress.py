@@ -15,6 +15,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+__all__ = [
+    "Progress",
+]
+
 
 class Progress:
     """Counts schedules and failures and shows them; use as a context manager."""

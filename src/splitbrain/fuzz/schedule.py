@@ -19,6 +19,18 @@ from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.histories import History
 from splitbrain.sim import ChoiceSource, FaultConfig, ReplaySource, RunResult, Trace, Workload, World
 
+__all__ = [
+    "DEFAULT_CHECK_TIMEOUT",
+    "HistoryCheck",
+    "ScheduleResult",
+    "Verdict",
+    "history_checks",
+    "judge",
+    "replay_trace",
+    "run_schedule",
+]
+
+
 #: seconds the linearizability checker may spend on one schedule's history before saying unknown
 DEFAULT_CHECK_TIMEOUT = 10.0
 

@@ -39,6 +39,14 @@ import msgspec
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_checks, replay_trace
 from splitbrain.sim import Step, Trace, Workload
 
+__all__ = [
+    "Select",
+    "ShrinkResult",
+    "family",
+    "shrink_trace",
+]
+
+
 #: steps that frame a run and are never removed
 _FRAME = frozenset({"start", "quiesce"})
 

@@ -32,6 +32,16 @@ from splitbrain.sim.workload import Invariant, Workload
 if TYPE_CHECKING:
     from splitbrain.sim.world import World
 
+__all__ = [
+    "CampaignStats",
+    "ShardStats",
+    "StatsObserver",
+    "default_abstract_state",
+    "digest",
+    "pct_bound",
+]
+
+
 _FAULTS = frozenset(FAULT_KINDS)
 
 

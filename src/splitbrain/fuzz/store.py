@@ -20,6 +20,14 @@ import msgspec
 
 from splitbrain.errors import InvalidHistory
 
+__all__ = [
+    "DEFAULT_ROOT",
+    "FailureStore",
+    "atomic_write",
+    "load_failure",
+]
+
+
 DEFAULT_ROOT = Path(".splitbrain")
 
 

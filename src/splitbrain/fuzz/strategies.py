@@ -34,6 +34,18 @@ from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, Verdict, hist
 from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload, World
 from splitbrain.sim.scheduler import Choice, Phase, total_weight, weighted
 
+__all__ = [
+    "STRATEGIES",
+    "PCTSource",
+    "make_source",
+    "process_independent_hypothesis",
+    "run_bound",
+    "schedule_seed",
+    "source_search",
+    "swarm_faults",
+]
+
+
 STRATEGIES: tuple[str, ...] = ("hypothesis", "random", "pct", "swarm")
 
 #: events that belong to an actor; everything else (faults, recoveries, ``advance``) is noise for PCT

@@ -16,6 +16,12 @@ import msgspec
 from splitbrain.errors import InvalidHistory
 from splitbrain.histories.op import COMPLETIONS, OP_TYPES, Op, freeze
 
+__all__ = [
+    "UNKNOWN",
+    "History",
+    "Operation",
+]
+
 
 class _Unknown:
     """The output of an operation whose outcome is unknown (``info``, or never completed)."""

@@ -17,6 +17,17 @@ from splitbrain.histories.formats import edn, jepsen_log, jsonl
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op
 
+__all__ = [
+    "FORMATS",
+    "WRITABLE_FORMATS",
+    "detect_format",
+    "dumps_history",
+    "parse_history",
+    "read_history",
+    "write_history",
+]
+
+
 FORMATS: tuple[str, ...] = ("jsonl", "edn", "jepsen-log")
 WRITABLE_FORMATS: tuple[str, ...] = ("jsonl", "edn")
 

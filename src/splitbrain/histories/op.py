@@ -18,6 +18,16 @@ from typing import Any, Literal
 
 import msgspec
 
+__all__ = [
+    "COMPLETIONS",
+    "NEMESIS",
+    "OP_TYPES",
+    "Op",
+    "OpType",
+    "freeze",
+]
+
+
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
 COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})

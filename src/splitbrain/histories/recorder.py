@@ -26,6 +26,14 @@ from splitbrain.errors import UsageError
 from splitbrain.histories.history import History
 from splitbrain.histories.op import NEMESIS, Op, OpType
 
+__all__ = [
+    "DEFINITE_FAILURES",
+    "Call",
+    "DefiniteFailure",
+    "Recorder",
+    "Worker",
+]
+
 
 class DefiniteFailure(Exception):
     """Raise inside :meth:`Recorder.call` when the operation definitely did not happen (records ``fail``).

@@ -9,3 +9,5 @@
 
 This layer sits beside ``fuzz``: it records into ``histories`` and checks with ``checker``.
 """
+
+__all__: list[str] = []

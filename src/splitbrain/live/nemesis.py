@@ -24,6 +24,12 @@ from splitbrain.errors import UsageError
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live.target import Target
 
+__all__ = [
+    "KINDS",
+    "Nemesis",
+]
+
+
 KINDS = ("pause", "kill", "partition")
 
 

@@ -23,6 +23,18 @@ from pathlib import Path
 
 from splitbrain.errors import SplitbrainError, UsageError
 
+__all__ = [
+    "MissingServer",
+    "ServerError",
+    "ServerProcess",
+    "free_port",
+    "port_open",
+    "require_binary",
+    "running",
+    "stop_all",
+]
+
+
 _RUNNING: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
 _PORTS_LOCK = threading.Lock()
 _PORTS_GIVEN: set[int] = set()

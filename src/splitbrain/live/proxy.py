@@ -35,6 +35,21 @@ from typing import Literal
 
 from splitbrain.errors import UsageError
 
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "HEAD_LIMIT",
+    "HEAD_TIMEOUT",
+    "PASS",
+    "QUEUE_LIMIT",
+    "Direction",
+    "FaultProxy",
+    "Kind",
+    "Mode",
+    "http_header_source",
+    "stop_all",
+]
+
+
 Kind = Literal["pass", "delay", "drop", "cut", "oneway"]
 Direction = Literal["up", "down"]
 #: how much of a new connection's first bytes ``classify`` may see (a request header)

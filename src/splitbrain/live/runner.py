@@ -35,6 +35,15 @@ from splitbrain.histories.recorder import Recorder
 from splitbrain.live.nemesis import Nemesis
 from splitbrain.live.target import Target
 
+__all__ = [
+    "DEFAULT_OUT",
+    "VALUES",
+    "RunResult",
+    "draw_register_op",
+    "run_workload",
+]
+
+
 DEFAULT_OUT = Path(".splitbrain") / "runs"
 VALUES = 5  # register values are 0..VALUES-1: small, so reads often meet the writes they depend on
 
@@ -185,6 +194,7 @@ def run_workload(
     out: Path | str | None = None,
     check: bool = True,
     check_timeout: float | None = 120.0,
+    max_states: int | None = None,
     rate: float | None = None,
     nemesis_interval: tuple[float, float] = (1.0, 2.0),
     nemesis_duration: tuple[float, float] = (1.0, 2.0),
@@ -196,7 +206,8 @@ def run_workload(
     Give ``time_limit`` (seconds) and/or ``ops`` (operations); ``rate`` caps each client's operations per
     second (unlimited by default). ``nemesis`` lists fault kinds (``pause``, ``kill``, ``partition``).
     The history is saved under ``out`` (default ``.splitbrain/runs``) and, with ``check``, checked
-    against the target's model (``cas-register``) within ``check_timeout`` seconds.
+    against the target's model (``cas-register``) within ``check_timeout`` seconds and ``max_states``
+    memoised search states (the checker's default budget when ``None``).
     """
     if clients < 1:
         raise UsageError(f"clients must be at least 1, not {clients}")
@@ -233,7 +244,7 @@ def run_workload(
     if check:
         from splitbrain.checker.linearizability import check_linearizability
 
-        result = check_linearizability(history, target.model, timeout=check_timeout)
+        result = check_linearizability(history, target.model, timeout=check_timeout, max_states=max_states)
     return RunResult(
         target=target.name, history=history, result=result, run_dir=run_dir, history_path=path,
         seconds=seconds, faults=chaos.applied if chaos else 0, nemesis_errors=chaos.errors if chaos else [],

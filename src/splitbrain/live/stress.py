@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -34,14 +34,12 @@ from splitbrain.checker.rate_limit import RATE_LIMITED, check_rate_limit
 from splitbrain.errors import UsageError
 from splitbrain.histories.history import History
 from splitbrain.histories.recorder import Recorder
-from splitbrain.impls.rate_limit import LEAKY_METERS, TOKEN_BUCKETS
+from splitbrain.plugins import STRESS_GROUP, entry_points, import_path, is_import_path, load_entry_point
 from splitbrain.sim.threads import LockLike
 
-NS = 1_000_000_000
+__all__ = ["StressResult", "StressSync", "run_stress", "stress_targets", "stress_until"]
 
-#: the objects stress mode can drive: name -> variant -> class built as ``cls(rate, burst, sync)`` with a
-#: ``try_acquire()`` method (the queue and the cluster are not a single callable object)
-STRESS_TARGETS: dict[str, dict[str, Any]] = {"token-bucket": TOKEN_BUCKETS, "leaky-bucket": LEAKY_METERS}
+NS = 1_000_000_000
 
 
 class StressSync:
@@ -86,13 +84,27 @@ class StressResult:
         )
 
 
+def stress_targets() -> list[str]:
+    """The names of the stress targets installed packages register (entry-point group
+    ``splitbrain.stress_targets``)."""
+    return [entry.name for entry in entry_points(STRESS_GROUP)]
+
+
 def _build(target: str, variant: str) -> Callable[..., Any]:
-    variants = STRESS_TARGETS.get(target)
-    if variants is None:
+    """The limiter class for ``target`` (an entry-point name or ``pkg.mod:attr``) and ``variant``.
+
+    A target is a class built as ``cls(rate_per_ns, burst, sync)`` with a ``try_acquire()`` method, or a
+    mapping of variant names (``"correct"``, bug names) to such classes.
+    """
+    found = import_path(target, what="stress target") if is_import_path(target) else (
+        load_entry_point(STRESS_GROUP, target)
+    )
+    if found is None:
         raise UsageError(
-            f"stress mode runs {', '.join(STRESS_TARGETS)} (one thread-safe object with try_acquire); "
-            f"not {target!r}"
+            f"unknown stress target {target!r} (registered: {', '.join(stress_targets()) or 'none'}; or give "
+            "'package.module:Class', a class built as cls(rate_per_ns, burst, sync) with try_acquire())"
         )
+    variants: Mapping[str, Any] = found if isinstance(found, Mapping) else {"correct": found}
     cls = variants.get(variant)
     if cls is None:
         raise UsageError(f"{target} has no variant {variant!r} (variants: {', '.join(variants)})")

@@ -23,6 +23,11 @@ from splitbrain.errors import UsageError
 from splitbrain.live.processes import ServerError, ServerProcess, require_binary
 from splitbrain.live.proxy import FaultProxy
 
+__all__ = [
+    "Client",
+    "Target",
+]
+
 
 class Client(Protocol):
     """One client thread's connection(s) to the system under test."""

@@ -1,9 +1,10 @@
-"""Models: sequential specifications, and the registry that finds them by name.
+"""Models: sequential specifications, and how a model is found by name.
 
-``MODELS`` maps each registered model's ``name`` to its class, in registration order (the built-ins
-first); ``get_model`` turns a name, class or instance into a model instance; ``register_model`` is a class
-decorator that adds a user's model under its ``name``. Each model class documents its semantics in its
-module.
+``MODELS`` maps each built-in model's ``name`` to its class (plus any a program registers in-process with
+the ``register_model`` decorator); ``get_model`` turns a name, an import path (``pkg.mod:MyModel``), an
+entry-point name (group ``splitbrain.models``, how installed packages such as the bug zoo add models), a
+class or an instance into a model instance. ``available_models`` lists all of them with where each comes
+from. Each model class documents its semantics in its module.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import difflib
 from typing import Any, TypeVar, cast
 
+from splitbrain import plugins as _plugins
 from splitbrain.errors import UnknownModel, UsageError
 from splitbrain.models.base import Model, ModelProtocol
-from splitbrain.models.circuit_breaker import CircuitBreakerModel
 from splitbrain.models.counter import Counter
 from splitbrain.models.kv import KV
 from splitbrain.models.multi_register import MultiRegister
@@ -21,13 +22,11 @@ from splitbrain.models.mutex import Mutex
 from splitbrain.models.queues import FifoQueue, UnorderedQueue
 from splitbrain.models.register import CasRegister, Register
 from splitbrain.models.set import Set
-from splitbrain.models.wrr import WeightedRoundRobinModel
 
 __all__ = [
     "KV",
     "MODELS",
     "CasRegister",
-    "CircuitBreakerModel",
     "Counter",
     "FifoQueue",
     "Model",
@@ -37,7 +36,7 @@ __all__ = [
     "Register",
     "Set",
     "UnorderedQueue",
-    "WeightedRoundRobinModel",
+    "available_models",
     "get_model",
     "register_model",
 ]
@@ -90,10 +89,16 @@ def get_model(name_or_model: Any) -> Model:
     """
     spec = name_or_model
     if isinstance(spec, str):
-        cls = MODELS.get(spec)
-        if cls is None:
+        found: Any = MODELS.get(spec)
+        if found is None and _plugins.is_import_path(spec):
+            found = _plugins.import_path(spec, what="model")
+        elif found is None:
+            found = _plugins.load_entry_point(_plugins.MODEL_GROUP, spec)
+        if found is None:
             raise UnknownModel(_unknown_message(spec))
-        return cls()
+        if isinstance(found, str):
+            raise UsageError(f"model {spec!r} names a string ({found!r}), not a model class or instance")
+        return get_model(found)
     if isinstance(spec, type):
         if not _is_model(spec):
             raise UsageError(f"{spec.__qualname__} is not a model: it needs init() and step() methods")
@@ -110,18 +115,30 @@ def get_model(name_or_model: Any) -> Model:
     )
 
 
+def available_models() -> list[tuple[str, str]]:
+    """``(name, origin)`` of every model a name can reach: the built-ins (and any registered in this
+    process), then the entry points of group ``splitbrain.models`` with the distribution that registered
+    each."""
+    listed = [(name, "built-in" if cls.__module__.startswith("splitbrain.models") else cls.__module__)
+              for name, cls in MODELS.items()]
+    seen = {name for name, _ in listed}
+    plugins = _plugins.entry_points(_plugins.MODEL_GROUP)
+    listed += [(e.name, f"entry point of {e.origin}") for e in plugins if e.name not in seen]
+    return listed
+
+
 def _unknown_message(name: str) -> str:
-    known = ", ".join(MODELS)
-    close = difflib.get_close_matches(name, list(MODELS), n=1)
+    names = [n for n, _ in available_models()]
+    close = difflib.get_close_matches(name, names, n=1)
     if not close:
-        close = [n for n in MODELS if n.lower() == name.lower().replace("_", "-")]
+        close = [n for n in names if n.lower() == name.lower().replace("_", "-")]
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown model {name!r}{hint} (known models: {known})"
+    return (f"unknown model {name!r}{hint} (known models: {', '.join(names)}; or give an import path "
+            "'package.module:Model')")
 
 
 for _builtin in (
-    Register, CasRegister, KV, MultiRegister, Mutex, Set, FifoQueue, UnorderedQueue, Counter, CircuitBreakerModel,
-    WeightedRoundRobinModel,
+    Register, CasRegister, KV, MultiRegister, Mutex, Set, FifoQueue, UnorderedQueue, Counter,
 ):
     register_model(_builtin)
 del _builtin

@@ -11,6 +11,12 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
+__all__ = [
+    "canonical",
+    "show",
+    "show_map",
+]
+
 
 def show(value: Any) -> str:
     """One value, briefly: strings in double quotes, EDN keywords as ``:name`` (their ``repr``)."""

@@ -25,6 +25,12 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from splitbrain.histories.history import UNKNOWN, Operation
 
+__all__ = [
+    "Model",
+    "ModelProtocol",
+    "unknown",
+]
+
 
 @runtime_checkable
 class ModelProtocol(Protocol):

@@ -16,6 +16,10 @@ from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import show
 from splitbrain.models.base import Model
 
+__all__ = [
+    "Counter",
+]
+
 
 class Counter(Model):
     """An integer counter starting at 0."""

@@ -23,6 +23,12 @@ from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import canonical, show, show_map
 from splitbrain.models.base import Model
 
+__all__ = [
+    "KV",
+    "KVState",
+]
+
+
 KVState = tuple[tuple[Any, Any], ...]
 
 

@@ -21,6 +21,14 @@ from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import canonical, show, show_map
 from splitbrain.models.base import Model
 
+__all__ = [
+    "READ",
+    "WRITE",
+    "MultiRegister",
+    "State",
+]
+
+
 State = tuple[tuple[Any, Any], ...]
 
 READ: frozenset[str] = frozenset({"read", "r"})

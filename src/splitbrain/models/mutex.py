@@ -18,6 +18,11 @@ from typing import ClassVar
 from splitbrain.histories.history import Operation
 from splitbrain.models.base import Model
 
+__all__ = [
+    "Mutex",
+]
+
+
 _HELD = (True,)
 _FREE = (False,)
 

@@ -20,6 +20,13 @@ from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import canonical, show
 from splitbrain.models.base import Model
 
+__all__ = [
+    "Bag",
+    "FifoQueue",
+    "UnorderedQueue",
+]
+
+
 Bag = tuple[tuple[Any, int], ...]
 
 

@@ -22,6 +22,11 @@ from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import show
 from splitbrain.models.base import Model
 
+__all__ = [
+    "CasRegister",
+    "Register",
+]
+
 
 class Register(Model):
     """A read/write register starting at nil."""

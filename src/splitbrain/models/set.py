@@ -14,6 +14,10 @@ from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import show
 from splitbrain.models.base import Model
 
+__all__ = [
+    "Set",
+]
+
 
 class Set(Model):
     """A set of elements, initially empty; read returns all of them."""

@@ -22,6 +22,14 @@ from splitbrain.errors import UsageError
 from splitbrain.report.html import short
 from splitbrain.sim.faults import FAULT_KINDS
 
+__all__ = [
+    "FAULT_STEPS",
+    "build_campaign",
+    "fault_counts",
+    "summary_from_report",
+]
+
+
 #: the step kinds counted as faults: the injected kinds and their recoveries
 FAULT_STEPS = (*FAULT_KINDS, "heal", "restart", "resume")
 

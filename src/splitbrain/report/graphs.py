@@ -19,6 +19,10 @@ from typing import Any
 from splitbrain.errors import UsageError
 from splitbrain.report.html import short
 
+__all__ = [
+    "build_graph",
+]
+
 
 def build_graph(graph: dict[str, Any]) -> dict[str, Any]:
     """Validate ``graph`` (see the module docstring) and return the page data."""

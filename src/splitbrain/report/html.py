@@ -20,6 +20,14 @@ from markupsafe import Markup
 
 from splitbrain.fuzz.store import atomic_write
 
+__all__ = [
+    "embed_json",
+    "render",
+    "short",
+    "write_page",
+]
+
+
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _TABLE = str.maketrans(_ESCAPES)
 
@@ -44,7 +52,7 @@ def _environment() -> jinja2.Environment:
 
 def render(template: str, *, title: str, data: Any, subtitle: str = "") -> str:
     """Render ``templates/<template>`` with ``data`` embedded as JSON."""
-    from splitbrain import __version__
+    from splitbrain._version import __version__
 
     page = _environment().get_template(template)
     return page.render(title=title, subtitle=subtitle, data_json=embed_json(data), version=__version__)

@@ -23,6 +23,14 @@ from splitbrain.histories.history import History, Operation
 from splitbrain.histories.op import Op
 from splitbrain.report.html import short
 
+__all__ = [
+    "MAX_STATES",
+    "REPLAY_BUDGET",
+    "build_timeline",
+    "fault_periods",
+]
+
+
 #: most model states followed at once in a nondeterministic replay
 MAX_STATES = 32
 #: model steps spent replaying prefixes for one report, at most

@@ -14,6 +14,11 @@ from typing import Any
 from splitbrain.report.html import short
 from splitbrain.sim.faults import FAULT_KINDS
 
+__all__ = [
+    "build_trace_view",
+]
+
+
 _NET_FAULTS = {"partition", "oneway", "bridge"}
 _NET_HEAL = {"heal", "quiesce"}
 _DOWN = {"crash": ("restart", "down"), "pause": ("resume", "paused")}
@@ -138,13 +143,12 @@ def _fault_spans(steps: list[Any], col: dict[str, int]) -> tuple[list[dict[str, 
 
 def _state_changes(record: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
     """Replay the trace, snapshotting each node's public fields after every step; keep only changes."""
-    from splitbrain.fuzz.campaign import trace_of
-    from splitbrain.impls import get_workload
+    from splitbrain.fuzz.saved import trace_of, workload_for
     from splitbrain.sim import World
     from splitbrain.sim.scheduler import ReplaySource
 
     trace = trace_of(record)
-    workload = get_workload(trace.workload)
+    workload = workload_for(record)
     snapshots: list[dict[str, dict[str, str]]] = []
 
     class SnapshotWorld(World):

@@ -25,6 +25,16 @@ from splitbrain.histories import NEMESIS, History, Op
 from splitbrain.sim.node import Request
 from splitbrain.sim.vclock import VectorClock
 
+__all__ = [
+    "MAX_REDIRECTS",
+    "ClientOp",
+    "ClientSlot",
+    "Recorder",
+    "Reply",
+    "ReplyKind",
+]
+
+
 MAX_REDIRECTS = 3
 
 ReplyKind = Literal["ok", "fail", "redirect", "info"]

@@ -14,6 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "PPM",
+    "Clock",
+]
+
+
 PPM = 1_000_000
 
 

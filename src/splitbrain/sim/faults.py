@@ -22,6 +22,15 @@ import msgspec
 
 from splitbrain.errors import UsageError
 
+__all__ = [
+    "DEFAULT_KINDS",
+    "DEFAULT_WEIGHTS",
+    "FAULT_KINDS",
+    "NO_FAULTS",
+    "FaultConfig",
+]
+
+
 FAULT_KINDS: tuple[str, ...] = (
     "drop", "duplicate", "delay", "reorder", "partition", "oneway", "bridge", "crash", "pause", "skew",
 )

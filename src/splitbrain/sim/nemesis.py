@@ -19,6 +19,10 @@ from splitbrain.sim.network import cuts_between, cuts_one_way
 from splitbrain.sim.runtime import WorldBase
 from splitbrain.sim.scheduler import Choice
 
+__all__ = [
+    "NemesisSteps",
+]
+
 
 class NemesisSteps(WorldBase):
     """The fault choices and the handlers of fault steps."""

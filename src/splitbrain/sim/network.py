@@ -22,6 +22,13 @@ from typing import Any
 
 from splitbrain.sim.vclock import VectorClock
 
+__all__ = [
+    "Message",
+    "Network",
+    "cuts_between",
+    "cuts_one_way",
+]
+
 
 @dataclass(slots=True)
 class Message:

@@ -18,6 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+__all__ = [
+    "Node",
+    "Rand",
+    "Request",
+    "Runtime",
+]
+
+
 _T = TypeVar("_T")
 
 

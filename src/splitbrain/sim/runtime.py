@@ -25,6 +25,12 @@ from splitbrain.sim.trace import Step
 from splitbrain.sim.vclock import VectorClock
 from splitbrain.sim.workload import Workload
 
+__all__ = [
+    "Delivery",
+    "Violation",
+    "WorldBase",
+]
+
 
 @dataclass(frozen=True)
 class Delivery:

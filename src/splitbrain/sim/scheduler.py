@@ -24,6 +24,18 @@ from typing import Any, Literal
 
 from splitbrain.sim.trace import Step, Trace
 
+__all__ = [
+    "Choice",
+    "ChoiceSource",
+    "HypothesisSource",
+    "Phase",
+    "RandomSource",
+    "ReplaySource",
+    "total_weight",
+    "weighted",
+]
+
+
 Choice = tuple[str, int]
 """An enabled event: its stable key and its integer weight."""
 

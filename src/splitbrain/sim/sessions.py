@@ -17,6 +17,10 @@ from splitbrain.sim.node import Request
 from splitbrain.sim.runtime import WorldBase
 from splitbrain.sim.vclock import VectorClock
 
+__all__ = [
+    "ClientSteps",
+]
+
 
 class ClientSteps(WorldBase):
     """The handlers of client steps."""

@@ -21,6 +21,13 @@ import msgspec
 from splitbrain.errors import UsageError
 from splitbrain.sim.faults import FaultConfig
 
+__all__ = [
+    "TRACE_VERSION",
+    "Step",
+    "Trace",
+]
+
+
 TRACE_VERSION = 1
 
 # sets and dict keys are written sorted, so that no value's bytes depend on PYTHONHASHSEED

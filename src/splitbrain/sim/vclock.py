@@ -10,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Literal
 
+__all__ = [
+    "Order",
+    "VectorClock",
+]
+
+
 Order = Literal["before", "after", "equal", "concurrent"]
 
 

@@ -25,6 +25,12 @@ from splitbrain.sim.node import Node, Rand
 if TYPE_CHECKING:
     from splitbrain.sim.world import World
 
+__all__ = [
+    "Invariant",
+    "Workload",
+    "invariant",
+]
+
 
 @dataclass(frozen=True)
 class Invariant:
@@ -43,7 +49,10 @@ class Workload:
     """Base class of workloads. Required: ``name``, ``model``, ``variants`` and :meth:`generate`."""
 
     name: str = ""
-    model: str = ""
+    #: what its histories are checked against: a model (a registered name, an import path
+    #: ``pkg.mod:Model``, a model class or instance); a workload judged by its own ``history_checks()``
+    #: names here what those check ("eventual", "rate-limit")
+    model: Any = ""
     #: variant name -> node class; ``"correct"`` is the implementation that must never be flagged
     variants: Mapping[str, type[Node]] = {}
     node_count: int = 3
@@ -60,13 +69,18 @@ class Workload:
     #: virtual ticks the quiesce phase keeps running timers and messages (no faults, no new operations)
     #: after every client's operation has completed, e.g. for anti-entropy to converge; 0: stop at once
     settle: int = 0
+    #: bug variant -> ``(faults, max_steps)`` it is searched with (``splitbrain fuzz --search``): the
+    #: faults its scenario needs, made frequent; optional, and only for named bugs
+    search: Mapping[str, tuple[FaultConfig, int]] = {}
 
     _settable: ClassVar[tuple[str, ...]] = (
         "name", "model", "variants", "node_count", "clients", "op_timeout", "backoff", "delay", "faults",
-        "max_steps", "invariants", "settle",
+        "max_steps", "invariants", "settle", "search",
     )
 
     def __init__(self, **overrides: Any) -> None:
+        #: the settings given to the constructor, kept so that a worker process can build the same workload
+        self.overrides: dict[str, Any] = dict(overrides)
         for key, value in overrides.items():
             if key not in self._settable:
                 raise UsageError(
@@ -110,6 +124,17 @@ class Workload:
             raise UsageError(
                 f"workload {self.name!r} has no variant {variant!r} (variants: {', '.join(self.variants)})"
             ) from None
+
+    def search_settings(self, variant: str) -> tuple[FaultConfig, int]:
+        """``(faults, max_steps)`` the bug ``variant`` is searched with; a clear error when it has none."""
+        if variant not in self.search:
+            which = ", ".join(self.search) or "none"
+            raise UsageError(
+                f"workload {self.name!r} has no search settings for variant {variant!r} (variants with them: "
+                f"{which}); search settings belong to bug variants — fuzz without --search, or with "
+                "--faults/--max-steps"
+            )
+        return self.search[variant]
 
     @property
     def bug_variants(self) -> list[str]:

@@ -38,6 +38,13 @@ from splitbrain.sim.sessions import ClientSteps
 from splitbrain.sim.trace import Step, Trace
 from splitbrain.sim.workload import Workload
 
+__all__ = [
+    "RunResult",
+    "World",
+    "replay",
+]
+
+
 _NEVER = 1 << 62  # later than any deadline
 
 

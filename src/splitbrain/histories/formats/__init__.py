@@ -15,6 +15,11 @@ import msgspec
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op, freeze
 
+__all__ = [
+    "finish",
+    "normalise",
+]
+
 
 def normalise(op: Op) -> Op:
     """Freeze the fields a format may decode as lists (``key``, ``error``, ``extra``).

@@ -23,6 +23,16 @@ from splitbrain.histories.formats import finish, normalise
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op
 
+__all__ = [
+    "EdnReader",
+    "Keyword",
+    "Symbol",
+    "Token",
+    "dump_value",
+    "dumps",
+    "read",
+]
+
 
 class Keyword(str):
     """An EDN keyword, held without its colon: equal to the plain string, written back as ``:name``."""

@@ -17,6 +17,12 @@ from splitbrain.histories.formats.edn import EdnReader
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op
 
+__all__ = [
+    "looks_like",
+    "read",
+]
+
+
 _PREFIX = r"(?:.*?\bINFO\s+(?:\S+\s+)*?jepsen\.util\s*[-:]\s+)"
 _RECORD = re.compile(
     rf"^{_PREFIX}?(?P<process>\d+|:[^\s:]+)\s+:(?P<type>[^\s:]+)\s+:?(?P<f>[^\s:]\S*)(?:\s+(?P<value>\S.*?))?\s*$"

@@ -18,6 +18,12 @@ from splitbrain.histories.formats import finish, normalise
 from splitbrain.histories.history import History
 from splitbrain.histories.op import OP_TYPES, Op
 
+__all__ = [
+    "dumps",
+    "read",
+]
+
+
 _DECODER = msgspec.json.Decoder(Op)
 
 _EXPECTED = re.compile(r"Expected `(?P<want>.+?)`, got `(?P<got>.+?)`(?: - at `\$(?P<path>.*)`)?$")

@@ -45,6 +45,7 @@ class RaftKVWorkload(Workload):
     """Three nodes (``node_count=5`` for five), three clients, two keys, get / put / append."""
 
     name = "raft-kv"
+    search = SEARCH  # the faults and steps each bug variant is searched with
     model = "kv"
     variants = VARIANTS
     node_count = 3

@@ -11,6 +11,12 @@ from splitbrain.errors import UsageError
 if TYPE_CHECKING:  # importing a target pulls in asyncio and subprocess: keep the CLI start-up light
     from splitbrain.live.target import Target
 
+__all__ = [
+    "TARGETS",
+    "get_target",
+]
+
+
 #: target name -> (module, class)
 TARGETS: dict[str, tuple[str, str]] = {
     "redis": ("splitbrain.live.targets.redis", "RedisTarget"),

@@ -32,6 +32,17 @@ from splitbrain.live.processes import ServerProcess, free_port
 from splitbrain.live.proxy import FaultProxy, http_header_source
 from splitbrain.live.target import Target
 
+__all__ = [
+    "KEY",
+    "NODES",
+    "EtcdClient",
+    "EtcdError",
+    "EtcdSerializableTarget",
+    "EtcdTarget",
+    "post",
+]
+
+
 KEY = "register"
 NODES = ("n1", "n2", "n3")
 

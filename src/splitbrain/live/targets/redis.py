@@ -26,6 +26,20 @@ from splitbrain.live.processes import ServerProcess, free_port
 from splitbrain.live.proxy import FaultProxy
 from splitbrain.live.target import Target
 
+__all__ = [
+    "CAS_SCRIPT",
+    "KEY",
+    "RedisClient",
+    "RedisReplicaTarget",
+    "RedisTarget",
+    "ReplicaClient",
+    "Resp",
+    "RespError",
+    "redis_argv",
+    "register_op",
+]
+
+
 KEY = "register"
 # compare-and-set in one atomic step: 1 when swapped, 0 when the current value differs
 CAS_SCRIPT = (

@@ -1,0 +1,5 @@
+"""``python -m splitbrain``: the same as the ``splitbrain`` command."""
+
+from splitbrain.cli import main
+
+main()

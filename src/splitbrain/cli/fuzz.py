@@ -1,0 +1,194 @@
+"""``splitbrain workloads`` and ``splitbrain fuzz``: campaigns in the simulator.
+
+A workload is named as everywhere in splitbrain: a name an installed package registers (entry-point group
+``splitbrain.workloads``; the bug zoo registers its systems this way) or an import path
+``package.module:attribute``, the current directory importable. Worker processes and Dask workers resolve
+the same string themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from splitbrain.cli.exits import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION
+from splitbrain.cli.options import budget_seconds, count_option, option, verbose_option
+
+__all__ = ["fuzz", "workloads"]
+
+
+@click.command()
+@verbose_option
+def workloads(verbose: int) -> None:
+    """List the registered workloads, their bug variants, and the package each comes from.
+
+    Your own workload needs no registration: name it by import path, `splitbrain fuzz mymod:workload`.
+    """
+    from splitbrain.models import available_models
+    from splitbrain.plugins import is_import_path
+    from splitbrain.sim.loading import available_workloads, load_workload
+
+    entries = available_workloads()
+    if not entries:
+        click.echo("no workloads registered (install a package that registers some under the entry-point group "
+                   "splitbrain.workloads, or name your own as 'module:attribute')")
+        return
+    width = max(len(e.name) for e in entries)
+    model_names = {name for name, _ in available_models()}
+    for entry in entries:
+        workload = load_workload(entry.name)
+        bugs = ", ".join(workload.bug_variants) or "-"
+        model = workload.model
+        # a workload that judges its histories with its own checks names what they check, not a model
+        if isinstance(model, str) and (model in model_names or is_import_path(model)):
+            judged = f"model {model}"
+        elif isinstance(model, str):
+            judged = f"checks {model}"
+        else:
+            judged = f"model {getattr(model, 'name', type(model).__name__)}"
+        nodes = f"{workload.node_count} node" + ("s" if workload.node_count != 1 else "")
+        click.echo(f"{entry.name:<{width}} {judged:<22} {nodes:<8} bugs: {bugs}")
+        if verbose:
+            click.echo(f"{'':<{width}} {entry.value} (from {entry.origin})")
+    if not verbose:
+        origins = sorted({e.origin for e in entries})
+        click.echo(f"\nregistered by: {', '.join(origins)} (-v for each workload's import path)")
+
+
+def _faults(value: str | None) -> tuple[str, ...] | None:
+    if value is None or value == "all":
+        return None
+    if value in ("none", ""):
+        return ()
+    from splitbrain.sim import FaultConfig
+
+    return FaultConfig.coerce(value).kinds
+
+
+@click.command()
+@click.argument("workload", required=False)
+@click.option("--variant", default="correct", show_default=True, help="Implementation variant (a bug name).")
+@click.option("--all", "all_workloads", is_flag=True,
+              help="Fuzz the correct version of every registered workload, sharing the time budget.")
+@budget_seconds("Time budget in seconds (default 30 unless --count is given).")
+@count_option("Number of schedules to run, instead of a time budget.", aliases=("--examples",))
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (or Dask workers with --executor dask-local).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Campaign seed: same seed, same schedules.")
+@click.option("--faults", default=None, help="Fault kinds, comma-separated (default: the workload's; 'none').")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Steps per schedule (default: the workload's).")
+@click.option("--search", "use_search", is_flag=True,
+              help="Use the bug variant's search settings (the workload's `search`: its faults and steps); "
+                   "--faults / --max-steps still override them.")
+@option("--out", "--store", "store", default=".splitbrain", show_default=True,
+        help="The failure store: failures are saved, and replayed first, here.")
+@click.option("--keep-going", is_flag=True, help="Continue after the first failure until the budget is spent.")
+@click.option("--no-shrink", is_flag=True, help="Save failures as found, without shrinking.")
+@click.option("--strategy", type=click.Choice(["hypothesis", "random", "pct", "swarm"]), default="hypothesis",
+              show_default=True, help="How schedules are explored.")
+@click.option("--depth", type=click.IntRange(min=1, max=64), default=3, show_default=True,
+              help="PCT bug depth d (with --strategy pct).")
+@click.option("--executor", type=click.Choice(["process", "dask", "dask-local"]), default="process",
+              show_default=True, help="Where shards run: this machine's processes, a Dask cluster, a local one.")
+@click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask (tcp://HOST:PORT).")
+@verbose_option
+def fuzz(
+    workload: str | None, variant: str, all_workloads: bool, seconds: float | None, count: int | None,
+    workers: int, seed: int, faults: str | None, max_steps: int | None, store: str, keep_going: bool,
+    no_shrink: bool, strategy: str, depth: int, executor: str, scheduler: str | None, use_search: bool,
+    verbose: int,
+) -> None:
+    """Fuzz WORKLOAD (a registered name or 'module:attribute') or --all under faults; save, shrink and
+    report every failure.
+
+    Exit status: 0 every schedule passed, 1 a failure was found (or a saved one still fails), 2 no
+    failure but some checks gave up (unknown), 3 usage error.
+    """
+    from splitbrain.errors import UsageError
+    from splitbrain.fuzz.campaign import CampaignSpec
+    from splitbrain.fuzz.executors import make_executor
+    from splitbrain.sim.loading import available_workloads, load_workload
+
+    if all_workloads == (workload is not None):
+        raise UsageError("give a WORKLOAD or --all (not both)")
+    if seconds is not None and count is not None:
+        raise UsageError("give either --time or --count, not both")
+    names = [e.name for e in available_workloads()] if workload is None else [workload]
+    if not names:
+        raise UsageError("--all: no workloads are registered")
+    if workload is not None:
+        load_workload(workload).node_class(variant)  # a clear error for an unknown variant, before any work
+    else:
+        variant = "correct"
+    fault_setting: Any = _faults(faults)
+    if use_search:
+        if workload is None:
+            raise UsageError("--search needs a WORKLOAD and a --variant (search settings belong to bug variants)")
+        search_faults, search_steps = load_workload(workload).search_settings(variant)
+        fault_setting = search_faults if faults is None else fault_setting
+        max_steps = search_steps if max_steps is None else max_steps
+    total = seconds if seconds is not None else (None if count is not None else 30.0)
+    each = None if total is None else total / len(names)
+    specs = [CampaignSpec(
+        workload=name, variant=variant, seed=seed, examples=count, seconds=each, workers=workers,
+        faults=fault_setting, max_steps=max_steps, store=store, shrink=not no_shrink, keep_going=keep_going,
+        strategy=strategy, depth=depth,
+    ) for name in names]
+    budget = f"{count} schedules" if count is not None else f"{each:.1f} s"
+    failed = unknown = False
+    with make_executor(executor, workers=workers, scheduler=scheduler) as handle:
+        for spec in specs:
+            click.echo(f"fuzzing {spec.label}: {budget}, {handle.description}, seed {seed}, strategy {strategy}",
+                       err=True)
+            outcome = _fuzz_one(spec, handle, verbose)
+            failed = failed or outcome == EXIT_VIOLATION
+            unknown = unknown or outcome == EXIT_UNKNOWN
+    sys.exit(EXIT_VIOLATION if failed else EXIT_UNKNOWN if unknown else EXIT_OK)
+
+
+def _fuzz_one(spec: Any, handle: Any, verbose: int) -> int:
+    """Run one campaign on ``handle``'s executor, print its outcome and statistics; its exit status."""
+    from splitbrain.fuzz.campaign import run_campaign
+    from splitbrain.fuzz.progress import Progress
+    from splitbrain.fuzz.store import load_failure
+    from splitbrain.report import report_path_for, summary_from_report, write_campaign_report, write_trace_report
+
+    progress = Progress(spec.label)
+    report = run_campaign(spec, executor=handle.executor, parallelism=handle.parallelism, progress=progress)
+    click.echo(
+        f"{spec.label}: {report.schedules} schedules in {report.seconds:.1f} s "
+        f"({report.schedules / max(report.seconds, 1e-9):.1f}/s), {len(report.failures)} failure(s)"
+        + (f", {report.unknown} unknown check(s)" if report.unknown else "")
+    )
+    for line in report.stats.lines(report.seconds, report.failed):
+        click.echo(f"  {line}")
+    for failure in report.failures:
+        record = load_failure(failure.path)
+        page = write_trace_report(record, report_path_for(failure.path))
+        click.echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
+                   f"{failure.steps_shrunk} steps, saved to {failure.path}")
+        if verbose:
+            from splitbrain.fuzz.saved import trace_of
+
+            click.echo(trace_of(record).describe())
+        click.echo(failure.message)
+        click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
+                   f"\n  report: {page}")
+    summary = write_campaign_report(
+        summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults)),
+        Path(spec.store) / f"campaign-{spec.name}-{spec.variant}.html",
+    )
+    click.echo(f"campaign report: {summary}")
+    for r in report.replayed:
+        if r.still_fails:
+            click.echo(f"known failure still fails: {r.path} ({r.signature})")
+    if report.failed:
+        return EXIT_VIOLATION
+    if report.schedules == 0:
+        click.echo("no schedule ran within the budget: nothing was checked (give more --time or a --count)")
+        return EXIT_UNKNOWN
+    return EXIT_UNKNOWN if report.unknown == report.schedules else EXIT_OK
