@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from splitbrain.fuzz.store import atomic_write
+from splitbrain.files import atomic_write
 
 __all__ = [
     "embed_json",
