@@ -65,10 +65,10 @@ def check(
     if checker == "causal":
         from splitbrain.checker.causality import check_causal
 
-        return check_causal(loaded)
+        return check_causal(loaded, timeout=timeout)
     from splitbrain.checker.transactions import check_transactions
 
-    return check_transactions(loaded, consistency)
+    return check_transactions(loaded, consistency, timeout=timeout)
 
 
 def _positive(name: str, value: float | None) -> None:

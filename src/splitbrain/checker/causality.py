@@ -47,7 +47,9 @@ from typing import Any
 import networkx as nx  # type: ignore[import-untyped]
 
 from splitbrain.checker.anomaly import Anomaly, AnomalyResult
+from splitbrain.checker.deadline import OutOfTime, tick, within
 from splitbrain.checker.result import Verdict
+from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import History, Operation
 
 __all__ = [
@@ -98,6 +100,7 @@ def _end(op: Operation) -> Clock | None:
 
 def before(a: Operation, b: Operation) -> bool:
     """Operation ``a`` happened before ``b``: a's completion clock <= b's invoke clock."""
+    tick()  # every pairwise loop of the checks passes here: the time budget is looked at
     ea, sb = _end(a), _start(b)
     return a is not b and ea is not None and sb is not None and _leq(ea, sb)
 
@@ -135,6 +138,7 @@ class _Versions:
 
     def older(self, key: Any, a: Any, b: Any) -> str | None:
         """Why version ``a`` of ``key`` is known to be older than ``b`` (None if it is not)."""
+        tick()
         if a == b or b is None:
             return None
         if a is None:
@@ -392,16 +396,45 @@ def _graph(title: str, graph: nx.DiGraph, cycle: Iterable[tuple[int, int]]) -> d
     }
 
 
-def check_causal(history: History) -> AnomalyResult:
-    """Run every causality check on ``history``; invalid when any anomaly is found."""
+def check_causal(
+    history: History, *, timeout: float | None = None, mutations: Iterable[str] = ("cas",),
+    ignore: Iterable[str] = (),
+) -> AnomalyResult:
+    """Run every causality check on ``history``; invalid when any anomaly is found, ``"unknown"`` when the
+    ``timeout`` (seconds) runs out first.
+
+    Operations are the functions the module docstring lists, plus ``mutations``: other functions that
+    change a key (``cas``), whose keys' reads then cannot be matched to a write (so are not checked), and
+    ``ignore``: functions to leave out, said explicitly (a client's ``broadcast`` whose effects the
+    history records as ``send``/``deliver``). Any other function is an error naming its line: a function
+    the checker silently ignored could hide exactly the write a read missed.
+    """
     started = time.perf_counter()
-    ops = [op for op in history.operations if op.status != "fail"]
-    versions = _Versions(ops)
-    graph = happens_before_graph(history)
-    found: list[Anomaly] = [
-        *check_clocks(graph), *check_delivery(ops), *check_unwritten(ops, versions),
-        *check_reads(ops, versions), *check_lost_updates(ops, versions), *check_convergence(ops),
-    ]
+    skip = frozenset(ignore)
+    allowed = _KNOWN | frozenset(mutations) | skip
+    for op in history.operations:
+        if op.f not in allowed:
+            line = history.line_of(op.call) if history.lines else None
+            raise InvalidHistory(
+                f"operation {op.f!r} by process {op.process} is not one the causal checker reads (it reads "
+                f"{', '.join(sorted(_KNOWN))}, and treats {', '.join(sorted(mutations)) or 'none'} as other "
+                "mutations)", source=history.source, line=line,
+            )
+    ops = [op for op in history.operations if op.status != "fail" and op.f not in skip]
+    try:
+        with within(timeout):
+            versions = _Versions(ops)
+            graph = happens_before_graph(history)
+            found: list[Anomaly] = [
+                *check_clocks(graph), *check_delivery(ops), *check_unwritten(ops, versions),
+                *check_reads(ops, versions), *check_lost_updates(ops, versions), *check_convergence(ops),
+            ]
+    except OutOfTime:
+        return AnomalyResult(
+            valid="unknown", checker="causal", operations=len(history.operations), consistency="causal",
+            reason=f"the time budget of {timeout:g} s ran out", seconds=time.perf_counter() - started,
+            source=history.source,
+        )
     counts: dict[str, int] = defaultdict(int)
     kept = []
     for a in found:

@@ -11,6 +11,11 @@ prepares the operations, splits them, picks the engine and assembles the :class:
 * P-compositionality (Herlihy & Wing 1990; Horn & Kroening 2015): when the model partitions the
   operations (``kv`` by key), each part is checked on its own, in turns, and the first part proven
   non-linearizable ends the check.
+* Keys (Jepsen's ``independent``): when the operations carry keys and the model does not read them
+  itself (its ``keyed`` is false: every built-in model but ``kv``), each key's operations are checked on
+  their own against a fresh model — a register per key, a counter per key. That is what a keyed history
+  of such a model means, so it happens with ``partition=False`` too. A history where some operations have
+  a key and others do not is refused: splitbrain cannot guess which object the unkeyed ones touched.
 * With ``partition=False`` and a model that declares ``independence_key`` (``kv``), the whole history is
   searched at once with the partial-order reduction and per-key backjumping of
   :mod:`splitbrain.checker.reduced` — one search, one witness over every key.
@@ -83,6 +88,29 @@ def prepare(history: History, model: Any) -> list[Operation]:
     return ops
 
 
+def _per_key(history: History, ops: Sequence[Operation], model: Any) -> list[list[Operation]] | None:
+    """The operations split by key, when they carry keys the model does not read itself; else ``None``."""
+    if getattr(model, "keyed", False) or not ops:
+        return None
+    with_key = [op for op in ops if op.key is not None]
+    if not with_key:
+        return None
+    if len(with_key) != len(ops):
+        lone = next(op for op in ops if op.key is None)
+        line = history.line_of(lone.call) if history.lines else None
+        raise InvalidHistory(
+            f"{lone.f} by process {lone.process} has no key, but other operations have one (e.g. "
+            f"{with_key[0].f} on key {with_key[0].key!r}); model {getattr(model, 'name', model)!r} is "
+            "checked per key, so every operation needs one",
+            source=history.source,
+            line=line,
+        )
+    groups: dict[Any, list[Operation]] = {}
+    for op in ops:
+        groups.setdefault(op.key, []).append(op)
+    return list(groups.values())
+
+
 def check_linearizability(
     history: History,
     model: Any,
@@ -105,14 +133,17 @@ def check_linearizability(
     budget = Budget(timeout, max_states)
     ops = prepare(history, model)
     name = getattr(model, "name", type(model).__name__)
-    groups: list[list[Operation]] = [ops]
+    keyed_groups = _per_key(history, ops, model)
+    groups: list[list[Operation]] = keyed_groups or [ops]
     if partition and hasattr(model, "partition"):
-        parts = model.partition(ops)
-        if parts is not None:
-            groups = [list(g) for g in parts if g]
+        split: list[list[Operation]] = []
+        for group in groups:
+            parts = model.partition(group)
+            split.extend([list(g) for g in parts if g] if parts is not None else [group])
+        groups = split
     # one group over several independent keys: the reduced search (one key per group gains nothing)
     key_of: Callable[[Operation], Any] | None = getattr(model, "independence_key", None)
-    if len(groups) > 1 or not callable(key_of):
+    if len(groups) > 1 or not callable(key_of) or keyed_groups:
         key_of = None
     totals = [0, 0, 0]
     failures: list[tuple[list[Operation], Outcome]] = []
@@ -166,7 +197,7 @@ def check_linearizability(
             state=describe(outcome.deepest_state),
             blocked=None if outcome.blocked is None else group[outcome.blocked],
             longest={group[i].id: [group[k].id for k in seq] for i, seq in outcome.longest.items()},
-            partition=group[0].key if len(groups) > 1 else None,
+            partition=group[0].key if len(groups) > 1 or keyed_groups else None,
         )
         return CheckResult(valid=False, counterexample=cx, stats=stats, **common)  # type: ignore[arg-type]
     if unknown:

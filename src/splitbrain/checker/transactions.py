@@ -35,8 +35,10 @@ from typing import Any
 import networkx as nx  # type: ignore[import-untyped]
 
 from splitbrain.checker.anomaly import Anomaly, AnomalyResult
+from splitbrain.checker.deadline import OutOfTime
 from splitbrain.checker.result import Verdict
 from splitbrain.checker.txn_graph import KINDS, TxnGraph, build
+from splitbrain.errors import UsageError
 from splitbrain.histories.history import History
 
 __all__ = [
@@ -66,9 +68,11 @@ _ALL = frozenset(KINDS)
 class _Search:
     """Cycle search over one inferred graph, bounded by a number of breadth-first searches."""
 
-    def __init__(self, tg: TxnGraph, max_searches: int) -> None:
+    def __init__(self, tg: TxnGraph, max_searches: int, deadline: float | None = None) -> None:
         self.tg, self.g = tg, tg.graph
         self.budget = max_searches
+        self.deadline = deadline
+        self.out_of_time = False
         self.truncated: set[str] = set()
         self.found: list[Anomaly] = []
 
@@ -111,6 +115,9 @@ class _Search:
         (for G-single: the return path avoids rw); falls back to any cycle (G2) when none closes."""
         candidates = self.edges_with(view, through, without)
         for a, b in candidates:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.out_of_time = True
+                self.budget = 0
             if self.budget <= 0:
                 self.truncated.add(name)
                 break
@@ -155,20 +162,30 @@ class _Search:
 
 
 def check_transactions(
-    history: History, consistency: str = "serializable", *, max_searches: int = 2000
+    history: History, consistency: str = "serializable", *, max_searches: int = 2000,
+    timeout: float | None = None,
 ) -> AnomalyResult:
     """Check ``history``'s ``txn`` operations against ``consistency`` (see :data:`CONSISTENCY_MODELS`).
 
-    Valid when no anomaly the model forbids is found; ``"unknown"`` when the search bound stopped it
-    before it could rule one out. Raises ``ValueError`` for an unknown consistency model.
+    Valid when no anomaly the model forbids is found; ``"unknown"`` when the search bound or the
+    ``timeout`` (seconds) stopped it before it could rule one out. Raises ``UsageError`` for an unknown
+    consistency model and :class:`~splitbrain.errors.InvalidHistory` for a malformed transaction.
     """
     if consistency not in FORBIDDEN:
-        raise ValueError(
+        raise UsageError(
             f"unknown consistency model {consistency!r} (expected one of {', '.join(CONSISTENCY_MODELS)})"
         )
     started = time.perf_counter()
-    tg = build(history)
-    search = _Search(tg, max_searches)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        tg = build(history, deadline)
+    except OutOfTime:
+        return AnomalyResult(
+            valid="unknown", checker="txn", operations=len(history.operations), consistency=consistency,
+            reason=f"the time budget of {timeout:g} s ran out while inferring dependencies",
+            seconds=time.perf_counter() - started, source=history.source,
+        )
+    search = _Search(tg, max_searches, deadline)
     search.run()
     forbidden = FORBIDDEN[consistency]
     found = _dedupe([*tg.anomalies, *search.found])
@@ -177,7 +194,9 @@ def check_transactions(
     valid: Verdict = not bad
     reason = None
     if not bad and _undecided(search, consistency):
-        valid, reason = "unknown", f"the cycle search bound ({max_searches} searches) was reached"
+        valid = "unknown"
+        reason = (f"the time budget of {timeout:g} s ran out during the cycle search" if search.out_of_time
+                  else f"the cycle search bound ({max_searches} searches) was reached")
     return AnomalyResult(
         valid=valid,
         checker="txn", operations=len(tg.txns), anomalies=bad, allowed=allowed, consistency=consistency,

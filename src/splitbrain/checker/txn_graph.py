@@ -19,6 +19,7 @@ an ``rt`` edge; ``fail`` transactions are not nodes, only the source of G1a.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from typing import Any
 import networkx as nx  # type: ignore[import-untyped]
 
 from splitbrain.checker.anomaly import Anomaly
+from splitbrain.checker.deadline import OutOfTime
+from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import History, Operation
 
 __all__ = [
@@ -48,6 +51,14 @@ class Txn:
     op: Operation
     mops: list[tuple[str, Any, Any]]
     reads: dict[Any, Any] = field(default_factory=dict)  # key -> first read before own write (external)
+    #: key -> the values this transaction wrote (or appended) to it, in order; built once, so that
+    #: asking costs no scan of the micro-ops (a transaction of 50,000 of them made that quadratic)
+    written: dict[Any, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for fn, k, v in self.mops:
+            if fn != "r":
+                self.written.setdefault(k, []).append(v)
 
     @property
     def name(self) -> str:
@@ -59,7 +70,9 @@ class Txn:
         return f"{self.name} = p{self.op.process} txn {body}{status}, event {self.op.call}"
 
     def writes(self, key: Any) -> list[Any]:
-        return [v for fn, k, v in self.mops if fn != "r" and k == key]
+        return self.written.get(key, [])
+
+
 
 
 def show(v: Any) -> str:
@@ -70,15 +83,44 @@ def show(v: Any) -> str:
     return repr(v)
 
 
-def _parse(op: Operation) -> list[tuple[str, Any, Any]]:
-    mops = op.output if op.ok and isinstance(op.output, tuple) else op.input
+def _parse(op: Operation, history: History) -> list[tuple[str, Any, Any]]:
+    """The micro-ops of a ``txn`` (its completion's, which carry what reads returned, when it is ok),
+    each checked: a malformed one is an error naming the line, never silently skipped — a history
+    checked without the micro-ops it could not read would be judged on less than it says."""
+
+    def bad(problem: str) -> InvalidHistory:
+        at = op.ret if op.ok and op.ret is not None else op.call
+        line = history.line_of(at) if history.lines else None
+        return InvalidHistory(f"txn by process {op.process}: {problem}", source=history.source, line=line)
+
+    mops = op.output if op.ok and op.output is not None else op.input
     if not isinstance(mops, tuple):
-        return []
+        raise bad(f"the value must be a list of micro-ops [f key value], got {show(mops)}")
     out = []
     for mop in mops:
-        if isinstance(mop, tuple) and len(mop) == 3 and str(mop[0]) in _FN:
-            out.append((_FN[str(mop[0])], mop[1], mop[2]))
+        if not (isinstance(mop, tuple) and len(mop) == 3):
+            raise bad(f"{show(mop)} is not a micro-op [f key value]")
+        fn = mop[0]  # a string (an EDN keyword is one too)
+        if not isinstance(fn, str) or fn not in _FN:
+            raise bad(f"micro-op {show(mop)} has function {show(fn)}; expected one of r, w, append (or read, "
+                      "write)")
+        kind, key, value = _FN[fn], mop[1], mop[2]
+        if key is None:
+            raise bad(f"micro-op {show(mop)} has no key")
+        if kind != "r" and value is None:
+            raise bad(f"micro-op {show(mop)} writes nil; written values must be distinct non-nil values")
+        if kind == "r" and op.ok and value is not None and not _readable(value):
+            raise bad(f"micro-op {show(mop)} read {show(value)}, which is not a value or a list of values")
+        out.append((kind, key, value))
     return out
+
+
+def _readable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass
@@ -98,14 +140,20 @@ class TxnGraph:
         self.graph.edges[a.op.id, b.op.id]["deps"].setdefault(kind, why)
 
 
-def build(history: History) -> TxnGraph:
-    """Infer every dependency edge of ``history``'s ``txn`` operations."""
+def build(history: History, deadline: float | None = None) -> TxnGraph:
+    """Infer every dependency edge of ``history``'s ``txn`` operations; :class:`OutOfTime` past
+    ``deadline`` (a ``time.monotonic()`` value)."""
     txns: dict[int, Txn] = {}
     failed: dict[tuple[Any, Any], Txn] = {}
     for op in history.operations:
         if op.f != "txn":
-            continue
-        t = Txn(op, _parse(op))
+            line = history.line_of(op.call) if history.lines else None
+            raise InvalidHistory(
+                f"operation {op.f!r} by process {op.process} is not a transaction: the txn checker reads "
+                "only 'txn' operations whose value is a list of micro-ops [f key value]",
+                source=history.source, line=line,
+            )
+        t = Txn(op, _parse(op, history))
         if op.status == "fail":
             for fn, k, v in t.mops:
                 if fn != "r":
@@ -128,12 +176,22 @@ def build(history: History) -> TxnGraph:
         for fn, k, v in t.mops:
             if fn != "r":
                 writer.setdefault((k, v), t)
-    keys = {k for t in txns.values() for _, k, _ in t.mops}
-    for k in sorted(keys, key=repr):
+    # per key, the reads of committed transactions and the transactions that read or write it
+    key_reads: dict[Any, list[tuple[Txn, Any]]] = defaultdict(list)
+    key_txns: dict[Any, dict[int, Txn]] = defaultdict(dict)
+    for t in txns.values():
+        for fn, k, v in t.mops:
+            key_txns[k][t.op.id] = t
+            if fn == "r" and t.op.ok:
+                key_reads[k].append((t, v))
+    for k in sorted(key_txns, key=repr):
+        if deadline is not None and time.monotonic() > deadline:
+            raise OutOfTime
+        involved = list(key_txns[k].values())
         if k in list_keys:
-            _list_key(tg, k, writer, failed)
+            _list_key(tg, k, writer, failed, key_reads[k], involved)
         else:
-            _register_key(tg, k, writer, failed)
+            _register_key(tg, k, writer, failed, involved)
     _lost_updates(tg)
     _order_edges(tg, history)
     return tg
@@ -172,8 +230,7 @@ def _intermediate(tg: TxnGraph, t: Txn, w: Txn, k: Any, v: Any, read: Any) -> No
 
 
 def _list_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
-              failed: dict[tuple[Any, Any], Txn]) -> None:
-    reads = [(t, v) for t in tg.txns.values() if t.op.ok for fn, kk, v in t.mops if fn == "r" and kk == k]
+              failed: dict[tuple[Any, Any], Txn], reads: list[tuple[Txn, Any]], involved: list[Txn]) -> None:
     lists = [(t, tuple(v) if isinstance(v, tuple) else ()) for t, v in reads]
     if not lists:
         return
@@ -193,7 +250,7 @@ def _list_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
         a, b = writer[(k, order[i])], writer[(k, order[i + 1])]
         tg.add(a, b, "ww", f"{a.name} appended {show(order[i])} to {k!r}; {b.name} appended "
                f"{show(order[i + 1])} right after it (ww, from the read {show(order)})")
-    for t in tg.txns.values():
+    for t in involved:
         if k not in t.reads:
             continue
         seen = t.reads[k] if isinstance(t.reads[k], tuple) else ()
@@ -210,10 +267,10 @@ def _list_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
 
 
 def _register_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
-                  failed: dict[tuple[Any, Any], Txn]) -> None:
-    written = [v for (kk, v) in writer if kk == k]
+                  failed: dict[tuple[Any, Any], Txn], involved: list[Txn]) -> None:
+    written = list(dict.fromkeys(v for t in involved for v in t.writes(k)))
     after: dict[Any, set[Any]] = defaultdict(set)  # version -> versions known to follow it
-    for t in tg.txns.values():
+    for t in involved:
         if k in t.reads and t.writes(k):
             after[t.reads[k]].add(t.writes(k)[-1])
     for v1, nexts in after.items():
@@ -222,7 +279,7 @@ def _register_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
                 a, b = writer[(k, v1)], writer[(k, v2)]
                 tg.add(a, b, "ww", f"{a.name} wrote {k!r}={show(v1)}; {b.name} read it and wrote "
                        f"{k!r}={show(v2)} (ww)")
-    for t in tg.txns.values():
+    for t in involved:
         if k not in t.reads:
             continue
         v = t.reads[k]

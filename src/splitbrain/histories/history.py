@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from splitbrain.errors import InvalidHistory
-from splitbrain.histories.op import COMPLETIONS, OP_TYPES, Op, freeze
+from splitbrain.histories.op import COMPLETIONS, OP_TYPES, Op, TooDeep, freeze
 
 __all__ = [
     "UNKNOWN",
@@ -110,15 +110,22 @@ class History:
         allow_empty: bool = True,
     ) -> History:
         """Validate ``ops`` and pair them. Raises :class:`InvalidHistory` naming the offending line."""
-        indexed: list[Op] = []
-        for i, op in enumerate(ops):
-            value = freeze(op.value)
-            if op.index != i or value is not op.value:
-                op = msgspec.structs.replace(op, index=i, value=value)
-            indexed.append(op)
-        line_numbers = tuple(lines) if lines is not None else tuple(range(1, len(indexed) + 1))
-        if len(line_numbers) != len(indexed):
+        given = list(ops)
+        line_numbers = tuple(lines) if lines is not None else tuple(range(1, len(given) + 1))
+        if len(line_numbers) != len(given):
             raise ValueError("lines must give one line number per op")
+        indexed: list[Op] = []
+        for i, op in enumerate(given):
+            if not isinstance(op, Op):
+                raise InvalidHistory(f"expected an Op, got {type(op).__name__}", source=source, line=line_numbers[i])
+            _check_fields(op, source, line_numbers[i])
+            try:
+                value, key = freeze(op.value), freeze(op.key)
+            except TooDeep as exc:
+                raise InvalidHistory(str(exc), source=source, line=line_numbers[i]) from None
+            if op.index != i or value is not op.value or key is not op.key:
+                op = msgspec.structs.replace(op, index=i, value=value, key=key)
+            indexed.append(op)
         if not indexed and not allow_empty:
             raise InvalidHistory("the history is empty (no operations)", source=source)
         history = cls(ops=tuple(indexed), source=source, lines=line_numbers)
@@ -171,6 +178,16 @@ class History:
             k: History.from_ops([o for o, _ in b], source=self.source, lines=[ln for _, ln in b])
             for k, b in buckets.items()
         }
+
+
+def _check_fields(op: Op, source: str | None, line: int) -> None:
+    """The fields every reader and the Python API must give an op a usable type."""
+    if isinstance(op.process, bool) or not isinstance(op.process, int | str):
+        raise InvalidHistory(f"process must be an integer or a name, got {op.process!r}", source=source, line=line)
+    if not isinstance(op.f, str):
+        raise InvalidHistory(f"f (the function) must be a name, got {op.f!r}", source=source, line=line)
+    if op.time is not None and (isinstance(op.time, bool) or not isinstance(op.time, int)):
+        raise InvalidHistory(f"time must be an integer, got {op.time!r}", source=source, line=line)
 
 
 def _pair(history: History) -> list[Operation]:

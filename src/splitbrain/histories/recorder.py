@@ -57,14 +57,17 @@ def _describe(error: BaseException | str | None) -> str | None:
 class Call:
     """An open call: complete it exactly once with :meth:`ok`, :meth:`fail` or :meth:`info`."""
 
-    __slots__ = ("_recorder", "done", "exception", "f", "node", "process", "status", "value")
+    __slots__ = ("_recorder", "done", "exception", "f", "key", "node", "process", "status", "value")
 
-    def __init__(self, recorder: Recorder, process: int, f: str, value: Any, node: str | None) -> None:
+    def __init__(
+        self, recorder: Recorder, process: int, f: str, value: Any, node: str | None, key: Any = None
+    ) -> None:
         self._recorder = recorder
         self.process = process
         self.f = f
         self.value = value
         self.node = node
+        self.key = key
         self.done = False
         self.status: str | None = None
         #: the exception that completed the call, when one did (see :meth:`Recorder.call`)
@@ -83,7 +86,8 @@ class Call:
         self._recorder._complete(self, "info", self.value, error)
 
     def __repr__(self) -> str:
-        return f"<call p{self.process} {self.f} {self.value!r} {self.status or 'open'}>"
+        key = "" if self.key is None else f" {self.key!r}"
+        return f"<call p{self.process} {self.f}{key} {self.value!r} {self.status or 'open'}>"
 
 
 class Recorder:
@@ -131,8 +135,9 @@ class Recorder:
         return Worker(self)
 
     # -- recording ---------------------------------------------------------------------------------
-    def invoke(self, process: int, f: str, value: Any = None, *, node: str | None = None) -> Call:
-        """Record the invocation of ``f(value)`` by ``process``; complete the returned call later."""
+    def invoke(self, process: int, f: str, value: Any = None, *, node: str | None = None, key: Any = None) -> Call:
+        """Record the invocation of ``f(value)`` by ``process`` (on ``key``, for a store of many objects:
+        each key is then checked on its own); complete the returned call later."""
         if not isinstance(process, int) or isinstance(process, bool):
             raise UsageError(f"process ids are ints (got {process!r}); use recorder.new_process()")
         with self._lock:
@@ -147,20 +152,22 @@ class Recorder:
                     "continue with recorder.new_process()"
                 )
             self._next_process = max(self._next_process, process + 1)
-            call = Call(self, process, f, value, node)
+            call = Call(self, process, f, value, node, key)
             self._open[process] = call
-            self._append(process, "invoke", f, value, node, None)
+            self._append(process, "invoke", f, value, node, None, key)
         return call
 
     @contextmanager
-    def call(self, process: int, f: str, value: Any = None, *, node: str | None = None) -> Iterator[Call]:
+    def call(
+        self, process: int, f: str, value: Any = None, *, node: str | None = None, key: Any = None
+    ) -> Iterator[Call]:
         """Record a call around a block: ``with rec.call(p, "read", None) as c: c.ok(client.get())``.
 
         An exception escaping the block completes the call (``fail`` for a definite failure or a
         read-only function, ``info`` otherwise) and is swallowed: its outcome is now in the history,
         and a client loop simply goes on. A block that completes nothing records ``info``.
         """
-        call = self.invoke(process, f, value, node=node)
+        call = self.invoke(process, f, value, node=node, key=key)
         try:
             yield call
         except Exception as exc:
@@ -178,7 +185,7 @@ class Recorder:
     def nemesis(self, f: str, value: Any = None) -> None:
         """Record a fault event (``start-partition``, ``stop-pause``, ...) for reports to shade."""
         with self._lock:
-            self._append(NEMESIS, "info", f, value, None, None)
+            self._append(NEMESIS, "info", f, value, None, None, None)
 
     def _complete(self, call: Call, status: OpType, value: Any, error: BaseException | str | None) -> None:
         with self._lock:
@@ -190,15 +197,16 @@ class Recorder:
             if status == "info":
                 self._retired.add(call.process)
             self.counts[status] += 1
-            self._append(call.process, status, call.f, value, call.node, _describe(error))
+            self._append(call.process, status, call.f, value, call.node, _describe(error), call.key)
 
     def _append(
-        self, process: int | str, type: OpType, f: str, value: Any, node: str | None, error: str | None
+        self, process: int | str, type: OpType, f: str, value: Any, node: str | None, error: str | None,
+        key: Any,
     ) -> None:
         # called with the lock held: the timestamp order is the event order
         self._ops.append(
             Op(process=process, type=type, f=f, value=value, index=len(self._ops), time=self._clock(),
-               node=node, error=error)
+               node=node, error=error, key=key)
         )
 
     # -- reading -----------------------------------------------------------------------------------
@@ -224,10 +232,10 @@ class Worker:
         self.process = recorder.new_process()
 
     @contextmanager
-    def call(self, f: str, value: Any = None, *, node: str | None = None) -> Iterator[Call]:
+    def call(self, f: str, value: Any = None, *, node: str | None = None, key: Any = None) -> Iterator[Call]:
         """Like :meth:`Recorder.call`, under this worker's process; a fresh id follows an ``info``."""
         try:
-            with self.recorder.call(self.process, f, value, node=node) as call:
+            with self.recorder.call(self.process, f, value, node=node, key=key) as call:
                 yield call
         finally:
             if self.recorder.retired(self.process):

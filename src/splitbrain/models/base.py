@@ -10,7 +10,9 @@ Following Porcupine's `Model` record (Init, Step, Partition, Describe*), a model
   outcome is unknown, in which case every outcome must be allowed);
 * ``partition(operations) -> list of lists`` (optional) — independent sub-histories whose separate
   linearizability implies the whole's (P-compositionality, Horn & Kroening 2015);
-* ``describe_state(state)`` and ``describe_op(op)`` for reports.
+* ``describe_state(state)`` and ``describe_op(op)`` for reports;
+* ``keyed`` (optional, default false) — true when ``step`` reads ``op.key`` itself; otherwise a keyed
+  history is checked one key at a time against a fresh model each.
 
 We pass the whole operation to ``step`` rather than Porcupine's ``(state, input, output)`` because our
 operations carry a separate ``key`` and function name; a model reads what it needs from one record.
@@ -50,6 +52,9 @@ class Model:
     functions: ClassVar[tuple[str, ...]] = ()
     #: functions that never change the state: the checker drops their unknown-outcome calls
     readonly: ClassVar[tuple[str, ...]] = ()
+    #: whether ``step`` reads ``op.key`` itself (``kv``). When false, a history whose operations carry
+    #: keys is checked one key at a time, a fresh model per key (Jepsen's ``independent``)
+    keyed: ClassVar[bool] = False
 
     def init(self) -> Hashable:
         raise NotImplementedError

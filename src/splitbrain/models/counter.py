@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import UNKNOWN, Operation
+from splitbrain.histories.op import same_value
 from splitbrain.models._text import show
 from splitbrain.models.base import Model
 
@@ -36,7 +37,7 @@ class Counter(Model):
         f = op.f
         if f == "read":
             out = op.output
-            return (state,) if out is UNKNOWN or out == state else ()
+            return (state,) if out is UNKNOWN or same_value(out, state) else ()
         if f == "add":
             n = op.input
             if not isinstance(n, Number) or isinstance(n, bool):
@@ -44,5 +45,11 @@ class Counter(Model):
                     f"add by process {op.process} (event {op.call}) has input {show(n)}; "
                     "expected a number"
                 )
-            return (state + n,)
+            after = state + n
+            out = op.output
+            # an add's result is either echoed (Jepsen's clients complete ``add 1`` with value 1) or the
+            # counter's value after it (Redis INCRBY); anything else is a wrong answer to check
+            if out is UNKNOWN or out is None or same_value(out, n) or same_value(out, after):
+                return (after,)
+            return ()
         return ()

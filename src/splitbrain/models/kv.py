@@ -38,6 +38,7 @@ class KV(Model):
     name: ClassVar[str] = "kv"
     summary: ClassVar[str] = 'a key-value store of strings (get, put, append by key), every key ""'
     functions: ClassVar[tuple[str, ...]] = ("get", "put", "append")
+    keyed: ClassVar[bool] = True  # step reads op.key: one store of many keys
     readonly: ClassVar[tuple[str, ...]] = ("get",)
 
     def init(self) -> Hashable:

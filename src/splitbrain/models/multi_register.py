@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import UNKNOWN, Operation
+from splitbrain.histories.op import same_value
 from splitbrain.models._text import canonical, show, show_map
 from splitbrain.models.base import Model
 
@@ -64,7 +65,7 @@ class MultiRegister(Model):
                 values[key] = value
                 changed = True
             elif fn in READ:
-                if check_reads and values.get(key) != value:
+                if check_reads and not same_value(values.get(key), value):
                     return ()
             else:
                 raise _malformed(op, f"{show(mop)} is not a micro-op")

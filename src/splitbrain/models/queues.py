@@ -17,6 +17,7 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from splitbrain.histories.history import UNKNOWN, Operation
+from splitbrain.histories.op import same_value
 from splitbrain.models._text import canonical, show
 from splitbrain.models.base import Model
 
@@ -48,7 +49,7 @@ class FifoQueue(Model):
             out = op.output
             if not state:
                 return (state,) if out is None or out is UNKNOWN else ()
-            if out is UNKNOWN or out == state[0]:
+            if out is UNKNOWN or same_value(out, state[0]):
                 return (state[1:],)
             return ()
         return ()
@@ -72,7 +73,7 @@ class UnorderedQueue(Model):
         if f == "enqueue":
             v = op.input
             for i, (value, count) in enumerate(state):
-                if value == v:
+                if same_value(value, v):
                     return ((*state[:i], (value, count + 1), *state[i + 1 :]),)
             return (canonical((*state, (v, 1))),)
         if f == "dequeue":
@@ -82,7 +83,7 @@ class UnorderedQueue(Model):
             if out is UNKNOWN:
                 return tuple(_remove(state, i) for i in range(len(state)))
             for i, (value, _) in enumerate(state):
-                if value == out:
+                if same_value(value, out):
                     return (_remove(state, i),)
             return ()
         return ()

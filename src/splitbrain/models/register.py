@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import UNKNOWN, Operation
+from splitbrain.histories.op import same_value
 from splitbrain.models._text import show
 from splitbrain.models.base import Model
 
@@ -44,7 +45,7 @@ class Register(Model):
         f = op.f
         if f == "read":
             out = op.output
-            return (state,) if out is UNKNOWN or out == state else ()
+            return (state,) if out is UNKNOWN or same_value(out, state) else ()
         if f == "write":
             return (op.input,)
         return ()
@@ -67,12 +68,12 @@ class CasRegister(Register):
         out = op.output
         if out is UNKNOWN:
             # it happened: it set the value if the compare matched, and changed nothing otherwise
-            return (new,) if state == old else (state,)
+            return (new,) if same_value(state, old) else (state,)
         if out is False:
             # some clients complete a cas whose compare failed as ok with result false: it ran, and
             # was legal only where the value was not ``old``
-            return () if state == old else (state,)
-        return (new,) if state == old else ()
+            return () if same_value(state, old) else (state,)
+        return (new,) if same_value(state, old) else ()
 
 
 def _pair(op: Operation) -> tuple[Any, Any]:

@@ -5,6 +5,11 @@ spaces; the value is EDN (``nil``, ``3``, ``[4 4]``, ``:timed-out``), and anythi
 the op's error text. Lines without the ``INFO ... jepsen.util -`` prefix are accepted too. Every
 non-blank line must be an op record: a log line of another kind is an error naming its line, because a
 history that silently skipped records would be checked wrongly.
+
+Lines end as a logger ends them — ``\n``, ``\r\n`` or a lone ``\r`` (old Mac line ends) — and nothing
+else: a record holding another control character or a Unicode line separator (U+2028, U+0085, ...) is
+refused, as is a record cut short before its value (Jepsen always logs one, ``nil`` included). Process
+ids are ASCII digits (``\\d`` would also take other scripts' digits, which ``int`` may not read).
 """
 
 from __future__ import annotations
@@ -25,10 +30,14 @@ __all__ = [
 
 _PREFIX = r"(?:.*?\bINFO\s+(?:\S+\s+)*?jepsen\.util\s*[-:]\s+)"
 _RECORD = re.compile(
-    rf"^{_PREFIX}?(?P<process>\d+|:[^\s:]+)\s+:(?P<type>[^\s:]+)\s+:?(?P<f>[^\s:]\S*)(?:\s+(?P<value>\S.*?))?\s*$"
+    rf"^{_PREFIX}?(?P<process>\d+|:[^\s:]+)\s+:(?P<type>[^\s:]+)\s+:?(?P<f>[^\s:]\S*)(?:\s+(?P<value>\S.*?))?\s*$",
+    re.ASCII,
 )
 # Detection is stricter than reading: a prefixed line, or a bare record whose type is an op type.
-_DETECT = re.compile(rf"^(?:{_PREFIX}|\d+\s+:(?:invoke|ok|fail|info)\s+:?\S)")
+_DETECT = re.compile(rf"^(?:{_PREFIX}|\d+\s+:(?:invoke|ok|fail|info)\s+:?\S)", re.ASCII)
+#: line ends of a log; any other vertical separator inside a record is refused (see the module docstring)
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 
 
 def looks_like(line: str) -> bool:
@@ -40,14 +49,26 @@ def read(text: str, *, source: str | None = None) -> History:
     """Parse a Jepsen log; each op's line is its line in the file."""
     ops: list[Op] = []
     lines: list[int] = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(_LINE_ENDS.split(text), start=1):
         if not line.strip():
             continue
+        bad = _FORBIDDEN.search(line)
+        if bad is not None:
+            raise InvalidHistory(
+                f"the record holds the control character or line separator U+{ord(bad.group()):04X} at column "
+                f"{bad.start() + 1}; records are one per line (ended by \\n, \\r\\n or \\r)",
+                source=source, line=number,
+            )
         m = _RECORD.match(line)
         if m is None:
             shown = line.strip()
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise InvalidHistory(f"not a jepsen log record: {shown!r}", source=source, line=number)
+        if m["value"] is None:
+            raise InvalidHistory(
+                f"the record has no value (a line cut short?): {line.strip()[:80]!r}; Jepsen logs every "
+                "op's value, nil included", source=source, line=number,
+            )
         process = m["process"]
         value, error = _value(m["value"], source, number)
         ops.append(
@@ -69,7 +90,7 @@ def _value(text: str | None, source: str | None, line: int) -> tuple[object, str
     """The EDN value at the front of ``text`` and the error text after it, if any."""
     if text is None or text == "nil":
         return None, None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text), None
     reader = EdnReader(text, source=source, first_line=line)
     value = reader.read()

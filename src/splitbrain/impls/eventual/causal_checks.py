@@ -29,13 +29,14 @@ HistoryCheck = Callable[[History], tuple[Any, str]]
 class _LastResult:
     """``check_causal`` of the last history asked for, so that the groups share one run."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignore: Collection[str]) -> None:
         self.history: History | None = None
         self.result: AnomalyResult | None = None
+        self.ignore = ignore
 
     def __call__(self, history: History) -> AnomalyResult:
         if self.history is not history or self.result is None:
-            self.history, self.result = history, check_causal(history)
+            self.history, self.result = history, check_causal(history, ignore=self.ignore)
         return self.result
 
 
@@ -51,11 +52,13 @@ def describe(anomalies: Sequence[Anomaly], limit: int = 5) -> str:
 
 
 def causal_checks(
-    groups: Sequence[tuple[str, Collection[str] | None]], allowed: Collection[str] = ()
+    groups: Sequence[tuple[str, Collection[str] | None]], allowed: Collection[str] = (),
+    ignore: Collection[str] = (),
 ) -> list[tuple[str, HistoryCheck]]:
-    """One history check per ``(check name, anomaly names)`` group (see the module docstring)."""
+    """One history check per ``(check name, anomaly names)`` group (see the module docstring);
+    ``ignore`` names client functions the causality checker leaves out."""
     claimed = {name for _, names in groups if names is not None for name in names}
-    run = _LastResult()
+    run = _LastResult(ignore)
 
     def make(check: str, names: Collection[str] | None) -> HistoryCheck:
         def judge(history: History) -> tuple[Any, str]:
