@@ -10,11 +10,40 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["OutputRefused", "atomic_write", "check_output"]
+
+
+class OutputRefused(OSError):
+    """An output path that would destroy something: an input of the same command, or a file that is not
+    a regular file (a device such as ``/dev/full``, a FIFO, a socket, a directory)."""
+
+
+def check_output(path: str | os.PathLike[str], *, inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """``path`` if writing a file there destroys nothing; :class:`OutputRefused` saying why otherwise.
+
+    Writing replaces the file by a rename, so a device node or FIFO at ``path`` would be swapped for a
+    regular file (as root, ``--html /dev/full`` did exactly that), and an input named as the output
+    would be lost.
+    """
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        if not target.is_file():
+            raise OutputRefused(f"{target}: not a regular file (a directory, device, FIFO or socket): refusing "
+                                "to replace it; write the output to a new file")
+        for given in inputs:
+            try:
+                same = os.path.samefile(target, given)
+            except OSError:
+                continue
+            if same:
+                raise OutputRefused(f"{target}: this is an input of the command ({given}); refusing to overwrite "
+                                    "it; write the output to another file")
+    return target
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half."""
+    check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

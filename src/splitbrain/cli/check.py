@@ -12,6 +12,7 @@ import click
 
 from splitbrain.cli.exits import for_verdicts
 from splitbrain.cli.options import budget_seconds, option, verbose_option
+from splitbrain.files import check_output
 
 __all__ = ["check", "models", "print_result"]
 
@@ -67,6 +68,9 @@ def check(
             "`splitbrain models`); --checker causal|txn need no model"
         )
     model = get_model(model_name) if checker == "linearizable" else None
+    if html is not None:  # refuse a report path that would destroy an input, before any work
+        for path in files:
+            check_output(_html_path(html, path, len(files)), inputs=tuple(files))
     verdicts: list[Any] = []
     for path in files:
         history = read_history(path, format=fmt)

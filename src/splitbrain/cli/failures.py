@@ -129,8 +129,10 @@ def show(file: str, plain: bool, html: str | None, workload_name: str | None, ve
 
     record, trace, workload = _load(file, workload_name)
     if html is not None:
+        from splitbrain.files import check_output
         from splitbrain.report import write_trace_report
 
+        check_output(html, inputs=(file,))
         click.echo(f"report: {write_trace_report(record, html)}", err=True)
     click.echo(f"{record.get('signature')}  ({len(trace.steps)} steps, seed {record.get('seed')})")
     if plain:

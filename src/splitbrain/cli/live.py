@@ -143,8 +143,12 @@ def stress(
 
     Exit status: 0 every run passed, 1 a violation was found, 2 unknown, 3 usage error.
     """
+    from splitbrain.files import check_output
     from splitbrain.histories.io import write_history
     from splitbrain.live.stress import stress_until
+
+    if out is not None:
+        check_output(out)  # before the run: a path that cannot take the history is refused first
 
     result, ran = stress_until(
         target, variant, attempts=attempts, threads=workers, calls=count, rate=rate, burst=burst, noise=noise,

@@ -57,7 +57,8 @@ def _finite_positive(value: float | None, name: str) -> float | None:
 
 def positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """Callback: a time budget is positive and finite (``nan``, ``inf``, 0 and negatives are refused)."""
-    return _finite_positive(value, f"'--{(param.name or 'time').replace('_', '-')}'")
+    names = [name for name in getattr(param, "opts", ()) if name.startswith("--")]
+    return _finite_positive(value, f"'{names[0]}'" if names else "'--time'")
 
 
 def budget_seconds(help: str, *, default: float | None = None, name: str = "seconds", aliases: tuple[str, ...] = ()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from splitbrain.errors import InvalidHistory
 from splitbrain.fuzz.executors import InlineExecutor, default_executor
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.progress import Progress
@@ -257,7 +258,12 @@ def replay_known(spec: CampaignSpec) -> list[ReplayReport]:
     workload = workload_of(spec)
     reports = []
     for path in FailureStore(Path(spec.store)).paths(workload.name, spec.variant):
-        record = load_failure(path)
+        try:
+            record = load_failure(path)
+        except InvalidHistory:
+            if not path.exists():
+                continue  # another campaign sharing the store shrank it away between listing and reading
+            raise
         result = replay_trace(workload, trace_of(record))
         now = result.verdict.signature
         reports.append(ReplayReport(str(path), record.get("signature") or "", now == record.get("signature"), now))
@@ -299,6 +305,7 @@ def run_campaign(
     if spec.examples is None and spec.seconds is None:
         spec = replace(spec, seconds=30.0)
     report = CampaignReport(spec, stats=_new_stats(spec))
+    FailureStore(Path(spec.store)).check_writable()  # a found bug must have somewhere to go
     started = time.monotonic()
     progress = progress or Progress(spec.label, enabled=False)
     if replay_first:

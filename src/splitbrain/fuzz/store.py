@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from splitbrain.errors import InvalidHistory
+from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.files import atomic_write
 
 __all__ = [
@@ -49,6 +49,20 @@ class FailureStore:
         atomic_write(path, data + b"\n")
         return path
 
+    def check_writable(self) -> None:
+        """Refuse, before a campaign spends its budget, a store where a found failure could not be saved:
+        a file in the way, a folder without write permission, a full or read-only disk."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe = self.directory / f".probe-{os.getpid()}"
+            with open(probe, "wb") as fh:
+                fh.write(b"splitbrain")
+            probe.unlink()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot save failures under {self.directory}: {exc.strerror or exc}; choose another --out"
+            ) from None
+
     def paths(self, workload: str | None = None, variant: str | None = None) -> list[Path]:
         if not self.directory.is_dir():
             return []
@@ -77,5 +91,23 @@ def load_failure(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InvalidHistory(
             "not a splitbrain failure file (expected a JSON object with 'workload' and 'trace')",
             source=str(p),
+        )
+    if not isinstance(record["workload"], str) or not record["workload"]:
+        raise InvalidHistory("the failure's 'workload' must be a workload name", source=str(p))
+    ref = record.get("workload_ref")
+    if ref is not None and not isinstance(ref, str):
+        raise InvalidHistory("the failure's 'workload_ref' must be an import path or null", source=str(p))
+    options = record.get("workload_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidHistory("the failure's 'workload_options' must be an object", source=str(p))
+    from splitbrain.sim.trace import TRACE_VERSION, Trace  # the trace's own shape is the simulator's
+
+    try:
+        trace = msgspec.convert(record["trace"], Trace)
+    except (msgspec.ValidationError, UsageError, ValueError, TypeError) as exc:
+        raise InvalidHistory(f"the failure's trace is malformed: {exc}", source=str(p)) from None
+    if trace.version != TRACE_VERSION:
+        raise InvalidHistory(
+            f"the trace is version {trace.version}; this splitbrain reads version {TRACE_VERSION}", source=str(p)
         )
     return record

@@ -79,12 +79,25 @@ class Operation:
         return f"p{self.process} {self.f}{key} {_show(self.input)} -> {out}"
 
 
+#: beyond these sizes a value is shown cut short, with its full size: explaining a verdict about a 20 MB
+#: value must not print the value (a report of it printed 80 MB)
+SHOWN_CHARS = 120
+SHOWN_ITEMS = 16
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "nil"
     if isinstance(value, tuple):
-        return "[" + " ".join(_show(v) for v in value) + "]"
-    return repr(value) if isinstance(value, str) else str(value)
+        items = [_show(v) for v in value[:SHOWN_ITEMS]]
+        if len(value) > SHOWN_ITEMS:
+            items.append(f"… {len(value) - SHOWN_ITEMS:,} more")
+        return "[" + " ".join(items) + "]"
+    text = repr(value) if isinstance(value, str) else str(value)
+    if len(text) > SHOWN_CHARS:
+        size = f"{len(value):,} chars" if isinstance(value, str) else f"{len(text):,} chars shown whole"
+        return f"{text[: SHOWN_CHARS - 20]}… ({size})"
+    return text
 
 
 @dataclass(frozen=True)

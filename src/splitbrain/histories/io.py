@@ -8,20 +8,23 @@ replaces its file atomically, so a crash mid-write never leaves half a history b
 from __future__ import annotations
 
 import os
-import tempfile
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from splitbrain.errors import InvalidHistory, UsageError
+from splitbrain.files import atomic_write
 from splitbrain.histories.formats import edn, jepsen_log, jsonl
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "FORMATS",
     "WRITABLE_FORMATS",
     "detect_format",
     "dumps_history",
+    "max_history_bytes",
     "parse_history",
     "read_history",
     "write_history",
@@ -39,21 +42,56 @@ _READERS: dict[str, Callable[..., History]] = {
 _WRITERS: dict[str, Callable[[Iterable[Op]], str]] = {"jsonl": jsonl.dumps, "edn": edn.dumps}
 
 
+#: the largest history file read (bytes); ``$SPLITBRAIN_MAX_HISTORY_BYTES`` changes it. Parsed, a history
+#: takes about ten times its size in memory, so the default keeps a check of the largest within a few GB.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+
+def max_history_bytes() -> int:
+    """The size limit in force: ``$SPLITBRAIN_MAX_HISTORY_BYTES`` when set (a positive integer), else
+    :data:`DEFAULT_MAX_BYTES`."""
+    text = os.environ.get("SPLITBRAIN_MAX_HISTORY_BYTES", "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"SPLITBRAIN_MAX_HISTORY_BYTES must be a positive number of bytes, got {text!r}")
+    return int(text)
+
+
 def read_history(path: str | os.PathLike[str], format: str = "auto") -> History:
     """Read and validate the history in the file at ``path``.
 
-    ``format`` is one of :data:`FORMATS`, or ``"auto"`` to detect it from the first non-blank line.
+    ``format`` is one of :data:`FORMATS`, or ``"auto"`` to detect it from the first non-blank line. Only
+    regular files are read (a device, FIFO or socket could block forever or never end), and at most
+    :func:`max_history_bytes` of them.
     """
     _check_format(format, ("auto", *FORMATS))
     source = os.fspath(path)
+    limit = max_history_bytes()
     try:
-        data = Path(path).read_bytes()
+        info = os.stat(path)  # stat, not open: opening a FIFO with no writer would block
+        if stat.S_ISDIR(info.st_mode):
+            raise InvalidHistory("this is a directory, not a history file", source=source)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidHistory(
+                "not a regular file (a device, FIFO or socket, which may never end): save the history to a "
+                "file first", source=source,
+            )
+        if info.st_size > limit:
+            raise InvalidHistory(
+                f"the file is {info.st_size:,} bytes, over the limit of {limit:,} (set "
+                "SPLITBRAIN_MAX_HISTORY_BYTES to read larger histories)", source=source,
+            )
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)  # a file that grows while being read is still bounded
     except FileNotFoundError:
         raise InvalidHistory("no such file", source=source) from None
     except IsADirectoryError:
         raise InvalidHistory("this is a directory, not a history file", source=source) from None
     except OSError as exc:
         raise InvalidHistory(f"cannot read the file: {exc.strerror or exc}", source=source) from None
+    if len(data) > limit:
+        raise InvalidHistory(f"the file grew past the limit of {limit:,} bytes while being read", source=source)
     try:
         text = data.decode("utf-8-sig")  # -sig: tolerate a byte-order mark written by some editors
     except UnicodeDecodeError as exc:
@@ -112,17 +150,7 @@ def write_history(
 ) -> None:
     """Write ``history`` to ``path`` atomically: a temporary file in the same directory, then a rename."""
     text = dumps_history(history, format)  # fails before the file is touched
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(Path(path), text.encode("utf-8"))
 
 
 def _check_format(format: str, allowed: tuple[str, ...]) -> None:

@@ -18,27 +18,47 @@ __all__ = [
 ]
 
 
+#: beyond these sizes a value is shown cut short with its size (a state holding a 20 MB string must not
+#: print 20 MB); the same limits as :meth:`Operation.describe`
+SHOWN_CHARS = 120
+SHOWN_ITEMS = 16
+
+
 def show(value: Any) -> str:
-    """One value, briefly: strings in double quotes, EDN keywords as ``:name`` (their ``repr``)."""
+    """One value, briefly: strings in double quotes, EDN keywords as ``:name`` (their ``repr``); long
+    strings and collections cut short with their size."""
     if value is None:
         return "nil"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         # a str subclass (an EDN Keyword or Symbol) knows how to spell itself
-        return json.dumps(value, ensure_ascii=False) if type(value) is str else repr(value)
+        head = value if len(value) <= SHOWN_CHARS else type(value)(value[:SHOWN_CHARS])
+        text = json.dumps(head, ensure_ascii=False) if type(value) is str else repr(head)
+        return text if len(value) <= SHOWN_CHARS else f"{text[:-1]}…{text[-1]} ({len(value):,} chars)"
     if isinstance(value, tuple | list):
-        return "[" + " ".join(show(v) for v in value) + "]"
+        return "[" + " ".join(_items([show(v) for v in value[:SHOWN_ITEMS]], len(value))) + "]"
     if isinstance(value, frozenset | set):
-        return "#{" + " ".join(sorted(show(v) for v in value)) + "}"
+        shown = sorted(show(v) for v in value)
+        return "#{" + " ".join(_items(shown[:SHOWN_ITEMS], len(value))) + "}"
     if isinstance(value, dict):
-        return show_map(value.items())
-    return str(value)
+        return show_map(value.items(), len(value))
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} chars)"
 
 
-def show_map(pairs: Iterable[tuple[Any, Any]]) -> str:
-    """Key/value pairs as ``{"x": "a", "y": 1}``."""
-    return "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in pairs) + "}"
+def _items(shown: list[str], total: int) -> list[str]:
+    return shown + ([f"… {total - len(shown):,} more"] if total > len(shown) else [])
+
+
+def show_map(pairs: Iterable[tuple[Any, Any]], total: int | None = None) -> str:
+    """Key/value pairs as ``{"x": "a", "y": 1}`` (at most :data:`SHOWN_ITEMS` of them)."""
+    shown = []
+    for count, (k, v) in enumerate(pairs):
+        if count == SHOWN_ITEMS:
+            break
+        shown.append(f"{show(k)}: {show(v)}")
+    return "{" + ", ".join(_items(shown, total if total is not None else len(shown))) + "}"
 
 
 def canonical(pairs: Iterable[tuple[Any, Any]]) -> tuple[tuple[Any, Any], ...]:
