@@ -13,6 +13,7 @@ crash of splitbrain itself has its own status (4), never one a verdict uses; ``-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -51,14 +52,27 @@ for _command in (check, models, workloads, fuzz, replay, shrink, show, run, stre
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"splitbrain: error: {message}", err=True)
+    # a message may quote input that is not valid text (a lone surrogate from a JSON escape): escape it
+    # rather than fail to print the error
+    safe = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    click.echo(f"splitbrain: error: {safe}", err=True)
     sys.exit(status)
+
+
+def _tolerant_streams() -> None:
+    """Print what a history holds even when it is not encodable (lone surrogates, a C locale)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: run the CLI and map every way it can end to its exit status."""
     args = list(argv) if argv is not None else sys.argv[1:]
     debug = "--debug" in args or os.environ.get("SPLITBRAIN_DEBUG", "") not in ("", "0")
+    _tolerant_streams()
     try:
         cli.main(args=args, prog_name="splitbrain", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):

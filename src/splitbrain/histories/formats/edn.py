@@ -76,6 +76,7 @@ _TOKEN = re.compile(
 _INT = re.compile(r"[+-]?\d+N?\Z")
 _FLOAT = re.compile(r"[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?M?\Z")
 _STRING_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 _CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r", "formfeed": "\f", "backspace": "\b"}
 _SPECIAL = {"##Inf": math.inf, "##-Inf": -math.inf, "##NaN": math.nan}
@@ -172,7 +173,10 @@ class EdnReader:
         name = text[1:]
         if len(name) == 1:
             return name
-        return _CHARS[name] if name in _CHARS else chr(int(name[1:], 16))
+        char = _CHARS[name] if name in _CHARS else chr(int(name[1:], 16))
+        if _SURROGATE.match(char):
+            raise self.error(f"the character {text} is a lone UTF-16 surrogate, not text", offset)
+        return char
 
     def read_items(self, opener: str, offset: int) -> list[tuple[Any, int]]:
         """Read the values inside an opened container, each with the offset it starts at."""
@@ -250,7 +254,15 @@ class EdnReader:
                 return chr(int(code[1:], 16))
             raise self.error(f"unknown escape \\{code} in a string", offset)
 
-        return _STRING_ESCAPE.sub(unescape, body)
+        text = _STRING_ESCAPE.sub(unescape, body)
+        if _SURROGATE.search(text):
+            # \\uD83D\\uDE00 escapes one character as two UTF-16 halves: join them; a lone half is no text
+            try:
+                text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+            except UnicodeDecodeError:
+                raise self.error("a \\u escape in a string is half of a UTF-16 pair (a lone surrogate)",
+                                 offset) from None
+        return text
 
 
 # -- ops -------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ def read(text: str, *, source: str | None = None) -> History:
             raise InvalidHistory(_explain_validation(str(exc)), source=source, line=number) from None
         except msgspec.DecodeError as exc:
             raise InvalidHistory(_explain_syntax(str(exc)), source=source, line=number) from None
+        except RecursionError:
+            raise InvalidHistory("a value is nested too deeply", source=source, line=number) from None
         ops.append(normalise(op))
         lines.append(number)
     return finish(ops, lines, source)
