@@ -202,7 +202,7 @@ def test_bad_value_in_a_jepsen_log(tmp_path: Path) -> None:
 
 
 def test_errors_are_value_errors_and_formats_are_checked() -> None:
-    with pytest.raises(ValueError, match="<history>:1: unknown op type"):
+    with pytest.raises(ValueError, match="history:1: unknown op type"):
         parse_history('{"process": 0, "type": "begin", "f": "read"}')
     with pytest.raises(UsageError, match="unknown history format 'json'"):
         parse_history(INVOKE_JSON, "json")

@@ -28,13 +28,20 @@ class InvalidHistory(SplitbrainError, ValueError):
     the input without reading a traceback.
     """
 
-    def __init__(self, problem: str, *, source: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, problem: str, *, source: str | None = None, line: int | None = None, event: int | None = None
+    ) -> None:
         self.problem = problem
         self.source = source
         self.line = line
-        where = source or "<history>"
+        #: the index of the history event at fault, when the raiser (a model's ``step``) knows only that:
+        #: the checker turns it into the source's line
+        self.event = event
+        where = source or "history"
         if line is not None:
             where = f"{where}:{line}"
+        elif event is not None:
+            where = f"{where}, event {event}"
         super().__init__(f"{where}: {problem}")
 
 

@@ -125,7 +125,23 @@ def check_linearizability(
     ``valid == "unknown"``, as does outgrowing the memory cap (:data:`DEFAULT_MAX_BYTES`).
     ``partition=False`` does not call the model's ``partition``: one search covers the whole history
     (reduced by the model's ``independence_key`` when it declares one; see :mod:`.reduced`).
+    A model that finds an operation malformed raises :class:`InvalidHistory`; it is reported with the
+    history's source and the line of the event the model named.
     """
+    try:
+        return _check(history, model, timeout=timeout, max_states=max_states, partition=partition)
+    except InvalidHistory as exc:
+        if exc.source is not None or history.source is None:
+            raise
+        line = exc.line
+        if line is None and exc.event is not None and history.lines and 0 <= exc.event < len(history.lines):
+            line = history.line_of(exc.event)
+        raise InvalidHistory(exc.problem, source=history.source, line=line) from None
+
+
+def _check(
+    history: History, model: Any, *, timeout: float | None, max_states: int | None, partition: bool
+) -> CheckResult:
     from splitbrain.models import get_model  # models is a lower layer; imported lazily for start-up
 
     model = get_model(model)

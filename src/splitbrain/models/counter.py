@@ -43,7 +43,7 @@ class Counter(Model):
             if not isinstance(n, Number) or isinstance(n, bool):
                 raise InvalidHistory(
                     f"add by process {op.process} (event {op.call}) has input {show(n)}; "
-                    "expected a number"
+                    "expected a number", event=op.call,
                 )
             after = state + n
             out = op.output

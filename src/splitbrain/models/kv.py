@@ -69,7 +69,8 @@ class KV(Model):
                 except TypeError:
                     raise InvalidHistory(
                         f"append by process {op.process} (event {op.call}) of {show(value)} to key "
-                        f"{show(key)}, whose value is {show(current)}: the values cannot be concatenated"
+                        f"{show(key)}, whose value is {show(current)}: the values cannot be concatenated",
+                        event=op.call,
                     ) from None
         elif f != "put":
             return ()

@@ -80,5 +80,6 @@ class MultiRegister(Model):
 def _malformed(op: Operation, problem: str) -> InvalidHistory:
     return InvalidHistory(
         f"txn by process {op.process} (event {op.call}): {problem} (expected [r key value] or "
-        "[w key value], fn being read/r or write/w)"
+        "[w key value], fn being read/r or write/w)",
+        event=op.call,
     )

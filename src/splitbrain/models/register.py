@@ -82,5 +82,6 @@ def _pair(op: Operation) -> tuple[Any, Any]:
     if isinstance(value, tuple) and len(value) == 2:
         return value[0], value[1]
     raise InvalidHistory(
-        f"cas by process {op.process} (event {op.call}) has input {show(value)}; expected a pair [old new]"
+        f"cas by process {op.process} (event {op.call}) has input {show(value)}; expected a pair [old new]",
+        event=op.call,
     )

@@ -46,7 +46,7 @@ class Set(Model):
             elif not isinstance(out, frozenset):
                 raise InvalidHistory(
                     f"read by process {op.process} (event {op.call}) returned {show(out)}; "
-                    "expected the elements as a sequence or set"
+                    "expected the elements as a sequence or set", event=op.call,
                 )
             return (state,) if out == state else ()
         return ()
