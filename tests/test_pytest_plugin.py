@@ -120,3 +120,27 @@ def test_marker_without_workload_is_a_usage_error(pytester: pytest.Pytester) -> 
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*needs a workload*"]) if result.stderr.lines else None
+
+
+def test_a_failure_shows_the_trace_not_the_librarys_source(pytester: pytest.Pytester) -> None:
+    """The fixture's and fuzz_workload's frames are hidden: a failing test shows the user's line, the shrunk
+    trace, the verdict and a replay command — not splitbrain's source or docstrings."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_fixture(splitbrain_fuzz):
+            splitbrain_fuzz("primary-backup", variant="early-ack", examples=400, seed=2)
+
+        @pytest.mark.splitbrain(workload="primary-backup", variant="early-ack", examples=400, seed=2)
+        def test_marker():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--splitbrain-store", "store")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert "def fuzz_workload" not in text and "splitbrain/fuzz/assertions.py" not in text
+    assert "def run(" not in text and "pytest_runtest_call" not in text
+    assert text.count("replay: splitbrain replay store/failures/primary-backup--early-ack--") >= 2
+    assert "cannot place" in text

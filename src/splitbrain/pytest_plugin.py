@@ -88,6 +88,7 @@ def splitbrain_fuzz(request: pytest.FixtureRequest) -> Callable[..., int]:
     from splitbrain.fuzz.assertions import fuzz_workload
 
     def run(workload: Any, variant: str = "correct", **options: Any) -> int:
+        __tracebackhide__ = True  # the failure shows the user's test line and the shrunk trace
         return fuzz_workload(workload, variant, **_options(request.config, options))
 
     return run
@@ -95,6 +96,7 @@ def splitbrain_fuzz(request: pytest.FixtureRequest) -> Callable[..., int]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
+    __tracebackhide__ = True
     marker = item.get_closest_marker("splitbrain")
     if marker is None:
         return
@@ -104,4 +106,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     workload = options.pop("workload", marker.args[0] if marker.args else None)
     if workload is None:
         raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.splitbrain needs a workload")
-    fuzz_workload(workload, options.pop("variant", "correct"), **_options(item.config, options))
+    try:
+        fuzz_workload(workload, options.pop("variant", "correct"), **_options(item.config, options))
+    except AssertionError as exc:
+        # report the failure itself, not the plugin's frames: the message holds the trace and the replay
+        pytest.fail(str(exc), pytrace=False)

@@ -67,6 +67,7 @@ def fuzz_workload(
     derived from the workload and variant names, so a run is deterministic, unless the profile is not
     derandomized, in which case each run explores new schedules.
     """
+    __tracebackhide__ = True  # a failing test shows the trace and the verdict, not this function
     workload = load_workload(workload)
     workload.node_class(variant)
     failures = FailureStore(Path(store))
