@@ -131,6 +131,18 @@ def test_an_empty_history_is_never_a_pass(tmp_path: Path) -> None:
         assert result.returncode == EXIT_USAGE and "empty" in result.stderr
 
 
+@pytest.mark.parametrize("checker", [["--model", "register"], ["--checker", "txn"], ["--checker", "causal"]])
+def test_a_history_with_nothing_to_check_is_not_a_pass(tmp_path: Path, checker: list[str]) -> None:
+    only_failures = jsonl(tmp_path, [{"process": 0, "type": "invoke", "f": "write", "value": 1},
+                                     {"process": 0, "type": "fail", "f": "write", "value": 1}], "fail.jsonl")
+    only_faults = jsonl(tmp_path, [{"process": "nemesis", "type": "info", "f": "kill", "value": None}], "nem.jsonl")
+    for path in (only_failures, only_faults):
+        if checker[-1] == "txn" and path is only_failures:
+            continue  # a failed write is not a transaction: refused as bad input, tested above
+        result = splitbrain("check", str(path), *checker)
+        assert result.returncode == EXIT_UNKNOWN and "nothing to check" in result.stdout, result.stdout + result.stderr
+
+
 def test_a_campaign_that_ran_no_schedule_does_not_pass(tmp_path: Path) -> None:
     result = splitbrain("fuzz", "raft-kv", "--time", "0.000001", "--out", str(tmp_path))
     assert result.returncode == EXIT_UNKNOWN, result.stdout + result.stderr

@@ -4,6 +4,7 @@ result shape."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -48,7 +49,24 @@ def check(
       named anomalies.
 
     ``timeout`` (seconds) and ``max_states`` are budgets: running out gives ``"unknown"``, never a pass.
+    A history with nothing to check — no operation that may have taken effect (every one failed, or
+    only faults were recorded) — is ``"unknown"`` too: a pass must mean that something held.
     """
+    result = _check(history, model, checker=checker, consistency=consistency, timeout=timeout,
+                    max_states=max_states, partition=partition, format=format)
+    if result.valid is True and getattr(result, "operations", 1) == 0:
+        return dataclasses.replace(  # type: ignore[type-var]
+            result, valid="unknown",
+            reason="nothing to check: no operation in the history may have taken effect (every one failed, "
+                   "or only faults were recorded)",
+        )
+    return result
+
+
+def _check(
+    history: History | str | os.PathLike[str], model: Any, *, checker: str, consistency: str,
+    timeout: float | None, max_states: int | None, partition: bool, format: str,
+) -> Result:
     _positive("timeout", timeout)
     _positive("max_states", max_states)
     if checker not in CHECKERS:

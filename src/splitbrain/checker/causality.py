@@ -453,7 +453,7 @@ def check_causal(
         )
         valid = False if found else "unknown"
     return AnomalyResult(
-        valid=valid, checker="causal", reason=reason, operations=len(history.operations), anomalies=tuple(kept),
+        valid=valid, checker="causal", reason=reason, operations=len(ops), anomalies=tuple(kept),
         consistency="causal", seconds=time.perf_counter() - started, source=history.source,
         stats=dict(counts),
     )
