@@ -7,6 +7,7 @@ Usage: .venv/bin/python scripts/screenshots.py [--out docs/img]
   that cannot be placed;
 * timeline-valid.png — a sample register history with its witness, one operation clicked;
 * trace.png — primary-backup's early-ack bug, found by a seeded schedule and shrunk;
+* trace-settle.png — crdt-counter's sum-merge bug: an eventual-consistency trace, its settle phase folded;
 * graph.png — a hand-built G-single dependency cycle (the transaction checker's output shape);
 * campaign.png — a short real run of primary-backup/early-ack schedules: rate, failures, faults.
 
@@ -34,7 +35,7 @@ from splitbrain.report import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from samples import failure_record, register_history
+from samples import eventual_failure_record, failure_record, register_history
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -104,6 +105,7 @@ def main() -> None:
         pages.append(("timeline-valid", write_history_report(valid, result, tmp / "b.html"), click))
         pages.append(("trace", write_trace_report(failure_record(5, shrink=True), tmp / "c.html"),
                       'rect.row[data-r="7"]'))
+        pages.append(("trace-settle", write_trace_report(eventual_failure_record(), tmp / "f.html"), None))
         pages.append(("graph", write_graph_report(G_SINGLE, tmp / "d.html"), '.edge[data-e="2"] rect'))
         pages.append(("campaign", write_campaign_report(campaign_summary(), tmp / "e.html"), None))
         with sync_playwright() as pw:

@@ -7,7 +7,8 @@ import it from here.
 effect at its completion, so the history is linearizable; ``bad_read_at`` (a fraction of the way in)
 makes one read return 10, a value never written, which is not. A few operations fail or time out
 (``info``), and a partition and a crash are recorded as nemesis events, so every element of the timeline
-appears.
+appears. Times are simulated ticks; ``clock_origin`` and ``clock_step`` turn them into a real clock's
+readings (``time.monotonic_ns()`` of a server up for hours: trillions of nanoseconds).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import msgspec
+
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op
 
 
 def register_history(
     operations: int, *, processes: int = 8, seed: int = 0, bad_read_at: float | None = None,
-    faults: bool = True, info_rate: float = 0.015,
+    faults: bool = True, info_rate: float = 0.015, clock_origin: int = 0, clock_step: int = 1,
 ) -> History:
     """A register history of about ``operations`` operations (see the module docstring)."""
     rng = random.Random(seed)
@@ -69,6 +72,8 @@ def register_history(
             if not bad_done and started >= operations * (bad_read_at or 0):
                 seen, bad_done = 10, True  # never written: no order explains this read
             ops.append(Op(process=p, type="ok", f=f, value=seen, time=t))
+    if clock_origin or clock_step != 1:
+        ops = [msgspec.structs.replace(op, time=clock_origin + (op.time or 0) * clock_step) for op in ops]
     return History.from_ops(ops, source=f"sample register history ({operations} operations, seed {seed})")
 
 
@@ -93,3 +98,20 @@ def failure_record(seed: int = 5, *, shrink: bool = False) -> dict[str, Any]:
             result = shrunk
     stage = "shrunk" if shrink else "found"
     return make_record(workload, seed, result, stage=stage, steps_found=len(found.trace.steps))
+
+
+def eventual_failure_record(seed: int = 0) -> dict[str, Any]:
+    """A saved failure of an eventually consistent workload: crdt-counter's ``sum-merge`` bug under its
+    search settings, found by the seeded random schedule ``seed`` (0 finds it at once). Its trace ends
+    with the settle phase the views fold: a hundred-odd steps of anti-entropy after ``quiesce``."""
+    from splitbrain.fuzz.saved import failure_record as make_record
+    from splitbrain.fuzz.schedule import run_schedule
+    from splitbrain.sim.loading import load_workload
+    from splitbrain.sim.scheduler import RandomSource
+
+    workload = load_workload("crdt-counter")
+    faults, max_steps = workload.search_settings("sum-merge")
+    found = run_schedule(workload, "sum-merge", RandomSource(seed), faults=faults, max_steps=max_steps)
+    if found.verdict.signature is None:
+        raise ValueError(f"seed {seed} does not find the sum-merge bug; try another")
+    return make_record(workload, seed, found, stage="found", steps_found=len(found.trace.steps))

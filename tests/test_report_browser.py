@@ -8,7 +8,10 @@ distinct colours), and answer clicks. Skips only when chromium or the playwright
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import re
 import shutil
 import struct
 import time
@@ -17,13 +20,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 import splitbrain
-from samples import failure_record, register_history
+from samples import eventual_failure_record, failure_record, register_history
 from splitbrain.checker.result import CheckResult
 from splitbrain.histories import History, Op
-from splitbrain.report import write_campaign_report, write_graph_report, write_history_report, write_trace_report
+from splitbrain.report import (
+    report_path_for,
+    write_campaign_report,
+    write_graph_report,
+    write_history_report,
+    write_trace_report,
+)
 
 CHROMIUM = os.environ.get("SPLITBRAIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,12 +66,18 @@ class Opened:
     def __init__(self, browser: Any, path: Path, width: int = 1400, height: int = 820) -> None:
         self.errors: list[str] = []
         self.blocked: list[str] = []
+        self.dialogs: list[str] = []
         self.page = browser.new_page(viewport={"width": width, "height": height})
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("dialog", self._dialog)
         self.page.on("console", self._console)
         self.page.route("**/*", self._route)
         self.page.goto(path.resolve().as_uri())
         self.page.wait_for_selector("body[data-ready]", timeout=20_000)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def _console(self, msg: Any) -> None:
         if msg.type == "error":
@@ -269,6 +285,287 @@ def test_ten_thousand_operations_render_quickly(browser: Any, tmp_path: Path) ->
         assert seconds < LARGE_RENDER_SECONDS, f"10,000 operations took {seconds:.1f} s to open and draw"
         page.page.locator('rect.op[data-i="5000"]').click()
         assert "state after" in page.page.locator("#panel").inner_text()
+        page.check_clean()
+    finally:
+        page.close()
+
+
+# Values a hostile history could hold: each would run script if it ever became markup (closing the data
+# block, an element with an event handler, an attribute breakout, a forged reference to the value table).
+HOSTILE = [
+    "</script><script>window.PWNED=1</script>",
+    "<img src=x onerror=\"window.PWNED=2\">",
+    "\"--><svg onload=\"window.PWNED=3\">",
+    "'><iframe srcdoc=\"<script>parent.PWNED=4</script>\"></iframe>",
+    "\ue0000",
+]
+#: the script any element may legitimately hold: the data block and the drawing code
+SCRIPTS = 2
+
+
+def assert_inert(page: Opened) -> None:
+    """No hostile value ran or became an element: no script beyond the page's own, no event handler
+    attribute, no img/iframe, no dialog, nothing set on window."""
+    p = page.page
+    assert p.evaluate("window.PWNED === undefined")
+    assert page.dialogs == []
+    assert p.locator("script").count() == SCRIPTS
+    assert p.locator("img, iframe, object, embed").count() == 0
+    handlers = p.evaluate("""Array.from(document.querySelectorAll('*')).flatMap(e =>
+        Array.from(e.attributes).filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))""")
+    assert handlers == []
+    page.check_clean()
+
+
+def hostile_history() -> History:
+    h0, h1, h2, h3, h4 = HOSTILE
+    return History.from_ops([
+        Op(process=h0, type="invoke", f="write", value=h1, node=h2),
+        Op(process=h0, type="ok", f="write", value=h1, node=h2),
+        Op(process="nemesis", type="info", f="partition", value=[[h3], [h2]]),
+        Op(process=h3, type="invoke", f="read", value=None, node=h4),
+        Op(process=h3, type="fail", f="read", value=None, error=h0),
+        Op(process=h1, type="invoke", f="read", value=None),
+        Op(process=h1, type="ok", f="read", value=h2 + h3 + h4),  # never written: cannot be placed
+        Op(process="nemesis", type="info", f="heal", value=None),
+    ])
+
+
+def test_hostile_values_stay_text_in_the_timeline(browser: Any, tmp_path: Path) -> None:
+    history = hostile_history()
+    result = splitbrain.check(history, "register")
+    assert result.valid is False
+    page = Opened(browser, write_history_report(history, result, tmp_path / "h.html", title=HOSTILE[1]))
+    try:
+        p = page.page
+        assert_inert(page)
+        assert p.title().startswith(HOSTILE[1])
+        lanes = p.locator("#lane-svg").text_content() or ""
+        assert HOSTILE[0] in lanes and HOSTILE[3] in lanes and HOSTILE[1] in lanes
+        panel = p.locator("#panel").inner_text()  # the blocked read, selected at load
+        assert "cannot be placed" in panel and repr(HOSTILE[2] + HOSTILE[3] + HOSTILE[4]) in panel
+        p.locator('rect.op[data-i="0"]').click()
+        panel = p.locator("#panel").inner_text()
+        assert repr(HOSTILE[1]) in panel and HOSTILE[2] in panel  # the value, and the node it ran on
+        p.locator('rect.op[data-i="1"]').click()
+        assert HOSTILE[0] in p.locator("#panel .err").inner_text()
+        assert HOSTILE[4] in p.locator("#panel .node").inner_text()
+        p.locator('rect.fault').first.hover()
+        assert HOSTILE[3] in p.locator("#tip").inner_text()
+        p.locator("details.explain summary").click()
+        assert HOSTILE[1] in p.locator("#explain").inner_text()
+        p.locator("#zoom-fit").click()
+        assert_inert(page)
+    finally:
+        page.close()
+    unchecked = History.from_ops([Op(process=0, type="invoke", f=HOSTILE[0], value=HOSTILE[2], key=HOSTILE[1]),
+                                  Op(process=0, type="ok", f=HOSTILE[0], value=HOSTILE[2], key=HOSTILE[1])])
+    page = Opened(browser, write_history_report(unchecked, None, tmp_path / "f.html"))
+    try:
+        page.page.locator('rect.op[data-i="0"]').click()
+        call = page.page.locator("#panel .mono").first.inner_text()
+        assert HOSTILE[0] in call and repr(HOSTILE[1])[:20] in call
+        assert_inert(page)
+    finally:
+        page.close()
+
+
+def test_hostile_values_stay_text_in_the_trace_graph_and_campaign_views(browser: Any, tmp_path: Path) -> None:
+    h0, h1, h2, h3, h4 = HOSTILE
+    record = {
+        "workload": h0, "variant": h1, "signature": h2, "message": h3 + "\n" + h0, "seed": h4,
+        "steps": {"found": h1},
+        "trace": {"nodes": [h1, "n2"], "steps": [
+            {"step": 0, "t": 0, "kind": "start"},
+            {"step": 1, "t": 1, "kind": "invoke", "client": 0, "process": 0, "node": h1, "f": h0, "value": h2,
+             "sent": [f"c0>{h1}#1"]},
+            {"step": 2, "t": 2, "kind": "deliver", "msg": f"c0>{h1}#1", "src": "c0", "dst": h1, "value": h3},
+            {"step": 3, "t": 3, "kind": "partition", "groups": [[h1], [h4]]},
+            {"step": h2, "t": h3, "kind": h0, "node": h1},
+        ]},
+    }
+    trace = Opened(browser, write_trace_report(record, tmp_path / "t.html"))  # replaying fails: a note says why
+    try:
+        p = trace.page
+        assert_inert(trace)
+        assert h1 in (p.locator("#head").text_content() or "") and h0 in p.locator("#explain").inner_text()
+        assert h2 in (p.locator("#seq").text_content() or "")  # a step number that is not a number
+        p.locator('rect.row[data-r="1"]').click(position={"x": 20, "y": 5})
+        assert h2 in p.locator("#panel").inner_text()
+        assert_inert(trace)
+    finally:
+        trace.close()
+    graph = {"title": h0, "description": h1, "nodes": [{"id": h2, "label": h3, "detail": h4}, "__proto__", h0],
+             "edges": [{"from": h2, "to": "__proto__", "label": h1}, {"from": "__proto__", "to": h0, "label": h0},
+                       {"from": h0, "to": h2, "label": h2}]}
+    page = Opened(browser, write_graph_report(graph, tmp_path / "g.html"))
+    try:
+        p = page.page
+        assert_inert(page)
+        assert p.locator(".edge text").all_text_contents() == [h1, h0, h2]
+        assert p.locator("#desc").inner_text() == h1
+        p.locator('.node[data-n="0"] rect').click()
+        assert h4 in p.locator("#panel").inner_text()
+        assert_inert(page)
+    finally:
+        page.close()
+    summary = {"title": h0, "schedules": 5, "seconds": 2,
+               "failures": [{"t": 1.0, "signature": h1, "message": h2, "path": "javascript:alert(1)//" + h3}],
+               "faults": {h4: 3, h0: 1}}
+    page = Opened(browser, write_campaign_report(summary, tmp_path / "c.html"))
+    try:
+        p = page.page
+        assert_inert(page)
+        table = p.locator("#failures").inner_text()
+        assert h1 in table and h2 in table and "javascript:" in table
+        assert p.locator("#failures a").count() == 0  # no such file: shown, not linked
+        assert h0 in (p.locator("#faults").text_content() or "")
+        p.locator("path.failmark").hover()
+        assert h1 in p.locator("#tip").inner_text()
+        assert_inert(page)
+    finally:
+        page.close()
+
+
+def test_a_real_clock_axis_reads_in_distinct_relative_units(browser: Any, tmp_path: Path) -> None:
+    # a server's time.monotonic_ns(), two hours after boot: the axis used to read "7351839M" twice
+    history = register_history(300, seed=0, clock_origin=7_351_839_123_456, clock_step=1_234_567)
+    page = Opened(browser, write_history_report(history, witness_by_construction(history), tmp_path / "ns.html"))
+    try:
+        p = page.page
+        p.locator("#zoom-fit").click()
+        labels = p.locator("#tl .axis text").all_text_contents()
+        assert labels[0] == "0 s" and len(labels) >= 4
+        assert len(set(labels)) == len(labels), labels
+        assert all(re.fullmatch(r"\d+(\.\d+)? (s|ms)", label) for label in labels), labels
+        values = [float(label.split()[0]) * (1 if label.endswith(" s") else 1e-3) for label in labels]
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+        assert len(steps) == 1 and steps.pop() * 1e3 in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+        assert "time since the first event" in p.locator("#subtitle").inner_text()
+        p.locator('rect.op[data-i="3"]').click()
+        assert re.search(r"\+\d+(\.\d+)? m?s → \+\d+(\.\d+)? m?s, took", p.locator("#panel").inner_text())
+        for _ in range(4):  # zoomed in: ticks 10 ms apart, still all distinct
+            p.locator("#zoom-in").click()
+        labels = p.locator("#tl .axis text").all_text_contents()
+        assert len(set(labels)) == len(labels) and any(re.fullmatch(r"\d\.\d{2,3} s", label) for label in labels)
+        page.check_clean()
+    finally:
+        page.close()
+    ticks = register_history(40, seed=0)
+    page = Opened(browser, write_history_report(ticks, witness_by_construction(ticks), tmp_path / "t.html"))
+    try:
+        labels = page.page.locator("#tl .axis text").all_text_contents()
+        assert labels[0] == "0" and len(set(labels)) == len(labels) and all(x.isdigit() for x in labels)
+        assert "ticks" in page.page.locator("#subtitle").inner_text()
+    finally:
+        page.close()
+
+
+def boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+@pytest.mark.parametrize("clock", ["ns", "events"])
+def test_the_first_view_of_an_invalid_history_is_its_failure(browser: Any, tmp_path: Path, clock: str) -> None:
+    options = {"clock_origin": 7_351_839_123_456, "clock_step": 1_234_567} if clock == "ns" else {}
+    history = register_history(300, seed=0, bad_read_at=0.6, **options)
+    if clock == "events":  # no times: the axis is the event index
+        history = History.from_ops([msgspec.structs.replace(op, time=None) for op in history.ops])
+    result = splitbrain.check(history, "register")
+    assert result.valid is False and result.counterexample is not None
+    cx = result.counterexample
+    assert cx.blocked is not None
+    page = Opened(browser, write_history_report(history, result, tmp_path / "x.html"))
+    try:
+        p = page.page
+        view = p.locator("#scroll").bounding_box()
+        assert view is not None
+        blocked = p.locator(f'rect.op[data-i="{cx.blocked.id}"]').bounding_box()
+        assert blocked is not None
+        # inside the visible part of the chart, not squeezed against its left edge
+        assert view["x"] + 0.15 * view["width"] < blocked["x"] < view["x"] + 0.85 * view["width"]
+        assert blocked["width"] >= 20
+        last = p.locator("#lp circle").nth(len(cx.prefix) - 1).bounding_box()
+        assert last is not None and view["x"] <= last["x"] <= view["x"] + view["width"]
+        mark = p.locator("text.xmark").bounding_box()
+        assert mark is not None and view["x"] <= mark["x"] and mark["x"] + mark["width"] <= view["x"] + view["width"]
+        boxes = """sel => Array.from(document.querySelectorAll(sel)).map(e => {
+            const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; })"""
+        others = p.evaluate(boxes, f'rect.op:not([data-i="{cx.blocked.id}"])')
+        assert not any(boxes_overlap(mark, b) for b in others)
+        faults = p.evaluate(boxes, "text.flbl")
+        assert not any(boxes_overlap(a, b) for k, a in enumerate(faults) for b in faults[k + 1:])
+        assert not any(boxes_overlap(mark, b) for b in faults)
+        page.check_clean()
+    finally:
+        page.close()
+
+
+def test_the_trace_view_folds_the_settle_phase(browser: Any, tmp_path: Path) -> None:
+    record = eventual_failure_record()
+    steps = record["trace"]["steps"]
+    page = Opened(browser, write_trace_report(record, tmp_path / "ec.html"))
+    try:
+        p = page.page
+        fold = p.locator("#foldrow")
+        assert fold.count() == 1
+        folded = p.locator("rect.row").count()
+        assert folded < len(steps) - 90  # about a hundred steps in one row
+        text = p.locator("#seq text.foldtxt").text_content() or ""
+        assert re.search(r"\d+ settle steps folded \(t=\d+-\d+: \d+ timers \(anti-entropy\)", text)
+        assert "unfold" in p.locator("#fold-toggle").inner_text()
+        fold.click()
+        assert p.locator("rect.row").count() == len(steps) and p.locator("#foldrow").count() == 0
+        p.locator(f'rect.row[data-r="{len(steps) - 1}"]').click(position={"x": 20, "y": 5})
+        assert "State that changed" in p.locator("#panel").inner_text()
+        p.locator("#fold-toggle").click()
+        assert p.locator("rect.row").count() == folded
+        page.check_clean()
+    finally:
+        page.close()
+
+
+def test_the_campaign_page_links_to_each_failure_report(browser: Any, tmp_path: Path) -> None:
+    # laid out as `splitbrain fuzz` writes a store: the campaign page at its top, failures under failures/
+    store = tmp_path / ".splitbrain"
+    (store / "failures").mkdir(parents=True)
+    saved = store / "failures" / "primary-backup--early-ack--abc.json"
+    record = failure_record()
+    saved.write_text(json.dumps({**record, "found_at": "2025-05-01T12:00:07+00:00"}))
+    write_trace_report(record, report_path_for(saved), states=False)
+    summary = {"title": "primary-backup/early-ack", "schedules": 10, "seconds": 12,
+               "failures": [{"t": 7.0, "found_at": "2025-05-01T12:00:07+00:00", "signature": "checker:x",
+                             "message": "m", "path": str(saved)}]}
+    page = Opened(browser, write_campaign_report(summary, store / "campaign-primary-backup-early-ack.html"))
+    try:
+        p = page.page
+        assert p.locator("#failures td.when").inner_text() == "after 7 s · 2025-05-01 12:00:07 UTC"
+        assert p.locator("#failures a").get_attribute("href") == "failures/primary-backup--early-ack--abc.html"
+        p.locator("#failures a").click()
+        p.wait_for_selector("body[data-ready]")
+        assert p.url == report_path_for(saved).resolve().as_uri()
+        assert p.locator("#seq rect.row").count() == len(record["trace"]["steps"])
+        page.check_clean()
+    finally:
+        page.close()
+
+
+def test_a_huge_value_is_shown_cut_with_its_size(browser: Any, tmp_path: Path) -> None:
+    big = "x" * 20_000_000
+    history = History.from_ops([
+        Op(process=0, type="invoke", f="write", value=big), Op(process=0, type="ok", f="write", value=big),
+        Op(process=1, type="invoke", f="read"), Op(process=1, type="ok", f="read", value=big + "y"),
+    ])
+    path = write_history_report(history, splitbrain.check(history, "register"), tmp_path / "big.html")
+    assert path.stat().st_size < 1_000_000
+    page = Opened(browser, path)
+    try:
+        p = page.page
+        out = p.locator("#panel .value.out").inner_text()
+        assert out.startswith("'xxxx") and out.endswith("… (cut: 20,000,001 characters)")
+        p.locator('rect.op[data-i="0"]').click()
+        assert p.locator("#panel .value.in").inner_text().endswith("(cut: 20,000,000 characters)")
         page.check_clean()
     finally:
         page.close()

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from rich.console import Console
 
 import splitbrain
-from samples import failure_record, register_history
+from samples import eventual_failure_record, failure_record, register_history
 from splitbrain.errors import UsageError
+from splitbrain.fuzz.columns import render_columns, settle_phase
+from splitbrain.fuzz.saved import trace_of, workload_for
 from splitbrain.histories import History, Op
 from splitbrain.report import (
     build_campaign,
@@ -18,12 +27,14 @@ from splitbrain.report import (
     build_timeline,
     build_trace_view,
     report_path_for,
+    summary_from_report,
     write_campaign_report,
     write_graph_report,
     write_history_report,
     write_trace_report,
 )
-from splitbrain.report.html import embed_json
+from splitbrain.report.html import embed_json, pack
+from splitbrain.report.text import TEXT_LIMIT, short, show
 
 DATA = Path(os.environ.get("SPLITBRAIN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -38,6 +49,27 @@ def stale_read() -> History:
         Op(process=1, type="ok", f="read", value=None),
         Op(process="nemesis", type="info", f="heal", value=None),
     ])
+
+
+def page_data(path: Path) -> Any:
+    """The data a page embeds, with the table references resolved as the page's unpack() does."""
+    text = path.read_text(encoding="utf-8")
+    block = re.search(r'<script type="application/json" id="sb-data">(.*?)</script>', text, re.S)
+    assert block is not None
+    packed = json.loads(block.group(1))
+    return unpack(packed["d"], packed["v"])
+
+
+def unpack(x: Any, table: list[str]) -> Any:
+    if isinstance(x, str):
+        if not x.startswith("\ue000"):
+            return x
+        return x[1:] if x[1:2] == "\ue000" else table[int(x[1:])]
+    if isinstance(x, list):
+        return [unpack(v, table) for v in x]
+    if isinstance(x, dict):
+        return {k: unpack(v, table) for k, v in x.items()}
+    return x
 
 
 def test_embed_json_cannot_close_the_script_element() -> None:
@@ -67,7 +99,7 @@ def test_timeline_of_a_valid_history_follows_the_witness() -> None:
     result = splitbrain.check(history, "register")
     assert result.valid is True
     data = build_timeline(history, result)
-    assert data["unit"] == "time"  # every event has a time
+    assert data["unit"] == "tick"  # every event has a time, small enough to be simulated ticks
     assert data["main"] == 0 and data["blocked"] is None
     order = data["prefixes"][0]
     for pos, oid in enumerate(order):
@@ -205,3 +237,178 @@ def test_timeline_of_a_jepsen_etcd_history() -> None:
     blocked = data["ops"][data["blocked"]]
     assert result.counterexample is not None
     assert blocked["d"] == "p11 read nil -> 2" and blocked["b"] == result.counterexample.state
+
+
+def test_show_renders_any_value_within_its_limit() -> None:
+    assert show(None) == "nil" and show("a") == "'a'" and show((1, "b", (2,))) == "[1 'b' [2]]"
+    assert show({"k": [1]}) == "{'k': [1]}" and show(frozenset({3, 1})) == "#{1 3}"
+    huge = "x" * 20_000_000
+    started = time.perf_counter()
+    text = show(huge)
+    assert time.perf_counter() - started < 0.5  # only the shown part is rendered
+    assert text.startswith("'xxx") and text.endswith("… (cut: 20,000,000 characters)")
+    assert len(text) < TEXT_LIMIT + 40
+    assert show(list(range(100_000)), 50).endswith("… (cut: 100,000 items)")
+    assert "integer of" in show(10**10_000)  # beyond int-to-str's digit limit: described, not raised
+    deep: Any = ()
+    for _ in range(10_000):
+        deep = (deep,)
+    assert len(show(deep)) < 100  # no RecursionError
+    assert short("hello world", 6) == "hello…" and short(("a", None)) == "[a nil]"
+
+
+def test_pack_stores_each_long_string_once_and_references_cannot_be_forged() -> None:
+    long = "v" * 100
+    data = {"a": long, "b": [long, {"c": long}], "forged": "\ue0000", "short": "ok", "nan": float("nan"),
+            "big": 2**70, "obj": object, 5: "int key"}
+    packed = pack(data)
+    assert packed["v"] == [long]  # the one long string, once
+    text = json.dumps(packed)
+    assert text.count(long) == 1
+    back = unpack(packed["d"], packed["v"])
+    assert back["a"] == back["b"][0] == back["b"][1]["c"] == long
+    assert back["forged"] == "\ue0000"  # a value that looks like a reference stays a value
+    assert back["nan"] == "nan" and back["big"] == str(2**70) and back["5"] == "int key"
+    packed = pack("y" * 10_000)
+    cut = unpack(packed["d"], packed["v"])
+    assert cut.startswith("yyy") and cut.endswith("… (cut: 10,000 characters in all)")
+
+
+def test_a_twenty_megabyte_value_makes_a_small_correct_report(tmp_path: Path) -> None:
+    big = "x" * 20_000_000
+    history = History.from_ops([
+        Op(process=0, type="invoke", f="write", value=big), Op(process=0, type="ok", f="write", value=big),
+        Op(process=1, type="invoke", f="read"), Op(process=1, type="ok", f="read", value=big + "y"),
+    ])
+    result = splitbrain.check(history, "register")
+    assert result.valid is False
+    started = time.perf_counter()
+    path = write_history_report(history, result, tmp_path / "big.html")
+    seconds = time.perf_counter() - started
+    size = path.stat().st_size
+    assert size < 200_000, f"{size:,} bytes"  # was 120 MB: the value embedded six times, whole
+    assert seconds < 5, f"{seconds:.1f} s"
+    text = path.read_text()
+    assert text.count("x" * TEXT_LIMIT) <= 2  # the value's shown part, and the read's (one more "y" long)
+    data = page_data(path)
+    write, read = data["ops"]
+    assert write["in"] == write["out"] and write["in"].endswith("… (cut: 20,000,000 characters)")
+    assert read["out"].endswith("… (cut: 20,000,001 characters)") and read["in"] == "nil"
+    assert data["blocked"] == 1 and data["valid"] is False
+    assert all(len(line) < TEXT_LIMIT + 60 for line in data["explain"])
+
+
+def test_timeline_times_are_relative_to_the_first_event_in_a_guessed_unit() -> None:
+    origin, step = 7_351_839_123_456, 1_234_567  # a server's time.monotonic_ns(): two hours after boot
+    history = register_history(30, seed=1, clock_origin=origin, clock_step=step)
+    data = build_timeline(history, splitbrain.check(history, "register"))
+    first = min(op.time for op in history.ops if op.time is not None)
+    assert data["unit"] == "ns" and data["origin"] == first
+    assert data["span"] == max(op.time for op in history.ops if op.time is not None) - first
+    ops = {o.id: o for o in history.operations}
+    for op in data["ops"]:
+        assert op["s"] == ops[op["i"]].invoke.time - first
+    ticks = build_timeline(register_history(30, seed=1), None)
+    assert ticks["unit"] == "tick" and ticks["ops"][0]["s"] == 0
+    forced = build_timeline(register_history(30, seed=1), None, unit="ns")
+    assert forced["unit"] == "ns"
+    with pytest.raises(UsageError, match=r"'ns' \(a real clock\) or 'tick'"):
+        build_timeline(history, None, unit="hours")
+
+
+def test_timeline_panel_values_nodes_and_errors() -> None:
+    history = History.from_ops([
+        Op(process=0, type="invoke", f="write", value=(1, 2), node="n1"),
+        Op(process=0, type="fail", f="write", value=(1, 2), node="n1", error="timeout: leader gone"),
+        Op(process=1, type="invoke", f="read"),
+    ])
+    write, read = build_timeline(history, None)["ops"]
+    assert (write["in"], write["node"], write["err"]) == ("[1 2]", "n1", "timeout: leader gone")
+    assert write["out"] is None  # a failed operation has no output: it did not happen
+    assert read["out"] is None and "node" not in read and "err" not in read
+
+
+def test_campaign_links_are_relative_to_the_page_and_only_to_files_that_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / ".splitbrain"
+    (store / "failures").mkdir(parents=True)
+    with_report = store / "failures" / "w--v--1 #a?.json"
+    with_report.write_text("{}")
+    report_path_for(with_report).write_text("<html></html>")
+    bare = store / "failures" / "w--v--2.json"
+    bare.write_text("{}")
+    monkeypatch.chdir(tmp_path)  # the campaign prints paths relative to the working directory
+    summary = {"schedules": 1, "failures": [
+        {"path": ".splitbrain/failures/w--v--1 #a?.json"}, {"path": str(bare)}, {"path": "gone.json"}, {}]}
+    hrefs = [f["href"] for f in build_campaign(summary, page_folder=".splitbrain")["failures"]]
+    assert hrefs == ["failures/w--v--1%20%23a%3F.html", "failures/w--v--2.json", None, None]
+    absolute = build_campaign(summary)["failures"][0]["href"]
+    assert absolute.startswith("file://") and absolute.endswith(".html")
+
+
+def test_summary_from_report_reads_when_each_failure_was_saved(tmp_path: Path) -> None:
+    started = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
+    saved = tmp_path / "f.json"
+    saved.write_text(json.dumps({"found_at": (started + timedelta(seconds=7)).isoformat(timespec="seconds")}))
+    unreadable = tmp_path / "bad.json"
+    unreadable.write_text("not json")
+    failures = [SimpleNamespace(path=str(p), signature="checker:x", message="m") for p in (saved, unreadable)]
+    report = SimpleNamespace(spec=SimpleNamespace(workload="w", variant="v"), seconds=20.0, schedules=9, unknown=0,
+                             failures=failures)
+    summary = summary_from_report(report, started_at=started)
+    assert [f["t"] for f in summary["failures"]] == [7.0, None]
+    data = build_campaign(summary)
+    assert data["failures"][0]["at"] == "2025-05-01 12:00:07 UTC" and data["failures"][1]["at"] is None
+    # without the start, the campaign is taken to have ended now: a failure saved just now is at its end
+    now = summary_from_report(report)
+    assert now["failures"][0]["t"] in (0.0, 20.0)  # clamped into the campaign
+
+
+def test_the_settle_phase_of_an_eventual_trace_is_found_and_summed_up() -> None:
+    record = eventual_failure_record()
+    steps = record["trace"]["steps"]
+    data = build_trace_view(record)
+    fold = data["fold"]
+    assert fold is not None and fold["to"] == len(steps) - 1 and fold["to"] - fold["from"] + 1 >= 100
+    quiesce = next(i for i, s in enumerate(steps) if s["kind"] == "quiesce")
+    assert fold["from"] > quiesce
+    for s in steps[fold["from"]:]:
+        assert s["kind"] in ("timer", "deliver", "advance") and s.get("client") is None
+        assert not (s.get("src") or "n").startswith("c") and not (s.get("dst") or "n").startswith("c")
+    assert "timers (anti-entropy)" in fold["summary"] and "messages delivered" in fold["summary"]
+    # the net change: each node's counter as it ends, which the folded steps inflated
+    assert set(fold["net"]) == set(record["trace"]["nodes"])
+    final = {}
+    for change in data["changes"]:
+        for node, fields in change.items():
+            final.setdefault(node, {}).update(fields)
+    for node, fields in fold["net"].items():
+        assert all(final[node][k] == v for k, v in fields.items())
+    assert build_trace_view(failure_record(), states=False)["fold"] is None  # a short quiesce: nothing folded
+
+
+def test_the_text_view_folds_the_settle_phase_unless_asked_not_to() -> None:
+    record = eventual_failure_record()
+    trace, workload = trace_of(record), workload_for(record)
+    first, last = settle_phase(trace.steps, trace.nodes) or (0, 0)
+
+    def text(**options: Any) -> str:
+        out = io.StringIO()
+        render_columns(workload, trace, Console(file=out, width=400), **options)
+        return out.getvalue()
+
+    folded, unfolded = text(), text(fold_settle=False)
+    assert f"{last - first + 1} settle steps folded" in folded and f"{first}-{last}" in folded
+    assert "settle steps folded" not in unfolded
+    assert folded.count("\n") < unfolded.count("\n") / 2
+
+
+def test_a_timeline_shows_any_checkers_verdict() -> None:
+    from splitbrain.checker.result import PropertyResult
+
+    result = PropertyResult(valid=False, explanation="3 admitted in a window of 10 ticks, the limit is 2",
+                            checker="rate-limit")
+    data = build_timeline(stale_read(), result)
+    assert data["valid"] is False and data["verdict"] == "invalid" and data["prefixes"] == []
+    assert "3 admitted" in data["explain"][0] and data["blocked"] is None

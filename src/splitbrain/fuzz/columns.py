@@ -4,6 +4,11 @@ The trace records what ran; to show what each node *knew*, the trace is replayed
 attributes (and its durable storage) are snapshotted between steps. A cell shows the step's event in the
 column of the node it happened on, then the attributes that changed there (``term=3``), so a reader
 follows the story without wading through unchanged state.
+
+An eventually consistent workload ends with a *settle phase* (:func:`settle_phase`): after the
+``quiesce`` step and the last client reply, a hundred or so steps of anti-entropy timers and messages
+that let the replicas converge. They are folded into one row by default — the steps they span, what
+they were, and each node's net change over them — since the story is rarely in them step by step.
 """
 
 from __future__ import annotations
@@ -20,15 +25,54 @@ from splitbrain.sim.scheduler import Choice, Phase
 from splitbrain.sim.trace import Step
 
 __all__ = [
+    "FOLD_FROM",
     "Row",
     "build_rows",
     "render_columns",
+    "settle_phase",
+    "settle_summary",
     "snapshot",
 ]
 
 
 _CONSTANT = frozenset({"id", "nodes", "storage"})
 _WIDTH = 48
+#: what a settling world does: fire timers, deliver messages, move the clock on
+_SETTLE_KINDS = frozenset({"deliver", "timer", "advance"})
+#: a settle phase shorter than this many steps is shown step by step: folding it would hide more than
+#: it saves
+FOLD_FROM = 12
+
+
+def settle_phase(steps: Sequence[Step], nodes: Sequence[str]) -> tuple[int, int] | None:
+    """``(first, last)``: positions of the settle phase in ``steps``, or ``None`` when there is none
+    worth folding (no ``quiesce`` step, or fewer than :data:`FOLD_FROM` steps).
+
+    The phase is the tail of the trace after the ``quiesce`` step in which every step only fires a
+    timer, delivers a message between nodes or advances the clock: it starts after the last step that
+    touches a client (a request or reply in flight after quiesce) or does anything else."""
+    quiesce = next((i for i, s in enumerate(steps) if s.kind == "quiesce"), None)
+    if quiesce is None:
+        return None
+    members = set(nodes)
+    first = quiesce + 1
+    for i in range(quiesce + 1, len(steps)):
+        s = steps[i]
+        client = s.client is not None or any(x is not None and x not in members for x in (s.src, s.dst))
+        if client or s.kind not in _SETTLE_KINDS:
+            first = i + 1
+    last = len(steps) - 1
+    return (first, last) if last - first + 1 >= FOLD_FROM else None
+
+
+def settle_summary(steps: Sequence[Step]) -> str:
+    """What a run of settle steps did, counted: ``"t=12-112: 27 timers, 52 messages delivered"``."""
+    timers = sum(1 for s in steps if s.kind == "timer")
+    delivered = sum(1 for s in steps if s.kind == "deliver")
+    names = sorted({s.timer for s in steps if s.kind == "timer" and s.timer})
+    span = f"t={steps[0].t}-{steps[-1].t}" if steps else "no steps"
+    what = f"{timers} timer{'s' if timers != 1 else ''}" + (f" ({', '.join(names[:3])})" if names else "")
+    return f"{span}: {what}, {delivered} message{'s' if delivered != 1 else ''} delivered"
 
 
 def _short(value: Any) -> str:
@@ -88,42 +132,79 @@ def _column(step: Step, nodes: Sequence[str]) -> str:
 
 def build_rows(workload: Workload, trace: Trace) -> list[Row]:
     """Replay ``trace`` and pair each step with the state changes it caused, per node."""
+    world, snapshots = _replay(workload, trace)
+    return _rows(world, snapshots)
+
+
+def _replay(workload: Workload, trace: Trace) -> tuple[World, list[dict[str, dict[str, str]]]]:
+    """The world after replaying ``trace`` and its snapshots: ``snapshots[i]`` is the state before step
+    ``i`` (the first step is "start"), and the last one the state after every step."""
     source = _SnapshotSource(trace)
     world = World(workload, trace.variant, source=source, faults=trace.faults, max_steps=trace.max_steps)
     source.world = world
     world.run()
     source.snapshots.append(snapshot(world))
+    return world, source.snapshots
+
+
+def _changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    changed = [f"{k}={v}" if v else k for k, v in new.items() if old.get(k) != v]
+    return changed + [f"-{k}" for k in old if k not in new]
+
+
+def _rows(world: World, snapshots: list[dict[str, dict[str, str]]]) -> list[Row]:
     nodes = list(world.node_ids)
     rows = []
-    # snapshots[i] is the state before step i (the first step is "start")
     for i, step in enumerate(world.steps):
-        before = source.snapshots[i] if i < len(source.snapshots) else {}
-        after = source.snapshots[i + 1] if i + 1 < len(source.snapshots) else snapshot(world)
+        before = snapshots[i] if i < len(snapshots) else {}
+        after = snapshots[i + 1] if i + 1 < len(snapshots) else snapshot(world)
         cells: dict[str, list[str]] = {}
         event = step.describe().split(None, 2)[-1]
         cells.setdefault(_column(step, nodes), []).append(event)
         for node_id in nodes:
-            old, new = before.get(node_id, {}), after.get(node_id, {})
-            changed = [f"{k}={v}" if v else k for k, v in new.items() if old.get(k) != v]
-            changed += [f"-{k}" for k in old if k not in new]
+            changed = _changes(before.get(node_id, {}), after.get(node_id, {}))
             if changed:
                 cells.setdefault(node_id, []).extend(changed)
         rows.append(Row(step, cells))
     return rows
 
 
-def render_columns(workload: Workload, trace: Trace, console: Console | None = None) -> None:
-    """Print the trace as a table: step, time, one column per node, then clients and world events."""
-    rows = build_rows(workload, trace)
+def render_columns(
+    workload: Workload, trace: Trace, console: Console | None = None, *, fold_settle: bool = True
+) -> None:
+    """Print the trace as a table: step, time, one column per node, then clients and world events.
+
+    With ``fold_settle`` (the default) the settle phase (:func:`settle_phase`) is one row saying how
+    many steps it folds and what they did, with each node's net change over them."""
+    world, snapshots = _replay(workload, trace)
+    rows = _rows(world, snapshots)
     nodes = list(trace.nodes)
+    columns = [*nodes, "clients", "world"]
+    phase = settle_phase(world.steps, list(world.node_ids)) if fold_settle else None
     table = Table(title=f"{trace.workload}/{trace.variant}: {len(trace.steps)} steps", show_lines=True)
     table.add_column("step", justify="right")
     table.add_column("t", justify="right")
-    for name in [*nodes, "clients", "world"]:
+    for name in columns:
         table.add_column(name, overflow="fold")
-    for row in rows:
+    for i, row in enumerate(rows):
+        if phase is not None and phase[0] <= i <= phase[1]:
+            if i == phase[0]:
+                table.add_row(*_folded(world.steps[phase[0]:phase[1] + 1], snapshots, phase, columns))
+            continue
         table.add_row(
             str(row.step.step), str(row.step.t),
-            *("\n".join(row.cells.get(c, [])) for c in [*nodes, "clients", "world"]),
+            *("\n".join(row.cells.get(c, [])) for c in columns),
         )
     (console or Console()).print(table)
+
+
+def _folded(
+    steps: Sequence[Step], snapshots: list[dict[str, dict[str, str]]], phase: tuple[int, int], columns: list[str]
+) -> list[str]:
+    """The one row standing for the settle phase: its step and time range, each node's net change from
+    before the first folded step to after the last, and what the steps were."""
+    first, last = phase
+    before, after = snapshots[first], snapshots[min(last + 1, len(snapshots) - 1)]
+    cells = {node: "\n".join(_changes(before.get(node, {}), after.get(node, {}))) for node in columns[:-2]}
+    cells["world"] = f"… {len(steps)} settle steps folded ({settle_summary(steps)}); net change per node shown"
+    return [f"{steps[0].step}-{steps[-1].step}", f"{steps[0].t}-{steps[-1].t}", *(cells.get(c, "") for c in columns)]

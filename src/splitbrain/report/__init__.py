@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from splitbrain.checker.result import CheckResult
+from splitbrain.checker.result import Result
 from splitbrain.histories.history import History
-from splitbrain.report.campaign_view import build_campaign, fault_counts, summary_from_report
+from splitbrain.report.campaign_view import build_campaign, fault_counts, report_path_for, summary_from_report
 from splitbrain.report.graphs import build_graph
 from splitbrain.report.html import render, write_page
 from splitbrain.report.timeline import build_timeline
@@ -45,21 +45,24 @@ PathLike = str | os.PathLike[str]
 
 def write_history_report(
     history: History,
-    result: CheckResult | None,
+    result: Result | None,
     path: PathLike,
     *,
     model: Any = None,
     faults: Sequence[dict[str, Any]] | None = None,
     title: str | None = None,
+    unit: str | None = None,
 ) -> Path:
-    """Write the timeline of ``history`` with ``result``'s witness or counterexample to ``path``.
+    """Write the timeline of ``history`` with ``result``'s witness or counterexample to ``path`` (any
+    checker's result: one that is not about linearizability adds its verdict and explanation).
 
     ``model`` (a name, class or instance; default ``result.model``) is replayed for the states shown per
     operation. ``faults`` overrides the fault periods read from the history's nemesis events: a list of
-    ``{"kind", "s", "e", "label"}`` in the timeline's units (event indices, or ``time`` when every event
-    has one).
+    ``{"kind", "s", "e", "label"}`` in the history's own units (event indices, or ``time`` when every
+    event has one). ``unit`` (``"ns"`` or ``"tick"``) says what the times count when the guess from their
+    size would be wrong (see :func:`splitbrain.report.timeline.time_unit`).
     """
-    data = build_timeline(history, result, model=model, faults=faults, title=title)
+    data = build_timeline(history, result, model=model, faults=faults, title=title, unit=unit)
     verdict = data["verdict"] + (f" · {data['model']}" if data["model"] else "")
     return write_page(path, render("timeline.html.j2", title=data["title"], data=data, subtitle=verdict))
 
@@ -80,11 +83,9 @@ def write_graph_report(graph: dict[str, Any], path: PathLike) -> Path:
 
 
 def write_campaign_report(summary: dict[str, Any], path: PathLike) -> Path:
-    """Write a campaign summary (see :mod:`splitbrain.report.campaign_view` for the dict's keys)."""
-    data = build_campaign(summary)
+    """Write a campaign summary (see :mod:`splitbrain.report.campaign_view` for the dict's keys).
+
+    Each failure links to its report (``report_path_for``), relative to the folder of ``path``, so the
+    links work wherever the store is opened from."""
+    data = build_campaign(summary, page_folder=Path(path).parent)
     return write_page(path, render("campaign.html.j2", title=data["title"], data=data))
-
-
-def report_path_for(failure_path: PathLike) -> Path:
-    """Where the report of a saved failure goes: beside it, ``.html`` instead of ``.json``."""
-    return Path(failure_path).with_suffix(".html")

@@ -4,28 +4,38 @@ Input (all keys but ``schedules`` optional)::
 
     {"title": "primary-backup/early-ack", "seconds": 30.0, "schedules": 5200, "unknown": 0,
      "samples": [{"t": 0.0, "schedules": 0}, {"t": 1.0, "schedules": 180}, ...],   # cumulative counts
-     "failures": [{"t": 12.5, "signature": "checker:linearizability", "message": "...", "path": "..."}],
+     "failures": [{"t": 12.5, "signature": "checker:linearizability", "message": "...", "path": "...",
+                   "found_at": "2025-05-01T12:03:04+00:00"}],
      "faults": {"partition": 310, "crash": 122, "drop": 2400}}
 
-:func:`summary_from_report` builds this from a ``CampaignReport`` (and optional samples and fault counts);
-:func:`fault_counts` counts the fault steps of traces.
+A failure's ``t`` is seconds into the campaign and ``found_at`` the wall-clock time its record was saved
+(either may be missing); ``path`` is its saved record, whose report sits beside it
+(:func:`report_path_for`). :func:`summary_from_report` builds this from a ``CampaignReport`` (and
+optional samples and fault counts), reading each failure's time from its record; :func:`fault_counts`
+counts the fault steps of traces.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from splitbrain.errors import UsageError
-from splitbrain.report.html import short
+from splitbrain.report.text import clip
 from splitbrain.sim.faults import FAULT_KINDS
 
 __all__ = [
     "FAULT_STEPS",
     "build_campaign",
     "fault_counts",
+    "report_path_for",
     "summary_from_report",
 ]
 
@@ -34,8 +44,16 @@ __all__ = [
 FAULT_STEPS = (*FAULT_KINDS, "heal", "restart", "resume")
 
 
-def build_campaign(summary: dict[str, Any]) -> dict[str, Any]:
-    """Validate a campaign summary and add the rate series (schedules per second between samples)."""
+def report_path_for(failure_path: str | os.PathLike[str]) -> Path:
+    """Where the report of a saved failure goes: beside it, ``.html`` instead of ``.json``."""
+    return Path(failure_path).with_suffix(".html")
+
+
+def build_campaign(summary: dict[str, Any], *, page_folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Validate a campaign summary and add the rate series (schedules per second between samples).
+
+    ``page_folder`` is where the page will be written: each failure's link (``href``) is made relative
+    to it. Without it the links are absolute ``file://`` URLs."""
     if not isinstance(summary, dict) or "schedules" not in summary:
         raise UsageError('a campaign report needs a dict with at least "schedules"')
     seconds = float(summary.get("seconds") or 0.0)
@@ -50,11 +68,15 @@ def build_campaign(summary: dict[str, Any]) -> dict[str, Any]:
         dt = b["t"] - a["t"]
         if dt > 0:
             rates.append({"t0": a["t"], "t1": b["t"], "rate": (b["schedules"] - a["schedules"]) / dt})
-    failures = [
-        {"t": None if f.get("t") is None else float(f["t"]), "signature": str(f.get("signature") or "failure"),
-         "message": short(f.get("message") or "", 600), "path": str(f.get("path") or "")}
-        for f in summary.get("failures") or []
-    ]
+    failures = []
+    for f in summary.get("failures") or []:
+        path = str(f.get("path") or "")
+        failures.append({
+            "t": None if f.get("t") is None else float(f["t"]), "at": _clock_time(f.get("found_at")),
+            "signature": clip(str(f.get("signature") or "failure"), 200),
+            "message": clip(str(f.get("message") or ""), 2000),
+            "path": path, "href": _link(path, page_folder),
+        })
     faults = {str(k): int(v) for k, v in (summary.get("faults") or {}).items()}
     return {
         "kind": "campaign",
@@ -65,6 +87,44 @@ def build_campaign(summary: dict[str, Any]) -> dict[str, Any]:
         "samples": samples, "rates": rates, "failures": failures,
         "faults": dict(sorted(faults.items(), key=lambda kv: -kv[1])),
     }
+
+
+def _link(path: str, page_folder: str | os.PathLike[str] | None) -> str | None:
+    """The URL of a failure's report (or, without one, its record) as seen from the campaign page.
+
+    The campaign page lives in the store (``<store>/campaign-....html``) and the failures under
+    ``<store>/failures/``; a path as the campaign printed it (relative to the working directory) would
+    resolve against the page's folder and miss, so the link is made relative to that folder instead.
+    Only a file that exists is linked."""
+    if not path:
+        return None
+    try:
+        target = next((p for p in (report_path_for(path), Path(path)) if p.is_file()), None)
+    except (OSError, ValueError):  # not a usable file name ("." has no suffix to change; too long)
+        return None
+    if target is None:
+        return None
+    if page_folder is None:
+        return target.resolve().as_uri()
+    try:
+        relative = os.path.relpath(target.resolve(), Path(page_folder).resolve())
+    except ValueError:  # another drive (Windows): no relative path exists
+        return target.resolve().as_uri()
+    # quote() leaves "/" alone and escapes what a URL would read otherwise ("#", "?", "%", ":")
+    return quote(Path(relative).as_posix())
+
+
+def _clock_time(found_at: Any) -> str | None:
+    """An ISO timestamp as ``2025-05-01 12:03:04 UTC`` (as given if it cannot be read)."""
+    if found_at is None:
+        return None
+    try:
+        when = datetime.fromisoformat(str(found_at))
+    except ValueError:
+        return clip(str(found_at), 60)
+    if when.tzinfo is None:
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def fault_counts(traces: Iterable[Any]) -> dict[str, int]:
@@ -80,17 +140,44 @@ def fault_counts(traces: Iterable[Any]) -> dict[str, int]:
 
 
 def summary_from_report(
-    report: Any, *, samples: Sequence[dict[str, Any]] | None = None, faults: dict[str, int] | None = None
+    report: Any, *, samples: Sequence[dict[str, Any]] | None = None, faults: dict[str, int] | None = None,
+    started_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A summary dict from a ``fuzz.campaign.CampaignReport`` (failure times are unknown there)."""
+    """A summary dict from a ``fuzz.campaign.CampaignReport``.
+
+    A failure's time is read from its saved record (``found_at``: when its shrunk trace was saved) and
+    placed relative to ``started_at``, the campaign's wall-clock start. Without ``started_at`` the start
+    is taken as ``report.seconds`` before now, which is right when the summary is made as the campaign
+    ends (later by however long writing its failure reports took)."""
     spec = report.spec
+    start = started_at if started_at is not None else datetime.now(UTC) - timedelta(seconds=report.seconds)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    failures = []
+    for f in report.failures:
+        found = _found_at(f.path)
+        # whole seconds: found_at is written to the second, so a fraction would be false precision
+        t = None if found is None else float(min(max(round((found - start).total_seconds()), 0), report.seconds))
+        failures.append({"t": t, "found_at": None if found is None else found.isoformat(),
+                         "signature": f.signature, "message": f.message, "path": f.path})
     return {
         "title": f"{spec.workload}/{spec.variant}",
         "seconds": report.seconds,
         "schedules": report.schedules,
         "unknown": report.unknown,
         "samples": list(samples or []),
-        "failures": [{"t": None, "signature": f.signature, "message": f.message, "path": f.path}
-                     for f in report.failures],
+        "failures": failures,
         "faults": dict(faults or {}),
     }
+
+
+def _found_at(path: str) -> datetime | None:
+    """When a saved failure record says it was saved (``found_at``), or ``None`` when it cannot say."""
+    if not path:
+        return None
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        when = datetime.fromisoformat(record["found_at"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

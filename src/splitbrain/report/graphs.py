@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from splitbrain.errors import UsageError
-from splitbrain.report.html import short
+from splitbrain.report.text import clip, short
 
 __all__ = [
     "build_graph",
@@ -53,8 +53,8 @@ def build_graph(graph: dict[str, Any]) -> dict[str, Any]:
         edges.append({"from": a, "to": b, "label": short(e.get("label", ""), 60)})
     return {
         "kind": "graph",
-        "title": str(graph.get("title") or "graph"),
-        "description": str(graph.get("description") or ""),
+        "title": clip(str(graph.get("title") or "graph"), 300),
+        "description": clip(str(graph.get("description") or "")),
         "nodes": _cycle_order(nodes, edges),
         "edges": edges,
     }

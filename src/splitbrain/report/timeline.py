@@ -11,6 +11,12 @@ that order (a set of states, so nondeterministic models are followed exactly).
 Replaying every prefix separately would be quadratic, so distinct prefixes are replayed in sorted order,
 each resuming from the longest common prefix with the one before, under a step budget; operations past the
 budget say their states were not computed rather than slowing the report down.
+
+Times are stored relative to the first event (``origin`` keeps the raw value): a monotonic clock reads
+trillions of nanoseconds, which say nothing to a reader and lose digits as JavaScript numbers. ``unit``
+says how to read them: ``"ns"`` (a real clock — the axis shows s, ms or µs), ``"tick"`` (simulated time)
+or ``"event"`` (no times: positions in the history). Values, errors and model states are shown whole up
+to a few kilobytes, then cut with a marker giving their size (see :mod:`splitbrain.report.text`).
 """
 
 from __future__ import annotations
@@ -18,16 +24,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from splitbrain.checker.result import CheckResult
-from splitbrain.histories.history import History, Operation
+from splitbrain.checker.result import CheckResult, Result, verdict_word
+from splitbrain.errors import UsageError
+from splitbrain.histories.history import UNKNOWN, History, Operation
 from splitbrain.histories.op import Op
-from splitbrain.report.html import short
+from splitbrain.report.text import clip, short, show, text_lines
 
 __all__ = [
     "MAX_STATES",
+    "NS_FROM",
     "REPLAY_BUDGET",
+    "STATE_LIMIT",
+    "TIME_UNITS",
     "build_timeline",
     "fault_periods",
+    "time_unit",
 ]
 
 
@@ -35,6 +46,16 @@ __all__ = [
 MAX_STATES = 32
 #: model steps spent replaying prefixes for one report, at most
 REPLAY_BUDGET = 400_000
+#: characters of one model state shown (each operation carries the states before and after it, so a
+#: history of 10,000 operations over a large state must not embed 10,000 large texts)
+STATE_LIMIT = 1000
+#: the units a timeline's times can be in
+TIME_UNITS = ("ns", "tick", "event")
+#: times at least this large are taken for nanoseconds: 0.1 s of a real clock, far beyond any simulated
+#: run's ticks (``time.monotonic_ns()`` is already past it a tenth of a second after boot)
+NS_FROM = 100_000_000
+#: characters of an operation's one-line label (drawn on its bar; the panel shows the whole values)
+_LABEL = 160
 
 _FAULT_START = {"partition", "oneway", "bridge", "start", "crash", "kill", "pause", "start-partition", "isolate"}
 _FAULT_STOP = {"heal", "stop", "restart", "resume", "stop-partition"}
@@ -43,13 +64,20 @@ _NODE_FAULTS = {"crash": "restart", "kill": "restart", "pause": "resume"}
 
 def build_timeline(
     history: History,
-    result: CheckResult | None,
+    result: Result | None,
     *,
     model: Any = None,
     faults: Sequence[dict[str, Any]] | None = None,
     title: str | None = None,
+    unit: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON-able data of a timeline page (see the module docstring for what it holds)."""
+    """The JSON-able data of a timeline page (see the module docstring for what it holds).
+
+    ``unit`` (``"ns"`` or ``"tick"``) says what the events' times count; by default it is guessed from
+    their size (:func:`time_unit`). Without a time on every event, positions in the history are used.
+    ``result`` may come from any checker: a linearizability :class:`CheckResult` adds its witness or
+    counterexample; any other shows its verdict and explanation over the history.
+    """
     use_time = bool(history.ops) and all(op.time is not None for op in history.ops)
     at = _clock(use_time)
     operations = history.operations
@@ -57,28 +85,46 @@ def build_timeline(
     lane_of = {p: i for i, p in enumerate(lanes)}
     t1 = max((at(op) for op in history.ops), default=0)
     t0 = min((at(op) for op in history.ops), default=0)
+
+    def rel(op: Op) -> int:
+        return at(op) - t0
+
     ops: list[dict[str, Any]] = []
     for o in operations:
-        ops.append({
-            "i": o.id, "l": lane_of[o.process], "s": at(o.invoke),
-            "e": None if o.completion is None or o.status == "info" else at(o.completion),
-            "st": o.status, "d": short(o.describe(), 160), "f": o.f,
+        entry: dict[str, Any] = {
+            "i": o.id, "l": lane_of[o.process], "s": rel(o.invoke),
+            "e": None if o.completion is None or o.status == "info" else rel(o.completion),
+            "st": o.status, "d": _label(o), "f": o.f, "in": show(o.input),
+            "out": None if o.output is UNKNOWN else show(o.output),
             "ev": [o.call, o.ret if o.ret is not None else (o.completion.index if o.completion else None)],
-        })
+        }
+        node = (o.completion.node if o.completion is not None else None) or o.invoke.node
+        if node is not None:
+            entry["node"] = _text(node)
+        error = o.completion.error if o.completion is not None and o.completion.error is not None else o.invoke.error
+        if error is not None:
+            entry["err"] = _text(error)
+        ops.append(entry)
+    periods = fault_periods(history.ops, rel, t1 - t0) if faults is None else [
+        {**f, "s": f["s"] - t0, "e": f["e"] - t0} for f in faults
+    ]
     data: dict[str, Any] = {
         "kind": "timeline",
         "title": title or (history.source or "history"),
-        "unit": "time" if use_time else "event",
-        "t0": t0, "t1": max(t1, t0 + 1),
+        "unit": time_unit([t0, t1], unit) if use_time else "event",
+        "origin": t0, "span": max(t1 - t0, 1),
         "lanes": [f"p{p}" if isinstance(p, int) else str(p) for p in lanes],
         "ops": ops,
-        "faults": list(faults) if faults is not None else fault_periods(history.ops, at, t1),
-        "valid": None, "verdict": "not checked", "model": None, "explain": "", "blocked": None,
+        "faults": periods,
+        "valid": None, "verdict": "not checked", "model": None, "explain": [], "blocked": None,
         "prefixes": [], "main": None, "counts": _counts(operations),
     }
     if result is None:
         return data
-    data.update(valid=result.valid, verdict=result.verdict, model=result.model, explain=result.explain(20))
+    data.update(valid=result.valid, verdict=str(getattr(result, "verdict", verdict_word(result.valid))),
+                model=getattr(result, "model", None), explain=text_lines(result.explain(20)))
+    if not isinstance(result, CheckResult):
+        return data
     resolved = _model(model if model is not None else result.model)
     if result.valid is True and result.witness is not None:
         _add_orders(data, result.witness, resolved, operations, main=0)
@@ -97,12 +143,35 @@ def build_timeline(
         if cx.blocked is not None:
             data["blocked"] = cx.blocked.id
             blocked = ops[cx.blocked.id]
-            blocked["b"] = cx.state
+            blocked["b"] = clip(str(cx.state), STATE_LIMIT)
             blocked["a"] = _blocked_after(resolved, orders[0], cx.blocked)
             blocked["p"] = 0
-        data["state"] = cx.state
+        data["state"] = clip(str(cx.state), STATE_LIMIT)
         data["partition"] = None if cx.partition is None else short(cx.partition)
     return data
+
+
+def time_unit(times: Sequence[int], unit: str | None = None) -> str:
+    """``unit`` when given (checked), else ``"ns"`` when the times are as large as a real clock's
+    nanoseconds (:data:`NS_FROM`) and ``"tick"`` otherwise (a simulated history)."""
+    if unit is not None:
+        if unit not in TIME_UNITS[:2]:
+            raise UsageError(f"a timeline's time unit is 'ns' (a real clock) or 'tick' (simulated), not {unit!r}")
+        return unit
+    return "ns" if max((abs(t) for t in times), default=0) >= NS_FROM else "tick"
+
+
+def _text(value: Any) -> str:
+    """A node name or an error message as shown: text as it is, anything else rendered (both cut)."""
+    return clip(value) if isinstance(value, str) else show(value)
+
+
+def _label(o: Operation) -> str:
+    """``Operation.describe()``, built from bounded renderings so that a huge value costs a few
+    characters (``describe()`` itself would render the whole value first)."""
+    key = "" if o.key is None else " " + show(o.key, 40)
+    out = "?" if o.output is UNKNOWN else show(o.output, 60)
+    return clip(f"p{o.process} {o.f}{key} {show(o.input, 60)} -> {out}", _LABEL)
 
 
 def _clock(use_time: bool) -> Any:
@@ -174,11 +243,13 @@ def _model(spec: Any) -> Any:
 
 
 def _describe(model: Any, states: Iterable[Any]) -> str:
-    describe = getattr(model, "describe_state", None) or repr
-    texts = [short(describe(s), 300) for s in states]
+    describe = getattr(model, "describe_state", None)
+    # without describe_state the state is rendered by show(), which stops at the limit; a model's own
+    # description is whatever text it returns, cut here
+    texts = [clip(str(describe(s)), STATE_LIMIT) if describe else show(s, STATE_LIMIT) for s in states]
     if not texts:
         return "(no legal state)"
-    return texts[0] if len(texts) == 1 else "one of: " + " | ".join(texts)
+    return texts[0] if len(texts) == 1 else clip("one of: " + " | ".join(texts), STATE_LIMIT)
 
 
 def _step_all(model: Any, states: Sequence[Any], op: Operation) -> list[Any]:

@@ -5,13 +5,18 @@ sent it (its ``sent`` list) to the step that delivered it; a message lost to a p
 ``drop`` ends in a cross at the step that lost it. Partitions shade the rows they last, crashed and paused
 nodes grey out their column. When the workload is importable, the trace is replayed once, snapshotting
 every node's public fields after each step, and only the fields that *changed* are shown at that step.
+
+An eventually consistent workload's settle phase (``fuzz.columns.settle_phase``: the hundred or so
+anti-entropy steps after ``quiesce``) is described by ``fold`` — its rows, what they did and each node's
+net change over them — and the page shows it folded into one row until asked to unfold it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from splitbrain.report.html import short
+from splitbrain.fuzz.columns import settle_phase, settle_summary
+from splitbrain.report.text import clip, short, text_lines
 from splitbrain.sim.faults import FAULT_KINDS
 
 __all__ = [
@@ -43,24 +48,51 @@ def build_trace_view(record: dict[str, Any], *, states: bool = True) -> dict[str
     for i, s in enumerate(steps):
         for m in s.sent or []:
             sent_at.setdefault(m, i)
-        rows.append({"n": s.step, "t": s.t, "k": s.kind, "d": s.describe().strip(), "c": _column_of(s, col),
+        rows.append({"n": s.step, "t": s.t, "k": s.kind, "d": clip(s.describe().strip()), "c": _column_of(s, col),
                      "fault": s.kind in _FAULT_KINDS, "raw": raw_steps[i]})
     messages = _messages(steps, sent_at, col)
     bands, down = _fault_spans(steps, col)
     data: dict[str, Any] = {
         "kind": "trace",
-        "title": f"{record.get('workload', '?')}/{record.get('variant', '?')}",
-        "signature": record.get("signature"), "message": record.get("message") or "",
+        "title": clip(f"{record.get('workload', '?')}/{record.get('variant', '?')}", 200),
+        "signature": record.get("signature"), "message": text_lines(str(record.get("message") or "")),
         "seed": record.get("seed"), "found": (record.get("steps") or {}).get("found"),
         "columns": columns, "clients": len(clients), "rows": rows, "messages": messages,
-        "bands": bands, "down": down, "changes": [], "states_note": "",
+        "bands": bands, "down": down, "changes": [], "states_note": "", "fold": None,
     }
     if states:
         try:
             data["changes"] = _state_changes(record)
         except Exception as exc:  # the report still shows the trace when the workload cannot be replayed
             data["states_note"] = f"node states not shown: replaying the trace failed ({type(exc).__name__}: {exc})"
+    phase = settle_phase(steps, nodes)
+    if phase is not None:
+        first, last = phase
+        data["fold"] = {"from": first, "to": last, "summary": settle_summary(steps[first:last + 1]),
+                        "net": _net_change(data["changes"], first, last)}
     return data
+
+
+def _net_change(changes: list[dict[str, dict[str, str]]], first: int, last: int) -> dict[str, dict[str, str]]:
+    """Each node's fields whose value after row ``last`` differs from before row ``first`` (the state
+    changes of the rows in between, added up): what a folded run of rows changed, in one line a node."""
+    if not changes:
+        return {}
+    before: dict[str, dict[str, str]] = {}
+    for change in changes[:first]:
+        for node, fields in change.items():
+            before.setdefault(node, {}).update(fields)
+    after = {node: dict(fields) for node, fields in before.items()}
+    for change in changes[first:last + 1]:
+        for node, fields in change.items():
+            after.setdefault(node, {}).update(fields)
+    net: dict[str, dict[str, str]] = {}
+    for node, fields in after.items():
+        old = before.get(node, {})
+        diff = {k: v for k, v in fields.items() if old.get(k) != v}
+        if diff:
+            net[node] = diff
+    return net
 
 
 def _natural(name: str) -> tuple[str, int]:
