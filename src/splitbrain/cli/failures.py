@@ -138,7 +138,8 @@ def show(file: str, plain: bool, html: str | None, workload_name: str | None, ve
     if plain:
         click.echo(trace.describe())
     else:
-        render_columns(workload, trace, Console(width=max(120, Console().width)))
+        # -v shows every step, the settle phase of an eventually consistent run included
+        render_columns(workload, trace, Console(width=max(120, Console().width)), fold_settle=not verbose)
     click.echo(record.get("message", ""))
     if verbose:
         click.echo(f"workload {record.get('workload')} ({record.get('workload_ref') or 'no import path'}), "

@@ -9,6 +9,7 @@ the same string themselves.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def _fuzz_one(spec: Any, handle: Any, verbose: int) -> int:
     from splitbrain.report import report_path_for, summary_from_report, write_campaign_report, write_trace_report
 
     progress = Progress(spec.label)
+    started_at = datetime.now(UTC)
     report = run_campaign(spec, executor=handle.executor, parallelism=handle.parallelism, progress=progress)
     click.echo(
         f"{spec.label}: {report.schedules} schedules in {report.seconds:.1f} s "
@@ -179,7 +181,7 @@ def _fuzz_one(spec: Any, handle: Any, verbose: int) -> int:
         click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
                    f"\n  report: {page}")
     summary = write_campaign_report(
-        summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults)),
+        summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults), started_at=started_at),
         Path(spec.store) / f"campaign-{spec.name}-{spec.variant}.html",
     )
     click.echo(f"campaign report: {summary}")
