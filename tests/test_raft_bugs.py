@@ -5,7 +5,7 @@ Budgets are schedule counts from seed 0 (deterministic); bounds are shrunk trace
 (start and quiesce included) for a stated number of shrink replays. The default run shrinks each variant
 with a few hundred replays; the slow run (``-m slow``) shrinks each to a 1-minimal trace (no single step
 can be removed) and holds it to the variant's stated step bound. ``benchmarks/bug_zoo.py`` measures the
-same over several campaign seeds; ``docs/shrinking.md`` has the figures.
+same over several campaign seeds; ``docs/explanation/shrinking.md`` has the figures.
 """
 
 from __future__ import annotations

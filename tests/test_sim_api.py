@@ -81,15 +81,18 @@ def test_handler_errors_say_where_they_happened() -> None:
 
 
 def test_documentation_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## The deterministic simulator", 1)[1].split("\n## ", 1)[0]
-    register, threads = re.findall(r"```python\n(.*?)```", section, re.S)
+    def example(page: str, marker: str) -> str:
+        blocks = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), re.S)
+        return next(block for block in blocks if marker in block)
+
+    register = example("docs/how-to/write-a-workload.md", "class ForgetfulRegister")
+    threads = example("docs/how-to/controlled-threads.md", "class CounterNode")
     monkeypatch.chdir(tmp_path)
-    exec(compile(register, "README.md", "exec"), {"__name__": "docs_example"})
+    exec(compile(register, "write-a-workload.md", "exec"), {"__name__": "docs_example"})
     assert (tmp_path / "forgetful.json").exists()
     assert Trace.load(tmp_path / "forgetful.json").variant == "forgetful"
     namespace: dict[str, object] = {"__name__": "docs_threads_example"}
-    exec(compile(threads, "README.md", "exec"), namespace)
+    exec(compile(threads, "controlled-threads.md", "exec"), namespace)
     small = namespace["small"]
     assert small.result.verdict.signature == "checker:linearizability"  # type: ignore[attr-defined]
     assert "-> at 'write value'" in small.trace.describe()  # type: ignore[attr-defined]

@@ -127,14 +127,13 @@ def test_a_final_read_at_an_unknown_node_is_a_usage_error() -> None:
 
 def test_documentation_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parent.parent
-    blocks = [
-        block for doc in (root / "docs" / "eventual.md", root / "README.md") if doc.exists()
-        for block in re.findall(r"```python\n(.*?)```", doc.read_text(), re.S) if "class GrowOnlyKV" in block
-    ]
-    assert blocks, "the grow-only store example is in neither docs/eventual.md nor README.md"
+    page = root / "docs" / "how-to" / "transactions-and-causality.md"
+    found = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    blocks = [block for block in found if "class GrowOnlyKV" in block]
+    assert blocks, "the grow-only store example is not in docs/how-to/transactions-and-causality.md"
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(blocks[0], "eventual.md", "exec"), {"__name__": "docs_eventual_example"})
+        exec(compile(blocks[0], page.name, "exec"), {"__name__": "docs_eventual_example"})
     assert "mail-only, seed 0: checker:convergence" in out.getvalue()
     assert "the replicas of 'x' disagree after the run" in out.getvalue()

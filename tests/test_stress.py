@@ -3,7 +3,7 @@
 ``check-then-act`` must show up under real threads: with ConTest-style noise (``time.sleep(0)`` at the
 object's declared points) and a 1 µs switch interval, each variant is given ``ATTEMPTS`` runs of
 ``CALLS`` calls from 8 threads and must be caught in one of them (it is caught on the first run in
-nearly every measurement; see docs/rate-limits.md). The correct versions must pass every run.
+nearly every measurement; see docs/explanation/zoo/traffic.md). The correct versions must pass every run.
 """
 
 from __future__ import annotations

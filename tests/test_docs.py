@@ -1,0 +1,227 @@
+"""The documentation is tested like code: README.md and every page under docs/.
+
+* Every ```python block runs (with snippet lines, ``--8<-- "docs/examples/x.py"``, expanded as the site
+  expands them). The blocks of one page run in order, in one fresh namespace, in a fresh
+  temporary working directory (which is also importable). A block whose fence carries a file name,
+  ```python title="replicated.py"```, is written to that file instead of being executed, and imported; a
+  file named ``test_*.py`` is run with pytest and must pass. A block that deliberately does not run is
+  preceded by ``<!-- not-run: reason -->``; those are few, and still have to compile. A block preceded
+  by ``<!-- needs: redis-server -->`` runs where that program is installed (the test command installs
+  it), and the page's test is skipped, after running every other block, where it is not.
+* Every ``docs/...`` path named in src/, tests/, README.md and mkdocs.yml exists.
+* ``mkdocs build --strict`` succeeds, and the site holds the API reference and the CLI reference.
+* README.md stays a page: at most 300 lines, starting with the two set-up commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+PAGES = [README, *sorted(DOCS.rglob("*.md"))]
+
+#: a fenced block: its indentation (blocks inside admonitions or lists are indented), language, the rest
+#: of the info string (``title="x.py"``) and its body
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
+)
+TITLE = re.compile(r'title="(?P<title>[^"]+)"')
+NOT_RUN = re.compile(r"<!--\s*not-run:\s*(?P<reason>.*?)\s*-->\s*\Z", re.S)
+#: a block that needs a server installed (``<!-- needs: redis-server -->``) runs only where it is
+NEEDS = re.compile(r"<!--\s*needs:\s*(?P<binary>[\w.-]+)\s*-->\s*\Z", re.S)
+#: at most this many python blocks may opt out of running, across README and docs
+MAX_NOT_RUN = 8
+
+
+@dataclass(frozen=True)
+class Block:
+    page: Path
+    line: int
+    lang: str
+    title: str | None
+    code: str
+    not_run: str | None
+    needs: str | None = None
+
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+#: a pymdownx.snippets line, ``--8<-- "docs/examples/quorum.py"``: the site shows the file in its place
+SNIPPET = re.compile(r'^(?P<indent>[ \t]*)--8<--[ \t]+"(?P<path>[^"]+)"[ \t]*$', re.M)
+
+
+def expand_snippets(text: str) -> str:
+    """A block as the site shows it: every snippet line replaced by the file it names, indented alike."""
+    return SNIPPET.sub(
+        lambda m: textwrap.indent((ROOT / m["path"]).read_text().rstrip("\n"), m["indent"]), text
+    )
+
+
+def blocks(page: Path) -> list[Block]:
+    text = page.read_text()
+    found = []
+    for match in FENCE.finditer(text):
+        before = text[: match.start()].rstrip(" \t")
+        marker = NOT_RUN.search(before)
+        needs = NEEDS.search(before)
+        title = TITLE.search(match["info"])
+        found.append(Block(
+            page=page,
+            line=text.count("\n", 0, match.start()) + 1,
+            lang=match["lang"],
+            title=title["title"] if title else None,
+            code=textwrap.dedent(expand_snippets(match["body"])),
+            not_run=marker["reason"] if marker else None,
+            needs=needs["binary"] if needs else None,
+        ))
+    return found
+
+
+def python_blocks(page: Path) -> list[Block]:
+    return [b for b in blocks(page) if b.lang in ("python", "py")]
+
+
+RUNNABLE = [page for page in PAGES if any(b.not_run is None for b in python_blocks(page))]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh, importable working directory; modules imported from it are forgotten afterwards."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        if module is not None and str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
+            del sys.modules[name]
+
+
+def run_pytest(block: Block, path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(path.parent), path.name],
+        cwd=path.parent, capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")},
+    )
+    assert done.returncode == 0, f"{block.where()}: {path.name} does not pass:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
+def test_every_python_block_runs(page: Path, workdir: Path) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    missing: list[str] = []
+    for block in python_blocks(page):
+        code = compile(block.code, block.where(), "exec")  # even a block that does not run must compile
+        if block.not_run is not None:
+            continue
+        if block.needs is not None and shutil.which(block.needs) is None:
+            missing.append(f"{block.where()} needs {block.needs}")
+            continue
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                if block.title is None:
+                    exec(code, namespace)
+                    continue
+                path = workdir / block.title
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(block.code)
+                if path.name.startswith("test_"):
+                    run_pytest(block, path)
+                elif path.suffix == ".py":
+                    sys.modules.pop(path.stem, None)
+                    importlib.invalidate_caches()
+                    importlib.import_module(path.stem)
+        except BaseException as exc:
+            exc.add_note(f"in the block at {block.where()}; its output:\n{out.getvalue()}")
+            raise
+    if missing:
+        pytest.skip("every other block ran; not installed here: " + "; ".join(missing))
+
+
+def test_blocks_that_do_not_run_are_few_and_say_why() -> None:
+    skipped = [b for page in PAGES for b in python_blocks(page) if b.not_run is not None]
+    assert all(b.not_run for b in skipped), [b.where() for b in skipped if not b.not_run]
+    assert len(skipped) <= MAX_NOT_RUN, [f"{b.where()}: {b.not_run}" for b in skipped]
+
+
+#: a path under docs/ as code and pages name it (not part of a URL or of a longer path)
+DOCS_PATH = re.compile(r"(?<![\w/.-])docs/[\w./-]*[\w/]")
+
+
+def named_docs_paths() -> list[tuple[str, str]]:
+    sources = [
+        *sorted((ROOT / "src").rglob("*.py")),
+        *sorted(p for p in (ROOT / "tests").rglob("*.py") if p.name != Path(__file__).name),
+        README,
+        ROOT / "mkdocs.yml",
+    ]
+    return [
+        (f"{source.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}", match.group())
+        for source in sources
+        for text in [source.read_text()]
+        for match in DOCS_PATH.finditer(text)
+    ]
+
+
+def test_every_docs_path_named_in_code_and_readme_exists() -> None:
+    named = named_docs_paths()
+    assert any(where.startswith("README.md") for where, _ in named), "the README links into docs/"
+    missing = [f"{where}: {path}" for where, path in named if not (ROOT / path).exists()]
+    assert not missing, "named but missing:\n" + "\n".join(missing)
+
+
+def test_readme_links_into_the_site_resolve() -> None:
+    text = README.read_text()
+    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", text)
+    assert targets
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, missing
+
+
+def test_readme_is_one_page_that_starts_with_the_set_up_commands() -> None:
+    lines = README.read_text().splitlines()
+    assert len(lines) <= 300, f"README.md has {len(lines)} lines; the rest belongs in docs/"
+    first = blocks(README)[0]
+    assert first.line <= 3 and first.lang in ("bash", "sh", "console")
+    assert [line.split("#")[0].strip() for line in first.code.splitlines()] == [
+        "bash scripts/demo.sh", "bash scripts/test.sh",
+    ]
+
+
+def test_the_site_builds_strictly_with_the_api_and_cli_reference(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
+    pytest.importorskip("mkdocs_click", reason="the docs extra is not installed: pip install -e '.[docs]'")
+    site = tmp_path / "site"
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    api = (site / "reference" / "api" / "index.html").read_text()
+    for name in ("splitbrain.check", "splitbrain.Workload", "splitbrain.Node", "splitbrain.World",
+                 "splitbrain.fuzz_workload", "splitbrain.Model", "splitbrain.Recorder", "splitbrain.SplitbrainError"):
+        assert f'id="{name}"' in api, name
+    cli = (site / "reference" / "cli" / "index.html").read_text()
+    for verb in ("check", "models", "workloads", "fuzz", "replay", "shrink", "show", "run", "stress"):
+        assert f"splitbrain {verb} [OPTIONS]" in cli, verb
+    generated = cli.split('id="the-verbs"', 1)[1]
+    assert "--variant TEXT" in generated and "--examples" not in generated  # hidden aliases stay hidden
