@@ -6,4 +6,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet -e ".[test,dask]"
+.venv/bin/python -m pip install --quiet -e ".[test,dask,docs]"

@@ -19,5 +19,7 @@ fi
 # the layers of DESIGN.md as contracts (pyproject.toml [tool.importlinter]): imports point down, and no
 # core package imports the bug zoo
 .venv/bin/lint-imports
+# the documentation site, strictly: a missing page, a broken link or a docstring that does not render fails
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir site
 export SPLITBRAIN_DATA=${SPLITBRAIN_DATA:-$(cd .. && pwd)/shared/data}
 .venv/bin/python -m pytest -q "$@"
