@@ -1,15 +1,25 @@
 """`ServerProcess`: a server the runner starts itself, which it can pause, kill, restart — and always reaps.
 
 Each server runs in its own session (``start_new_session``), so signals go to its whole process group
-and nothing it forks outlives it. Cleanup does not depend on anyone remembering to call ``stop``: a
-``weakref.finalize`` registered at every start kills the group when the object is collected or the
-interpreter exits (finalizers run at exit), and :func:`stop_all` stops every server still running.
+and nothing it forks outlives it. Cleanup does not depend on anyone remembering to call ``stop``, nor on
+the runner getting the chance to:
+
+* a ``weakref.finalize`` registered at every start kills the group when the object is collected or the
+  interpreter exits (finalizers run at exit), and :func:`stop_all` stops every server still running;
+* every server gets a *parent-death signal* (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, set by util-linux's
+  ``setpriv --pdeathsig KILL`` before it executes the server): when the runner dies, even by SIGKILL,
+  the kernel kills the server — paused or not. Linux sends that signal when the *thread* that forked the
+  child ends, so every server is forked by one spawner thread that lives as long as the process (a
+  server restarted by the nemesis thread would otherwise die with that thread);
+* listeners registered with :func:`on_spawn` hear of every start (the runner keeps a pidfile of its
+  servers, :mod:`splitbrain.live.orphans`, for the rare case the signal could not be set up).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import random
 import shutil
 import signal
@@ -20,6 +30,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from splitbrain.errors import SplitbrainError, UsageError
 
@@ -28,6 +39,7 @@ __all__ = [
     "ServerError",
     "ServerProcess",
     "free_port",
+    "on_spawn",
     "port_open",
     "require_binary",
     "running",
@@ -38,6 +50,67 @@ __all__ = [
 _RUNNING: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
 _PORTS_LOCK = threading.Lock()
 _PORTS_GIVEN: set[int] = set()
+_SPAWN_LISTENERS: list[Callable[[ServerProcess], None]] = []
+
+
+def on_spawn(listener: Callable[[ServerProcess], None]) -> Callable[[], None]:
+    """Call ``listener(server)`` after every server start; returns a function that unregisters it."""
+    _SPAWN_LISTENERS.append(listener)
+
+    def remove() -> None:
+        with contextlib.suppress(ValueError):
+            _SPAWN_LISTENERS.remove(listener)
+
+    return remove
+
+
+class _Spawner:
+    """One long-lived thread that forks every server, so that the parent-death signal (sent when the
+    forking *thread* ends) fires only when the whole runner process dies."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def run(self, job: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()  # a forked child needs its own spawner
+                self._thread = threading.Thread(target=self._serve, name="splitbrain-spawner", daemon=True)
+                self._thread.start()
+        answer: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._jobs.put((job, answer))
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                ok, value = answer.get()
+                break
+            except BaseException as exc:  # e.g. Ctrl-C: the fork goes ahead; wait for it, then go on
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
+        if not ok:
+            raise value
+        return value
+
+    def _serve(self) -> None:
+        while True:
+            job, answer = self._jobs.get()
+            try:
+                answer.put((True, job()))
+            except BaseException as exc:
+                answer.put((False, exc))
+
+
+_SPAWNER = _Spawner()
+_SETPRIV = shutil.which("setpriv")
+
+
+def _deathsig_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` under ``setpriv --pdeathsig KILL`` (when util-linux's setpriv is there)."""
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", *argv] if _SETPRIV else list(argv)
 
 
 class ServerError(SplitbrainError, RuntimeError):
@@ -153,13 +226,21 @@ class ServerProcess:
                 return
             self.log.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log, "ab") as out:
-                self._popen = subprocess.Popen(
-                    self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, start_new_session=True,
-                )
-            self.paused = False
-            self._finalizer = weakref.finalize(self, _kill_group, self._popen)
-            _RUNNING.add(self)
+
+                def spawn() -> None:  # registers the process even if the caller is interrupted meanwhile
+                    popen = subprocess.Popen(
+                        _deathsig_argv(self.argv), cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                    )
+                    self._popen = popen
+                    self.paused = False
+                    self._finalizer = weakref.finalize(self, _kill_group, popen)
+                    _RUNNING.add(self)
+
+                _SPAWNER.run(spawn)
+            for listener in list(_SPAWN_LISTENERS):
+                with contextlib.suppress(Exception):  # bookkeeping must never stop a server starting
+                    listener(self)
         if wait:
             self.wait_ready()
 

@@ -13,9 +13,16 @@ A byte stream that lost bytes cannot resume: TCP would have retransmitted them a
 stayed dead, reset the connection. So a connection that had bytes swallowed is reset when its path is
 healed; the application sees what it would see on a real network and reconnects.
 
-Modes can be set per *source*: a ``classify`` callback reads the first request header of each new
-connection and names who opened it (etcd peers say so in an ``X-Server-From`` header). A source's mode
-overrides the proxy's default, which is how one proxy per server can cut some peers and not others.
+Modes can be set per *source*: a ``classify`` callback reads the first bytes of each new connection
+(until ``head_done`` says they are enough: by default an HTTP request header) and names who opened it
+(etcd peers say so in an ``X-Server-From`` header; PySyncObj peers send their address first). A source's
+mode overrides the proxy's default, which is how one proxy per server can cut some peers and not others.
+
+A dead upstream is passed through as a *refusal*: when the server behind the proxy refuses a connection
+(it was killed), the proxy stops listening until the server accepts again (probed every
+``PROBE_INTERVAL`` seconds), so clients get ``ECONNREFUSED`` exactly as they would without the proxy —
+a definite failure — instead of a connection that is accepted and then closed, whose outcome a client
+cannot know. (Only the one connection that discovered the dead server sees a reset.)
 
 Implementation: one asyncio event loop in a daemon thread per proxy; mode changes are handed to that loop
 and applied before the setter returns.
@@ -40,11 +47,13 @@ __all__ = [
     "HEAD_LIMIT",
     "HEAD_TIMEOUT",
     "PASS",
+    "PROBE_INTERVAL",
     "QUEUE_LIMIT",
     "Direction",
     "FaultProxy",
     "Kind",
     "Mode",
+    "http_head_done",
     "http_header_source",
     "stop_all",
 ]
@@ -57,6 +66,7 @@ HEAD_LIMIT = 16384
 HEAD_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 2.0
 QUEUE_LIMIT = 256  # chunks queued per direction before the proxy stops reading
+PROBE_INTERVAL = 0.05  # while the upstream refuses: how often to try it before listening again
 
 _PROXIES: weakref.WeakSet[FaultProxy] = weakref.WeakSet()
 
@@ -120,12 +130,19 @@ class FaultProxy:
         port: int = 0,
         host: str = "127.0.0.1",
         classify: Callable[[bytes], str | None] | None = None,
+        head_done: Callable[[bytes], bool] | None = None,
+        pass_refusals: bool = True,
     ) -> None:
         self.upstream = ("127.0.0.1", upstream) if isinstance(upstream, int) else upstream
         self.name = name
         self.host = host
         self.port = port
         self.classify = classify
+        self.head_done = head_done or http_head_done
+        self.pass_refusals = pass_refusals
+        #: True while the upstream refuses and the proxy is not listening (refusing in its turn)
+        self.refusing = False
+        self._probe: asyncio.Task[None] | None = None
         self.modes: dict[str | None, Mode] = {None: PASS}
         self.stats = {"connections": 0, "forwarded": 0, "swallowed": 0, "resets": 0}
         self._conns: set[_Conn] = set()
@@ -183,6 +200,8 @@ class FaultProxy:
         self._thread = None
 
     async def _shutdown(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
         if self._server is not None:
             self._server.close()
         for conn in list(self._conns):
@@ -290,8 +309,11 @@ class FaultProxy:
                 up_reader, up_writer = await asyncio.wait_for(
                     asyncio.open_connection(*self.upstream), CONNECT_TIMEOUT
                 )
+            except ConnectionRefusedError:
+                self._refuse()  # upstream dead: refuse like it, from the next connection on
+                return
             except (TimeoutError, OSError):
-                return  # upstream down: the client sees a reset, as if refused
+                return  # upstream unreachable: the client sees a reset
             conn.upstream = up_writer
             if conn.aborted:  # reset while we were connecting upstream
                 conn.abort()
@@ -307,11 +329,34 @@ class FaultProxy:
             self._conns.discard(conn)
             conn.abort()
 
+    def _refuse(self) -> None:
+        """Stop listening (new connections are refused) until the upstream accepts again."""
+        if not self.pass_refusals or self.refusing or self._server is None:
+            return
+        self.refusing = True
+        self._server.close()
+        self._probe = asyncio.ensure_future(self._reopen_when_up())
+
+    async def _reopen_when_up(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(*self.upstream), CONNECT_TIMEOUT)
+            except (TimeoutError, OSError):
+                continue
+            writer.transport.abort()
+            try:
+                self._server = await asyncio.start_server(self._handle, self.host, self.port)
+            except OSError:
+                continue  # the port is briefly not bindable: try again
+            self.refusing = False
+            return
+
     async def _read_head(self, reader: asyncio.StreamReader) -> bytes:
         head = b""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + HEAD_TIMEOUT
-        while b"\r\n\r\n" not in head and len(head) < HEAD_LIMIT:
+        while not self.head_done(head) and len(head) < HEAD_LIMIT:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -380,6 +425,11 @@ def stop_all() -> None:
     """Stop every proxy still running in this process (for test teardown and emergencies)."""
     for proxy in list(_PROXIES):
         proxy.stop()
+
+
+def http_head_done(head: bytes) -> bool:
+    """The default ``head_done``: a whole HTTP request header has arrived."""
+    return b"\r\n\r\n" in head
 
 
 def http_header_source(header: str, names: dict[str, str] | None = None) -> Callable[[bytes], str | None]:

@@ -1,66 +1,101 @@
-"""`run_workload`: client threads drive a target while a nemesis injects faults; then check the history.
+"""`run_workload`: client threads drive a target while a nemesis injects faults; then heal, read, check.
 
-Each of ``clients`` threads is a Jepsen process that loops: draw an operation of the register workload
-(``read``, ``write v``, ``cas [old new]``, small integer values, one key), ask its client which node it
-goes to, and record it through a :class:`~splitbrain.histories.recorder.Worker`:
+Each of ``clients`` threads is a Jepsen process that loops: draw an operation of the target's workload
+(:mod:`~splitbrain.live.workloads`: registers over independent keys, or list-append transactions), ask
+its client which node it goes to, and record it through a :class:`~splitbrain.histories.recorder.Worker`:
 
 * a result is ``ok``; a :class:`~splitbrain.histories.recorder.DefiniteFailure` (a failed CAS, a refused
   connection) is ``fail``;
-* any other error on a ``write`` or ``cas`` (a timeout, a reset) is ``info``: it may have taken effect,
-  and the thread continues under a fresh process id;
+* any other error on an operation that writes (a timeout, a reset) is ``info``: it may have taken
+  effect, and the thread continues under a fresh process id;
 * any error on a ``read`` is ``fail``: a read changes nothing, so pretending it did not happen is sound,
   and it keeps the history free of unknown operations that only slow the checker (Jepsen does the same).
 
-After an error a thread backs off briefly, so a dead server yields a few failures, not thousands. The run
-ends after ``time_limit`` seconds or ``ops`` operations; the nemesis is stopped (healing every fault),
-the history is saved to ``<out>/<target>-<timestamp>/history.jsonl`` and checked.
+After an error a thread backs off briefly, so a dead server yields a few failures, not thousands. The
+run has three phases, as a Jepsen test does: the workload under faults until ``time_limit`` seconds or
+``ops`` operations; then the nemesis heals everything, the target recovers (every server serves again)
+and every key gets a final read; then the check (:mod:`~splitbrain.live.verdicts`).
+
+Crash safety: the history streams to ``history.jsonl.part`` as it is recorded
+(:mod:`~splitbrain.live.journal`) and ``run.json`` names the servers (:mod:`~splitbrain.live.orphans`);
+SIGTERM and SIGHUP are turned into an interrupt like Ctrl-C, which stops every server (paused ones too:
+SIGKILL needs no SIGCONT) and saves the history so far as ``history.jsonl`` before re-raising; a SIGKILL
+leaves the journal and the pidfile, and the servers die of their parent-death signal (the next run's
+cleanup, or ``splitbrain run --cleanup``, collects anything left).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
-from splitbrain.checker.result import CheckResult, Verdict
+from splitbrain.checker.result import Result, Verdict
 from splitbrain.errors import UsageError
 from splitbrain.histories.history import History
 from splitbrain.histories.io import write_history
 from splitbrain.histories.recorder import Recorder
-from splitbrain.live.nemesis import Nemesis
+from splitbrain.live import orphans
+from splitbrain.live.journal import HISTORY, Journal
+from splitbrain.live.nemesis import Nemesis, parse_kinds
 from splitbrain.live.target import Target
+from splitbrain.live.verdicts import check_run, first_fault_ns
+from splitbrain.live.workloads import VALUES, OpSpec, Workload, make_workload
 
 __all__ = [
     "DEFAULT_OUT",
     "VALUES",
     "RunResult",
+    "Terminated",
     "draw_register_op",
     "run_workload",
 ]
 
 
 DEFAULT_OUT = Path(".splitbrain") / "runs"
-VALUES = 5  # register values are 0..VALUES-1: small, so reads often meet the writes they depend on
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: the run stops as after Ctrl-C (servers stopped, history saved)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 @dataclass
 class RunResult:
-    """What a live run produced. The CLI writes the HTML report (``report.html``) into ``run_dir``."""
+    """What a live run produced. The CLI writes the HTML report (``report.html``) into ``run_dir``.
+
+    Times (``first_fault``, ``first_violation``, ``fault_periods``) are seconds since the clients started.
+    """
 
     target: str
     history: History
-    result: CheckResult | None
+    result: Result | None
     run_dir: Path
     history_path: Path
     seconds: float
     faults: int
     nemesis_errors: list[str] = field(default_factory=list)
     client_errors: list[str] = field(default_factory=list)  # client threads that crashed (adapter bugs)
+    workload: str = "register"
+    keys: dict[Any, Any] = field(default_factory=dict)  # key -> verdict (keyed register runs)
+    failing_key: Any = None
+    failing_history: History | None = None  # the failing key's sub-history (for the report)
+    first_fault: float | None = None
+    first_violation: float | None = None
+    fault_periods: list[tuple[float, float | None, str]] = field(default_factory=list)
+    recovered: bool | None = None  # did every server serve again after the final heal?
+    final_reads: int = 0  # final reads that answered
 
     @property
     def valid(self) -> Verdict | None:
@@ -75,15 +110,18 @@ class RunResult:
     def ops_per_second(self) -> float:
         return self.operations / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def violation_after_fault(self) -> bool | None:
+        """True when the first violation came after the first fault started (None: no violation)."""
+        if self.first_violation is None:
+            return None
+        return self.first_fault is not None and self.first_violation >= self.first_fault
+
 
 def draw_register_op(rng: random.Random) -> tuple[str, Any]:
-    """One operation of the cas-register workload: half reads, a quarter writes, a quarter CAS."""
-    roll = rng.random()
-    if roll < 0.5:
-        return "read", None
-    if roll < 0.75:
-        return "write", rng.randrange(VALUES)
-    return "cas", (rng.randrange(VALUES), rng.randrange(VALUES))
+    """One operation of the single-key cas-register workload: half reads, a quarter writes, a quarter CAS."""
+    spec = make_workload("register").draw(rng)
+    return spec.f, spec.value
 
 
 class _Budget:
@@ -91,6 +129,8 @@ class _Budget:
 
     def __init__(self, time_limit: float | None, ops: int | None) -> None:
         self.deadline = None if time_limit is None else time.monotonic() + time_limit
+        self.time_limit = time_limit
+        self.ops = ops
         self.left = ops
         self.stopped = threading.Event()
         self._lock = threading.Lock()
@@ -108,18 +148,24 @@ class _Budget:
         return True
 
 
-def _client_loop(target: Target, index: int, recorder: Recorder, budget: _Budget, seed: int,
-                 rate: float | None) -> None:
+def _invoke(client: Any, spec: OpSpec, node: str) -> Any:
+    if spec.key is None:
+        return client.invoke(spec.f, spec.value, node)
+    return client.invoke(spec.f, spec.value, node, key=spec.key)
+
+
+def _client_loop(target: Target, index: int, recorder: Recorder, budget: _Budget, workload: Workload,
+                 seed: int, rate: float | None) -> None:
     rng = random.Random(f"{seed}-client-{index}")
     client = target.client(index)
     worker = recorder.worker()
     pause = 1.0 / rate if rate else 0.0
     try:
         while budget.take():
-            f, value = draw_register_op(rng)
-            node = client.node_for(f)
-            with worker.call(f, value, node=node) as call:
-                call.ok(client.invoke(f, value, node))
+            spec = workload.draw(rng)
+            node = client.node_for(spec.f)
+            with worker.call(spec.f, spec.value, node=node, key=spec.key) as call:
+                call.ok(_invoke(client, spec, node))
             if _unreachable(call.exception):
                 budget.stopped.wait(rng.uniform(0.02, 0.1))  # back off from a struggling server
             elif pause:
@@ -139,26 +185,34 @@ def _unreachable(exc: BaseException | None) -> bool:
 
 def _progress_loop(name: str, recorder: Recorder, nemesis: Nemesis | None, budget: _Budget,
                    started: float, out: TextIO, every: float) -> None:
+    tty = hasattr(out, "isatty") and out.isatty()
     while not budget.stopped.wait(every):
         elapsed = time.monotonic() - started
         done = sum(recorder.counts.values())
         counts = recorder.counts
         fault = f"  nemesis: {nemesis.current or 'quiet'} ({nemesis.applied} faults)" if nemesis else ""
-        print(f"[{name}] {elapsed:5.1f}s  {done} ops ({done / elapsed:.0f}/s)  ok {counts['ok']} "
-              f"fail {counts['fail']} info {counts['info']}{fault}", file=out, flush=True)
+        line = (f"[{name}] {elapsed:5.1f}s  {done} ops ({done / elapsed:.0f}/s)  ok {counts['ok']} "
+                f"fail {counts['fail']} info {counts['info']}{fault}")
+        if tty:  # a progress bar that redraws in place
+            share = elapsed / budget.time_limit if budget.time_limit else done / (budget.ops or done or 1)
+            filled = int(20 * min(1.0, share))
+            print(f"\r\x1b[K[{'#' * filled}{'.' * (20 - filled)}] {line}", end="", file=out, flush=True)
+        else:
+            print(line, file=out, flush=True)
+    if tty:
+        print(file=out, flush=True)
 
 
-def _drive(
-    target: Target, clients: int, recorder: Recorder, chaos: Nemesis | None, budget: _Budget, seed: int,
-    rate: float | None, errors: list[str], progress: TextIO | None, progress_every: float,
-) -> float:
+def _drive(target: Target, clients: int, recorder: Recorder, chaos: Nemesis | None, budget: _Budget,
+           workload: Workload, seed: int, rate: float | None, errors: list[str], progress: TextIO | None,
+           progress_every: float) -> float:
     """Run the client threads (and the nemesis, and the progress line) until the budget is spent;
-    returns the seconds the clients ran."""
+    returns the seconds the clients ran. The nemesis is left running: the caller heals or kills."""
     started = time.monotonic()
 
     def client(index: int) -> None:
         try:
-            _client_loop(target, index, recorder, budget, seed, rate)
+            _client_loop(target, index, recorder, budget, workload, seed, rate)
         except Exception as exc:  # an adapter bug: report it instead of dying silently in a thread
             errors.append(f"client {index}: {type(exc).__name__}: {exc}")
 
@@ -179,8 +233,68 @@ def _drive(
         return time.monotonic() - started
     finally:
         budget.stopped.set()
-        if chaos is not None:
-            chaos.stop()
+
+
+def _final_reads(target: Target, recorder: Recorder, workload: Workload, clients: int,
+                 timeout: float) -> int:
+    """Read every key once more, spread over ``clients`` threads, retrying a failed read until it
+    answers or ``timeout`` passes (Jepsen's final generator); returns how many answered."""
+    specs = workload.final_ops()
+    deadline = time.monotonic() + timeout
+    answered = [0] * clients
+
+    def reader(index: int) -> None:
+        client, worker = target.client(index), recorder.worker()
+        try:
+            for spec in specs[index::clients]:
+                while time.monotonic() < deadline:
+                    node = client.node_for(spec.f)
+                    with worker.call(spec.f, spec.value, node=node, key=spec.key) as call:
+                        call.ok(_invoke(client, spec, node))
+                    if call.status == "ok":
+                        answered[index] += 1
+                        break
+                    time.sleep(0.1)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=reader, args=(i,), name=f"final-{i}", daemon=True)
+               for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(answered)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread (a no-op elsewhere); once one
+    arrived, further SIGINT/SIGTERM/SIGHUP are ignored so that the cleanup runs to its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
+    previous = {s: signal.getsignal(s) for s in names}
+
+    def raise_terminated(signum: int, frame: FrameType | None) -> None:
+        for s in names:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+        for s in names:
+            signal.signal(s, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+    signal.signal(signal.SIGHUP, raise_terminated)
+    signal.signal(signal.SIGINT, raise_interrupt)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def run_workload(
@@ -189,7 +303,7 @@ def run_workload(
     clients: int = 5,
     time_limit: float | None = None,
     ops: int | None = None,
-    nemesis: Sequence[str] = (),
+    nemesis: str | Sequence[str] = (),
     seed: int = 0,
     out: Path | str | None = None,
     check: bool = True,
@@ -198,58 +312,121 @@ def run_workload(
     rate: float | None = None,
     nemesis_interval: tuple[float, float] = (1.0, 2.0),
     nemesis_duration: tuple[float, float] = (1.0, 2.0),
+    nemesis_concurrent: int = 2,
+    keys: int | None = None,
+    ops_per_key: int | None = None,
+    final_reads: bool = True,
+    recovery_timeout: float = 30.0,
+    client_timeout: float | None = None,
     progress: TextIO | None = sys.stderr,
     progress_every: float = 1.0,
+    reap: bool = True,
 ) -> RunResult:
-    """Run the register workload against ``target`` (started here, and stopped, if it is not running).
+    """Run the target's workload against ``target`` (started here, and stopped, if it is not running).
 
     Give ``time_limit`` (seconds) and/or ``ops`` (operations); ``rate`` caps each client's operations per
-    second (unlimited by default). ``nemesis`` lists fault kinds (``pause``, ``kill``, ``partition``).
-    The history is saved under ``out`` (default ``.splitbrain/runs``) and, with ``check``, checked
-    against the target's model (``cas-register``) within ``check_timeout`` seconds and ``max_states``
-    memoised search states (the checker's default budget when ``None``).
+    second (unlimited by default). ``nemesis`` lists fault kinds — ``"pause,kill"``, a list, or ``"all"``
+    (every kind the target supports; see :mod:`~splitbrain.live.nemesis`) — started every
+    ``nemesis_interval`` (a range of seconds), each lasting ``nemesis_duration``, at most
+    ``nemesis_concurrent`` at once. ``keys`` and ``ops_per_key`` spread the work over independent keys
+    (:mod:`~splitbrain.live.workloads`); ``client_timeout`` is how long a client waits for an answer
+    before recording ``info``. The history is saved under ``out`` (default ``.splitbrain/runs``) and,
+    with ``check``, checked within ``check_timeout`` seconds and ``max_states`` memoised search states
+    (the checker's default budget when ``None``). With ``reap``, servers left by killed runs under
+    ``out`` are stopped first.
     """
     if clients < 1:
         raise UsageError(f"clients must be at least 1, not {clients}")
     if time_limit is None and ops is None:
         raise UsageError("give a time limit (seconds) or an operation count, or both")
+    if keys is not None and keys > 1 and target.workload == "register" and not target.keyed:
+        raise UsageError(f"target {target.name} works on one key only (it does not take --keys)")
+    if client_timeout is not None:
+        if not client_timeout > 0:
+            raise UsageError(f"the client timeout must be positive, not {client_timeout}")
+        target.timeout = client_timeout
     target.check_installed()
-    recorder = Recorder(readonly={"read"})
-    chaos = Nemesis(target, nemesis, recorder, seed=seed, interval=nemesis_interval,
-                    duration=nemesis_duration) if nemesis else None  # validates the kinds first
-    run_dir = _run_dir(Path(out) if out is not None else DEFAULT_OUT, target.name)
-    path = run_dir / "history.jsonl"
+    kinds = parse_kinds(nemesis, target.faults)
+    workload = make_workload(target.workload, keys=keys, per_key=ops_per_key)
+    recorder = Recorder(readonly=workload.readonly)
+    chaos = Nemesis(target, kinds, recorder, seed=seed, interval=nemesis_interval, duration=nemesis_duration,
+                    concurrent=nemesis_concurrent) if kinds else None  # validates the kinds first
+    if "clock" in kinds:
+        target.clock = True
+    root = Path(out) if out is not None else DEFAULT_OUT
+    if reap and progress is not None:
+        for line in orphans.reap(root):
+            print(f"cleanup: {line}", file=progress, flush=True)
+    elif reap:
+        orphans.reap(root)
+    run_dir = _run_dir(root, target.name)
+    path = run_dir / HISTORY
     recorder.source = str(path)
     owned = not target.started
     if owned:
         target.logdir = run_dir / "logs"
     errors: list[str] = []
+    runfile = orphans.RunFile(run_dir, workdir=None, temporary=False)
+    journal = Journal(recorder, run_dir)
+    started_ns = time.monotonic_ns()
+    recovered: bool | None = None
+    answered = 0
     try:
-        if owned:
-            target.start()
-        budget = _Budget(time_limit, ops)
-        seconds = _drive(target, clients, recorder, chaos, budget, seed, rate, errors, progress,
-                         progress_every)
-    except KeyboardInterrupt:
-        write_history(recorder.history(), path, format="jsonl")  # an interrupted run is still evidence
-        if progress is not None:
-            print(f"interrupted: partial history saved to {path}", file=progress, flush=True)
-        raise
+        with _signals_as_interrupts():
+            try:
+                if owned:
+                    target.start()
+                    runfile.set_workdir(target.workdir, temporary=target._own_workdir)
+                budget = _Budget(time_limit, ops)
+                started_ns = time.monotonic_ns()
+                seconds = _drive(target, clients, recorder, chaos, budget, workload, seed, rate, errors,
+                                 progress, progress_every)
+                if chaos is not None:
+                    chaos.stop(heal=True)
+                if final_reads:
+                    if chaos is not None:
+                        target.heal_network()
+                        recovered = target.wait_recovered(recovery_timeout)
+                    answered = _final_reads(target, recorder, workload, clients, recovery_timeout)
+            except KeyboardInterrupt:
+                if chaos is not None:
+                    chaos.stop(heal=False, timeout=1.0)  # no healing: every server is about to be killed
+                if owned:
+                    target.stop()
+                write_history(recorder.history(), path, format="jsonl")  # an interrupted run is evidence
+                if progress is not None:
+                    print(f"\ninterrupted: servers stopped, partial history saved to {path}", file=progress,
+                          flush=True)
+                raise
+            finally:
+                if owned:
+                    target.stop()
+        history = recorder.history()
+        write_history(history, path, format="jsonl")  # atomic: a reader never sees half a file
     finally:
-        if owned:
-            target.stop()
-    history = recorder.history()
-    write_history(history, path, format="jsonl")  # atomic: a reader never sees half a file
-    result = None
-    if check:
-        from splitbrain.checker.linearizability import check_linearizability
-
-        result = check_linearizability(history, target.model, timeout=check_timeout, max_states=max_states)
-    return RunResult(
-        target=target.name, history=history, result=result, run_dir=run_dir, history_path=path,
+        if not path.exists():  # a run that failed (a server that would not start) keeps its evidence too
+            with contextlib.suppress(Exception):
+                write_history(recorder.history(), path, format="jsonl")
+        journal.close(keep=not path.exists())
+        runfile.close()
+    outcome = RunResult(
+        target=target.name, history=history, result=None, run_dir=run_dir, history_path=path,
         seconds=seconds, faults=chaos.applied if chaos else 0, nemesis_errors=chaos.errors if chaos else [],
-        client_errors=errors,
+        client_errors=errors, workload=workload.name, recovered=recovered, final_reads=answered,
     )
+    fault = first_fault_ns(history)
+    outcome.first_fault = None if fault is None else (fault - started_ns) / 1e9
+    if chaos is not None:
+        base = started_ns / 1e9
+        outcome.fault_periods = [(a - base, None if b is None else b - base, what) for a, b, what in chaos.periods]
+    if check:
+        verdicts = check_run(history, workload=workload.name, model=target.model, consistency=target.consistency,
+                             keyed=workload.keyed, timeout=check_timeout, max_states=max_states)
+        outcome.result, outcome.keys = verdicts.result, verdicts.keys
+        outcome.failing_key, outcome.failing_history = verdicts.failing_key, verdicts.history
+        if verdicts.violation_ns is not None:
+            outcome.first_violation = (verdicts.violation_ns - started_ns) / 1e9
+    return outcome
 
 
 def _run_dir(out: Path, name: str) -> Path:

@@ -21,8 +21,15 @@ __all__ = [
 TARGETS: dict[str, tuple[str, str]] = {
     "redis": ("splitbrain.live.targets.redis", "RedisTarget"),
     "redis-replica": ("splitbrain.live.targets.redis", "RedisReplicaTarget"),
+    "redis-append": ("splitbrain.live.targets.redis", "RedisAppendTarget"),
+    "redis-append-weak": ("splitbrain.live.targets.redis", "RedisAppendWeakTarget"),
     "etcd": ("splitbrain.live.targets.etcd", "EtcdTarget"),
     "etcd-serializable": ("splitbrain.live.targets.etcd", "EtcdSerializableTarget"),
+    "etcd-append": ("splitbrain.live.targets.etcd", "EtcdAppendTarget"),
+    "etcd-append-weak": ("splitbrain.live.targets.etcd", "EtcdAppendWeakTarget"),
+    "pysyncobj": ("splitbrain.live.targets.pysyncobj", "SyncObjTarget"),
+    "pysyncobj-leader-reads": ("splitbrain.live.targets.pysyncobj", "SyncObjLeaderReadsTarget"),
+    "pysyncobj-log-reads": ("splitbrain.live.targets.pysyncobj", "SyncObjLogReadsTarget"),
 }
 
 

@@ -1,10 +1,12 @@
-"""etcd targets: a 3-member cluster on loopback, used as a CAS register over the v3 JSON gateway.
+"""etcd targets: a 3-member cluster on loopback, used as CAS registers or as lists appended to in
+transactions, over the v3 JSON gateway.
 
 Each member (``etcd`` from the Debian package ``etcd-server``) has its own data directory, client port
 and peer port. Members reach each other only through a :class:`~splitbrain.live.proxy.FaultProxy` in
 front of each peer port (the advertised peer URLs are the proxies'). etcd names the sending member in an
-``X-Server-From`` header on every peer request, so each proxy knows which peer opened a connection and
-``isolate(n)`` blackholes exactly the paths between ``n`` and the others, both ways: a real partition.
+``X-Server-From`` header on every peer request, so each proxy knows which peer opened a connection: the
+routes of :mod:`~splitbrain.live.network` (every member opens connections to every other) let any
+partition shape, one-way cut or delay be applied to exactly the links it names.
 
 Clients talk HTTP/JSON to the gRPC gateway on each member's client port (``/v3/kv/range``, ``/v3/kv/put``,
 ``/v3/kv/txn``; keys and values base64-encoded). ``read`` is a range, ``write`` a put, ``cas`` a txn that
@@ -17,6 +19,18 @@ thread ``i`` talks to member ``i mod 3``.
 without consulting a quorum. While a member is isolated, writes go to the majority and the even-numbered
 clients read from the isolated member, which can only serve values the majority has since overwritten:
 the checker must say *not linearizable*.
+
+``etcd-append`` — Elle's list-append over etcd, as Jepsen's etcd test does it: a list is a JSON array
+stored under ``append/<k>``; a transaction first reads all its keys in one range-only txn (one
+revision), computes the new lists, then commits one txn whose compares require every key it *read or
+wrote* to be unchanged (same ``mod_revision``) and whose success branch puts the new lists. A failed
+compare is a definite ``fail`` (nothing was written). Checked strict-serializable.
+``etcd-append-weak`` only compares the keys it writes: reads of other keys are not validated at commit
+— reads outside the transaction, in effect — and the checker must find the write skew (G2).
+
+etcd is a Go program: it reads the clock without libc, so libfaketime cannot skew it and this target
+has no ``clock`` fault (Jepsen changes the system clock of a whole VM instead, which needs root and a
+machine per node).
 """
 
 from __future__ import annotations
@@ -25,16 +39,20 @@ import base64
 import functools
 import http.client
 import json
+import time
 from typing import Any
 
 from splitbrain.histories.recorder import DefiniteFailure
-from splitbrain.live.processes import ServerProcess, free_port
+from splitbrain.live.network import Route
+from splitbrain.live.processes import ServerError, ServerProcess, free_port, port_open
 from splitbrain.live.proxy import FaultProxy, http_header_source
 from splitbrain.live.target import Target
 
 __all__ = [
     "KEY",
     "NODES",
+    "EtcdAppendTarget",
+    "EtcdAppendWeakTarget",
     "EtcdClient",
     "EtcdError",
     "EtcdSerializableTarget",
@@ -89,21 +107,62 @@ class EtcdClient:
             return min(n for n in NODES if n not in isolated)  # write through the majority
         return self.home
 
-    def invoke(self, f: str, value: Any, node: str) -> Any:
+    def invoke(self, f: str, value: Any, node: str, key: Any = None) -> Any:
         conn = self._conns.get(node)
         if conn is None:
             port = self.target.client_ports[node]
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.target.timeout)
+            try:
+                conn.connect()
+            except ConnectionRefusedError as exc:  # nothing was sent: definite
+                conn.close()
+                raise DefiniteFailure(f"connect: {exc!r}") from exc
             self._conns[node] = conn
         try:
-            return self._register_op(conn, f, value)
+            if f == "txn":
+                return self._append_txn(conn, value)
+            return self._register_op(conn, f, value, key)
         except (OSError, http.client.HTTPException):
             conn.close()  # unknown state: start a fresh connection next time
             del self._conns[node]
             raise
 
-    def _register_op(self, conn: http.client.HTTPConnection, f: str, value: Any) -> Any:
-        key = _b64(KEY)
+    def _append_txn(self, conn: http.client.HTTPConnection, mops: Any) -> Any:
+        keys = list(dict.fromkeys(k for _, k, _ in mops))
+        reads = post(conn, "/v3/kv/txn", {
+            "success": [{"request_range": {"key": _b64(f"append/{k}")}} for k in keys],
+        })
+        current: dict[Any, list[int]] = {}
+        revisions: dict[Any, int] = {}
+        for k, answer in zip(keys, reads.get("responses") or [], strict=False):
+            kvs = (answer.get("response_range") or {}).get("kvs") or []
+            current[k] = json.loads(base64.b64decode(kvs[0]["value"])) if kvs else []
+            revisions[k] = int(kvs[0].get("mod_revision", 0)) if kvs else 0
+        if len(current) != len(keys):
+            raise EtcdError(f"the read of {keys} came back incomplete: {reads!r}")
+        done, written = [], {}
+        for fn, k, v in mops:
+            if fn == "r":
+                done.append((fn, k, tuple(current[k])))
+            else:
+                current[k] = [*current[k], v]
+                written[k] = current[k]
+                done.append((fn, k, v))
+        if not written:
+            return tuple(done)  # read-only: one range at one revision is the transaction
+        guarded = list(written) if self.target.weak else keys  # weak: reads are not validated at commit
+        answer = post(conn, "/v3/kv/txn", {
+            "compare": [{"key": _b64(f"append/{k}"), "result": "EQUAL", "target": "MOD",
+                         "mod_revision": str(revisions[k])} for k in guarded],
+            "success": [{"request_put": {"key": _b64(f"append/{k}"), "value": _b64(json.dumps(lst))}}
+                        for k, lst in written.items()],
+        })
+        if not answer.get("succeeded"):
+            raise DefiniteFailure("conflict: a key changed since it was read (the txn's compares failed)")
+        return tuple(done)
+
+    def _register_op(self, conn: http.client.HTTPConnection, f: str, value: Any, name: Any = None) -> Any:
+        key = _b64(KEY if name is None else f"{KEY}/{name}")
         if f == "read":
             body: dict[str, Any] = {"key": key}
             if self.target.serializable:
@@ -147,10 +206,12 @@ class EtcdTarget(Target):
     """Three etcd members on loopback with a fault proxy on every peer port."""
 
     name = "etcd"
-    summary = "3-member etcd cluster, linearizable reads; must check valid under pause, kill, partition"
-    faults = frozenset({"pause", "kill", "partition"})
+    summary = "3-member etcd cluster, linearizable reads; must check valid under every fault"
+    faults = frozenset({"pause", "kill", "partition", "latency", "drop"})
     requires = (("etcd", "etcd-server"),)
+    keyed = True
     serializable = False
+    weak = False
 
     def __init__(
         self, *, timeout: float = 1.0, heartbeat_ms: int = 50, election_ms: int = 500, **kwargs: Any
@@ -169,7 +230,7 @@ class EtcdTarget(Target):
         self.client_ports = {n: free_port() for n in NODES}
         classify = http_header_source("X-Server-From")
         for n in NODES:
-            proxy = FaultProxy(peer_ports[n], name=f"{n}-peer", classify=classify).start()
+            proxy = FaultProxy(peer_ports[n], name=f"{n}-peer", classify=classify, port=free_port()).start()
             self.proxies.append(proxy)
             self.peer_proxies[n] = proxy
         cluster = ",".join(f"{n}=http://127.0.0.1:{self.peer_proxies[n].port}" for n in NODES)
@@ -196,6 +257,10 @@ class EtcdTarget(Target):
         for server in self.servers.values():
             server.wait_ready()
         self.member_ids = self._member_ids()
+        for opener in NODES:  # every member opens connections (streams, pipelines) to every other
+            for acceptor in NODES:
+                if opener != acceptor:
+                    self.links.add(Route(opener, acceptor, self.peer_proxies[acceptor], self.member_ids[opener]))
 
     def _member_ids(self) -> dict[str, str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.client_ports[NODES[0]], timeout=10)
@@ -208,14 +273,35 @@ class EtcdTarget(Target):
     def client(self, index: int) -> EtcdClient:
         return EtcdClient(self, index)
 
-    def isolate(self, node: str) -> None:
-        """Blackhole every peer path between ``node`` and the other members, in both directions."""
-        self._server(node)
-        self.isolated = frozenset({node})
-        for other in NODES:
-            if other != node:
-                self.peer_proxies[node].drop(source=self.member_ids[other])
-                self.peer_proxies[other].drop(source=self.member_ids[node])
+    def wait_restarted(self, node: str) -> None:
+        """A restarted member serves its client port at once; it is healthy only once it reaches a quorum,
+        which a partition in effect may prevent (the final heal waits for health)."""
+        server, port = self._server(node), self.client_ports[node]
+        deadline = time.monotonic() + 15
+        while not port_open(port):
+            if not server.running:
+                raise ServerError(f"{node} exited during restart\n{server.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"{node} did not open its client port in 15 s\n{server.log_tail()}")
+            time.sleep(0.05)
+
+    def leader(self) -> str | None:
+        """The member the first answering member names as leader (``/v3/maintenance/status``)."""
+        names = {int(i, 16): name for name, i in self.member_ids.items()}
+        for node in NODES:
+            server = self.servers.get(node)
+            if server is None or not server.running or server.paused:
+                continue
+            conn = http.client.HTTPConnection("127.0.0.1", self.client_ports[node], timeout=0.5)
+            try:
+                leader = int(post(conn, "/v3/maintenance/status", {}).get("leader", 0))
+            except (OSError, http.client.HTTPException, EtcdError, ValueError):
+                continue
+            finally:
+                conn.close()
+            if leader in names:
+                return names[leader]
+        return None
 
 
 class EtcdSerializableTarget(EtcdTarget):
@@ -224,3 +310,21 @@ class EtcdSerializableTarget(EtcdTarget):
     name = "etcd-serializable"
     summary = "3-member etcd cluster, serializable reads from an isolated member; must be caught stale"
     serializable = True
+    expected = "invalid"
+
+
+class EtcdAppendTarget(EtcdTarget):
+    """List-append transactions over etcd txns, compares on every key read or written."""
+
+    name = "etcd-append"
+    summary = "3-member etcd cluster, list-append transactions (guarded txns); strict-serializable"
+    workload = "append"
+
+
+class EtcdAppendWeakTarget(EtcdAppendTarget):
+    """The weakened client: only written keys are compared at commit; must be caught."""
+
+    name = "etcd-append-weak"
+    summary = "etcd-append validating only the keys it writes (reads unguarded); must be caught (G2)"
+    weak = True
+    expected = "invalid"

@@ -1,6 +1,8 @@
-"""Redis targets: a single instance used as a CAS register, and a primary whose replica serves reads.
+"""Redis targets: a single instance used as CAS registers or as lists appended to in transactions, and a
+primary whose replica serves reads.
 
-``redis`` — one ``redis-server`` holding one key. ``read`` is GET, ``write`` is SET, ``cas`` is a Lua
+``redis`` — one ``redis-server`` holding one register per key (``register`` for a single-key run,
+``register:<k>`` with ``--keys``). ``read`` is GET, ``write`` is SET, ``cas`` is a Lua
 script run with EVAL (Redis runs a script atomically, so compare-and-set is one step). Clients reach the
 server through a :class:`~splitbrain.live.proxy.FaultProxy`, so ``partition`` blackholes them. The server
 runs with ``appendonly yes`` and ``appendfsync always``: a write is in the append-only file before Redis
@@ -13,7 +15,16 @@ and the checker would rightly report lost writes.)
 through a proxy that delays it (``lag``, 100 ms by default). Redis replication is asynchronous, so the
 replica serves values the primary has already overwritten: the checker must say *not linearizable*.
 
-Both speak RESP over a plain socket (a few lines below), so there is no client library to install.
+``redis-append`` — list-append transactions (Elle's workload): each transaction is one MULTI/EXEC
+block of ``RPUSH append:<k> v`` and ``LRANGE append:<k> 0 -1`` in order, which Redis runs atomically and
+in isolation; checked strict-serializable. ``redis-append-weak`` is the classic mistake: the reads are
+done before MULTI, outside the transaction, so another transaction can slip in between a read and the
+writes — the checker must find the cycle (G-single or G2).
+
+All speak RESP over a plain socket (a few lines below), so there is no client library to install. A
+client's ``connect`` ends with a PING: a server that is down (refused, or accepted-then-closed) fails
+there, before any command of the operation was sent, which is a definite failure; an error after the
+command went out is an unknown outcome.
 """
 
 from __future__ import annotations
@@ -22,19 +33,24 @@ import socket
 from typing import Any
 
 from splitbrain.histories.recorder import DefiniteFailure
+from splitbrain.live.network import Route
 from splitbrain.live.processes import ServerProcess, free_port
-from splitbrain.live.proxy import FaultProxy
+from splitbrain.live.proxy import FaultProxy, Mode
 from splitbrain.live.target import Target
 
 __all__ = [
     "CAS_SCRIPT",
     "KEY",
+    "AppendClient",
+    "RedisAppendTarget",
+    "RedisAppendWeakTarget",
     "RedisClient",
     "RedisReplicaTarget",
     "RedisTarget",
     "ReplicaClient",
     "Resp",
     "RespError",
+    "append_txn",
     "redis_argv",
     "register_op",
 ]
@@ -131,23 +147,64 @@ class Resp:
             self._sock = None
 
 
-def register_op(conn: Resp, f: str, value: Any) -> Any:
-    """One cas-register operation on ``KEY``; error replies mean Redis did not execute it (definite)."""
+def register_op(conn: Resp, f: str, value: Any, key: Any = None) -> Any:
+    """One cas-register operation on ``KEY`` (``KEY:<key>`` for a keyed run); error replies mean Redis did
+    not execute it (definite)."""
+    name = KEY if key is None else f"{KEY}:{key}"
     try:
         if f == "read":
-            raw = conn.command("GET", KEY)
+            raw = conn.command("GET", name)
             return None if raw is None else int(raw)
         if f == "write":
-            conn.command("SET", KEY, value)
+            conn.command("SET", name, value)
             return value
         if f == "cas":
             old, new = value
-            if conn.command("EVAL", CAS_SCRIPT, 1, KEY, old, new) != 1:
+            if conn.command("EVAL", CAS_SCRIPT, 1, name, old, new) != 1:
                 raise DefiniteFailure(f"cas: the value was not {old}")
             return value
     except RespError as exc:
         raise DefiniteFailure(str(exc)) from exc
     raise ValueError(f"unknown register operation {f!r}")
+
+
+def append_txn(conn: Resp, mops: Any, *, reads_outside: bool = False) -> tuple[tuple[str, Any, Any], ...]:
+    """Run a list-append transaction as one MULTI/EXEC block; returns the micro-ops with the lists read.
+
+    With ``reads_outside`` (the weakened client), reads are sent first, each on its own, and only the
+    appends go into the block: not a transaction any more.
+    """
+    done: list[tuple[str, Any, Any]] = []
+    try:
+        if reads_outside:
+            early = {i: _ints(conn.command("LRANGE", f"append:{k}", 0, -1))
+                     for i, (fn, k, _) in enumerate(mops) if fn == "r"}
+            appends = [(fn, k, v) for fn, k, v in mops if fn != "r"]
+            if appends:
+                conn.command("MULTI")
+                for _, k, v in appends:
+                    conn.command("RPUSH", f"append:{k}", v)
+                conn.command("EXEC")
+            return tuple((fn, k, early[i] if fn == "r" else v) for i, (fn, k, v) in enumerate(mops))
+        conn.command("MULTI")
+        for fn, k, v in mops:
+            if fn == "r":
+                conn.command("LRANGE", f"append:{k}", 0, -1)
+            else:
+                conn.command("RPUSH", f"append:{k}", v)
+        replies = conn.command("EXEC")
+    except RespError as exc:  # an error reply: EXECABORT, or a command refused before EXEC
+        conn.close()  # never leave the connection inside a MULTI block
+        raise DefiniteFailure(str(exc)) from exc
+    if not isinstance(replies, list) or len(replies) != len(mops):
+        raise DefiniteFailure(f"EXEC returned {replies!r}")
+    for (fn, k, v), reply in zip(mops, replies, strict=True):
+        done.append((fn, k, _ints(reply) if fn == "r" else v))
+    return tuple(done)
+
+
+def _ints(reply: Any) -> tuple[int, ...]:
+    return tuple(int(x) for x in reply or ())
 
 
 def redis_argv(binary: str, port: int, datadir: str, *, persistent: bool = True) -> list[str]:
@@ -181,20 +238,23 @@ class RedisClient:
     def node_for(self, f: str) -> str:
         return self.node
 
-    def invoke(self, f: str, value: Any, node: str) -> Any:
-        return register_op(self.conn, f, value)
+    def invoke(self, f: str, value: Any, node: str, key: Any = None) -> Any:
+        return register_op(self.conn, f, value, key)
 
     def close(self) -> None:
         self.conn.close()
 
 
 class RedisTarget(Target):
-    """A single ``redis-server`` as a CAS register: must check linearizable, also under faults."""
+    """A single ``redis-server`` as CAS registers: must check linearizable, also under faults."""
 
     name = "redis"
-    summary = "one redis-server as a CAS register (Lua EVAL); linearizable under pause, kill, partition"
-    faults = frozenset({"pause", "kill", "partition"})
+    summary = "one redis-server as CAS registers (Lua EVAL); linearizable under every fault"
+    # no clock: Debian's redis-server is linked with jemalloc, whose start-up calls clock_gettime()
+    # inside libfaketime's own initialisation, and libfaketime aborts the recursion (the server hangs)
+    faults = frozenset({"pause", "kill", "partition", "latency", "drop"})
     requires = (("redis-server", "redis-server"),)
+    keyed = True
 
     def __init__(self, *, timeout: float = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -211,19 +271,49 @@ class RedisTarget(Target):
             ready=lambda: _pings(port),
         )
         server.start()
-        self.proxy = FaultProxy(port, name="n1-clients").start()
+        self.proxy = FaultProxy(port, name="n1-clients", port=free_port()).start()
         self.proxies.append(self.proxy)
+        # the clients are the other end of the only link: a partition cuts them off from the server
+        self.links.add(Route("clients", "n1", self.proxy))
 
-    def client(self, index: int) -> RedisClient:
+    def client(self, index: int) -> Any:
         assert self.proxy is not None
         return RedisClient(self.proxy.port, "n1", self.timeout)
 
-    def isolate(self, node: str) -> None:
-        """Blackhole every client connection to the server."""
-        self._server(node)
+
+class AppendClient(RedisClient):
+    """List-append transactions through MULTI/EXEC (``weak``: reads outside the block)."""
+
+    def __init__(self, port: int, node: str, timeout: float, *, weak: bool) -> None:
+        super().__init__(port, node, timeout)
+        self.weak = weak
+
+    def invoke(self, f: str, value: Any, node: str, key: Any = None) -> Any:
+        if f != "txn":
+            raise ValueError(f"the append workload has only txn operations, not {f!r}")
+        return append_txn(self.conn, value, reads_outside=self.weak)
+
+
+class RedisAppendTarget(RedisTarget):
+    """One ``redis-server``, list-append transactions in MULTI/EXEC: strict-serializable under faults."""
+
+    name = "redis-append"
+    summary = "one redis-server, list-append transactions in MULTI/EXEC; strict-serializable"
+    workload = "append"
+    weak = False
+
+    def client(self, index: int) -> Any:
         assert self.proxy is not None
-        self.isolated = frozenset({node})
-        self.proxy.drop()
+        return AppendClient(self.proxy.port, "n1", self.timeout, weak=self.weak)
+
+
+class RedisAppendWeakTarget(RedisAppendTarget):
+    """The weakened client: reads before MULTI, outside the transaction; must be caught."""
+
+    name = "redis-append-weak"
+    summary = "redis-append with the reads outside MULTI/EXEC; must be caught (G-single/G2)"
+    weak = True
+    expected = "invalid"
 
 
 class ReplicaClient:
@@ -248,7 +338,8 @@ class RedisReplicaTarget(Target):
 
     name = "redis-replica"
     summary = "primary + replica, reads from the replica over a delayed link; must be caught stale"
-    faults = frozenset({"pause", "kill", "partition"})
+    faults = frozenset({"pause", "kill", "partition", "latency", "drop"})
+    expected = "invalid"
     requires = (("redis-server", "redis-server"),)
 
     def __init__(self, *, lag: float = 0.1, timeout: float = 0.5, **kwargs: Any) -> None:
@@ -269,8 +360,9 @@ class RedisReplicaTarget(Target):
             log=self.logdir / "primary.log", ready=lambda: _pings(primary),
         )
         self.servers["primary"].start()
-        self.link = FaultProxy(primary, name="replication").start()
+        self.link = FaultProxy(primary, name="replication", port=free_port()).start()
         self.proxies.append(self.link)
+        self.links.add(Route("replica", "primary", self.link), base=Mode("delay", delay=self.lag))
         replica = self.ports["replica"]
         argv = redis_argv(binary, replica, str(self.workdir / "replica"), persistent=False)
         self.servers["replica"] = ServerProcess(
@@ -286,18 +378,6 @@ class RedisReplicaTarget(Target):
     def wait_restarted(self, node: str) -> None:
         # a restarted primary serves at once; the replica resyncs in the background (reads may fail)
         self._server(node).wait_ready(timeout=5.0)
-
-    def isolate(self, node: str) -> None:
-        """Blackhole the replication link (either node: there are only two)."""
-        self._server(node)
-        assert self.link is not None
-        self.isolated = frozenset({node})
-        self.link.drop()
-
-    def heal_network(self) -> None:
-        super().heal_network()
-        if self.link is not None:
-            self.link.delay(self.lag)
 
 
 def _replica_synced(port: int) -> bool:
