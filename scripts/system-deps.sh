@@ -6,6 +6,8 @@ need() { dpkg -s "$1" >/dev/null 2>&1 || PACKAGES+=("$1"); }
 # (packages are added here by the features that need them)
 need redis-server  # /usr/bin/redis-server: tests/test_live_redis.py, `splitbrain run redis`
 need etcd-server   # /usr/bin/etcd: tests/test_live_etcd.py, `splitbrain run etcd`
+need libfaketime   # libfaketime.so.1: the `clock` nemesis (tests/test_live_pysyncobj.py)
+need util-linux    # /usr/bin/setpriv: servers get a parent-death signal (tests/test_live_crash.py)
 need chromium      # /usr/bin/chromium: tests/test_report_browser.py (Playwright drives it; nothing is downloaded)
 if [ "${#PACKAGES[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
