@@ -23,7 +23,12 @@ from splitbrain.histories import History, write_history
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live import processes
 from splitbrain.live.runner import run_workload
-from splitbrain.live.targets.etcd import EtcdSerializableTarget, EtcdTarget
+from splitbrain.live.targets.etcd import (
+    EtcdAppendTarget,
+    EtcdAppendWeakTarget,
+    EtcdSerializableTarget,
+    EtcdTarget,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("etcd") is None,
@@ -137,3 +142,30 @@ def test_cluster_stops_when_the_test_body_fails() -> None:
     assert not any(s.running for s in servers)
     assert not any(processes.port_open(p.port) for p in target.proxies)
     assert not target.workdir.exists()
+
+
+def test_list_append_over_guarded_txns_is_strict_serializable_and_unguarded_reads_are_caught(
+    tmp_path: Path,
+) -> None:
+    good = run_workload(
+        EtcdAppendTarget(), clients=5, time_limit=4.0, nemesis="partition,kill", seed=3, keys=4,
+        nemesis_interval=(0.4, 0.8), nemesis_duration=(0.6, 1.0), out=tmp_path, progress=None,
+    )
+    assert good.result is not None
+    assert good.result.valid is True, good.result.explain()
+    assert sum(op.ok for op in good.history.operations) > 50
+    weak = run_workload(EtcdAppendWeakTarget(), clients=6, time_limit=4.0, keys=3, out=tmp_path, progress=None)
+    assert weak.result is not None
+    assert weak.result.valid is False, weak.result.explain()
+
+
+@pytest.mark.slow
+def test_ten_keys_under_every_fault(tmp_path: Path) -> None:
+    """``splitbrain run etcd --keys 10 --nemesis all``: the issue's acceptance run."""
+    outcome = run_workload(
+        EtcdTarget(), clients=10, time_limit=30.0, nemesis="all", seed=7, keys=10, out=tmp_path, progress=None,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is True, outcome.result.explain()
+    assert len(outcome.keys) >= 10 and outcome.recovered is True
+    assert outcome.nemesis_errors == [] and outcome.client_errors == []

@@ -17,7 +17,12 @@ from live_support import children, cleanup_fixtures, recheck
 from splitbrain.cli import main
 from splitbrain.live import processes
 from splitbrain.live.runner import run_workload
-from splitbrain.live.targets.redis import RedisReplicaTarget, RedisTarget
+from splitbrain.live.targets.redis import (
+    RedisAppendTarget,
+    RedisAppendWeakTarget,
+    RedisReplicaTarget,
+    RedisTarget,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None,
@@ -97,6 +102,8 @@ def test_cli_reports_the_violation(tmp_path: Path, capsys: pytest.CaptureFixture
     [
         (["run", "mongodb"], "mongodb"),
         (["run", "redis", "--nemesis", "meteor"], "unknown fault meteor"),
+        (["run", "redis-replica", "--faults", "clock"], "does not support fault clock"),
+        (["run", "redis-replica", "--keys", "3"], "one key only"),
         (["run", "redis-replica", "--clients", "0"], "clients"),
     ],
 )
@@ -144,6 +151,51 @@ def test_start_retries_when_a_port_was_taken(monkeypatch: pytest.MonkeyPatch) ->
             assert "address already in use" in (target.logdir / "n1.log").read_text().lower()
     finally:
         squatter.close()
+
+
+def test_many_keys_under_every_fault_end_in_a_verdict_per_key(tmp_path: Path) -> None:
+    """Independent keys, ``nemesis="all"`` accepted by the API as by the CLI, faults overlapping, then a
+    final heal and a read of every key."""
+    outcome = run_workload(
+        RedisTarget(), clients=6, time_limit=4.0, nemesis="all", seed=4, keys=6, ops_per_key=60,
+        nemesis_interval=(0.2, 0.4), nemesis_duration=(0.4, 0.8), out=tmp_path, progress=None,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is True, outcome.result.explain()
+    assert len(outcome.keys) > 6 and set(outcome.keys.values()) == {True}  # keys were retired and renewed
+    kinds = {op.f for op in outcome.history.faults}
+    assert {"start-pause", "start-kill", "start-partition", "start-latency", "start-drop"} <= kinds, kinds
+    assert outcome.recovered is True and outcome.final_reads == len(outcome.keys)
+    assert outcome.nemesis_errors == [] and outcome.client_errors == []
+
+
+def test_list_append_transactions_are_strict_serializable_under_faults(tmp_path: Path) -> None:
+    outcome = run_workload(
+        RedisAppendTarget(), clients=5, time_limit=3.0, nemesis="pause,kill,partition", seed=2,
+        nemesis_interval=(0.3, 0.6), nemesis_duration=(0.4, 0.8), out=tmp_path, progress=None,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is True, outcome.result.explain()
+    assert outcome.workload == "append" and outcome.operations > 100
+
+
+def test_reads_outside_multi_exec_are_caught(tmp_path: Path) -> None:
+    outcome = run_workload(
+        RedisAppendWeakTarget(), clients=5, time_limit=3.0, out=tmp_path, progress=None, keys=4,
+    )
+    assert outcome.result is not None
+    assert outcome.result.valid is False, outcome.result.explain()
+    assert {a.name for a in outcome.result.anomalies} & {"G-single", "G2", "G-single-realtime", "G2-realtime"}
+    assert outcome.first_violation is not None
+
+
+def test_cli_takes_keys_and_the_new_faults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "redis", "--time", "2", "--keys", "4", "--faults", "latency,partition-halves",
+              "--nemesis-interval", "0.4", "--client-timeout", "1", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, out + err
+    assert "keys: " in err and "first fault at" in err
 
 
 def test_nothing_is_left_running() -> None:

@@ -215,3 +215,37 @@ def test_bad_modes_are_usage_errors(proxy: FaultProxy) -> None:
         proxy.set_mode(Mode("oneway"))
     with pytest.raises(UsageError, match="delay"):
         proxy.delay(-1)
+
+
+def test_a_dead_upstream_is_refused_not_accepted_then_closed() -> None:
+    """With the server gone, the proxy must not accept a connection and then close it (a client cannot
+    tell that from a lost reply): it stops listening, so clients get ECONNREFUSED — a definite failure —
+    and it listens again once the server is back on its port."""
+    upstream = socket.create_server(("127.0.0.1", 0))
+    port = upstream.getsockname()[1]
+    with FaultProxy(port, name="refusal") as proxy:
+        with socket.create_connection(proxy.address, timeout=2):
+            upstream.accept()[0].close()  # the server is up: passed through
+        upstream.close()  # the server dies
+        with socket.create_connection(proxy.address, timeout=2) as first:
+            assert is_dead(first)  # the one connection that discovered the dead server: reset
+        deadline = time.monotonic() + 2
+        while not proxy.refusing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(proxy.address, timeout=2)
+        back = socket.create_server(("127.0.0.1", port))  # the server restarts on its port
+        try:
+            deadline = time.monotonic() + 3
+            while proxy.refusing and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not proxy.refusing
+            back.accept()[0].close()  # the proxy's probe
+            with socket.create_connection(proxy.address, timeout=2) as client:
+                client.sendall(b"ping")
+                conn, _ = back.accept()
+                conn.settimeout(2)
+                assert recv_exactly(conn, 4) == b"ping"
+                conn.close()
+        finally:
+            back.close()
