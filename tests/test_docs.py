@@ -1,13 +1,14 @@
 """The documentation is tested like code: README.md and every page under docs/.
 
 * Every ```python block runs (with snippet lines, ``--8<-- "docs/examples/x.py"``, expanded as the site
-  expands them). The blocks of one page run in order, in one fresh namespace, in a fresh
-  temporary working directory (which is also importable). A block whose fence carries a file name,
-  ```python title="replicated.py"```, is written to that file instead of being executed, and imported; a
-  file named ``test_*.py`` is run with pytest and must pass. A block that deliberately does not run is
-  preceded by ``<!-- not-run: reason -->``; those are few, and still have to compile. A block preceded
-  by ``<!-- needs: redis-server -->`` runs where that program is installed (the test command installs
-  it), and the page's test is skipped, after running every other block, where it is not.
+  expands them). The blocks of one page run in order, in one fresh namespace, in a fresh temporary
+  working directory (which is also importable). A block whose fence carries a file name,
+  ```python title="replicated.py"```, is written to that file instead of being executed, and imported;
+  the files named ``test_*.py`` are run with pytest, in one process after the page's blocks, and must
+  pass. A block that deliberately does not run is preceded by ``<!-- not-run: reason -->``; those are
+  few, and still have to compile. A block preceded by ``<!-- needs: redis-server -->`` runs where that
+  program is installed (the test command installs it); where it is not, the page's test is skipped after
+  running every other block.
 * Every ``docs/...`` path named in src/, tests/, README.md and mkdocs.yml exists.
 * ``mkdocs build --strict`` succeeds, and the site holds the API reference and the CLI reference.
 * README.md stays a page: at most 300 lines, starting with the two set-up commands.
@@ -114,19 +115,23 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             del sys.modules[name]
 
 
-def run_pytest(block: Block, path: Path) -> None:
+def run_pytest(blocks: list[Block], workdir: Path) -> None:
+    """Run the test files a page wrote, in one pytest process (each must pass)."""
+    names = [block.title or "" for block in blocks]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(path.parent), path.name],
-        cwd=path.parent, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(workdir), *names],
+        cwd=workdir, capture_output=True, text=True, timeout=300,
         env={k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")},
     )
-    assert done.returncode == 0, f"{block.where()}: {path.name} does not pass:\n{done.stdout}\n{done.stderr}"
+    where = ", ".join(block.where() for block in blocks)
+    assert done.returncode == 0, f"{where}: {' '.join(names)} do not pass:\n{done.stdout}\n{done.stderr}"
 
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
 def test_every_python_block_runs(page: Path, workdir: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     missing: list[str] = []
+    tests: list[Block] = []
     for block in python_blocks(page):
         code = compile(block.code, block.where(), "exec")  # even a block that does not run must compile
         if block.not_run is not None:
@@ -144,7 +149,7 @@ def test_every_python_block_runs(page: Path, workdir: Path) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(block.code)
                 if path.name.startswith("test_"):
-                    run_pytest(block, path)
+                    tests.append(block)  # run with the page's other test files, after its blocks
                 elif path.suffix == ".py":
                     sys.modules.pop(path.stem, None)
                     importlib.invalidate_caches()
@@ -152,6 +157,8 @@ def test_every_python_block_runs(page: Path, workdir: Path) -> None:
         except BaseException as exc:
             exc.add_note(f"in the block at {block.where()}; its output:\n{out.getvalue()}")
             raise
+    if tests:
+        run_pytest(tests, workdir)
     if missing:
         pytest.skip("every other block ran; not installed here: " + "; ".join(missing))
 
