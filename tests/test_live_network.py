@@ -21,6 +21,7 @@ from splitbrain.live import network, orphans
 from splitbrain.live.journal import HISTORY, PARTIAL, Journal, recover
 from splitbrain.live.nemesis import KINDS, parse_kinds
 from splitbrain.live.network import Links, Route
+from splitbrain.live.perf import fault_periods, write_perf_svg
 from splitbrain.live.proxy import FaultProxy, Mode
 from splitbrain.live.workloads import KeyPool, make_workload
 
@@ -182,3 +183,22 @@ def test_reap_leaves_a_live_runner_alone(tmp_path: Path) -> None:
     (run_dir / orphans.RUNFILE).write_text(json.dumps({"runner": me, "servers": {}, "workdir": None}))
     assert orphans.reap(tmp_path) == []
     assert (run_dir / orphans.RUNFILE).exists()
+
+
+def test_perf_plot_shades_the_faults(tmp_path: Path) -> None:
+    ticks = iter(range(0, 10**12, 10**8))  # 0.1 s per event
+    recorder = Recorder(readonly={"read"}, clock=lambda: next(ticks))
+    worker = recorder.worker()
+    for value in range(5):
+        with worker.call("write", value) as call:
+            call.ok(value)
+    recorder.nemesis("start-partition", "n1 | n2 n3")
+    with worker.call("read") as call:
+        call.ok(4)
+    recorder.nemesis("stop-partition", "n1 | n2 n3")
+    recorder.nemesis("start-kill", "n2")  # still in effect at the end
+    history = recorder.history()
+    periods = fault_periods(history, 0, 10**10)
+    assert [(k, v) for _, _, k, v in periods] == [("partition", "n1 | n2 n3"), ("kill", "n2")]
+    svg = write_perf_svg(history, tmp_path / "perf.svg", title="t").read_text()
+    assert svg.startswith("<svg") and svg.count("<circle") == 6 and "partition n1 | n2 n3" in svg

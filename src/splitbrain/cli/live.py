@@ -146,6 +146,8 @@ def run(
     report = _report(outcome)
     if report is not None:
         click.echo(f"report:  {report}")
+    if outcome.perf_path is not None:
+        click.echo(f"perf:    {outcome.perf_path}  (latency and throughput over time, faults shaded)")
     if outcome.workload == "append":
         click.echo(f"re-check: splitbrain check {outcome.history_path} --checker txn "
                    f"--consistency {target.consistency}")

@@ -46,6 +46,7 @@ from splitbrain.histories.recorder import Recorder
 from splitbrain.live import orphans
 from splitbrain.live.journal import HISTORY, Journal
 from splitbrain.live.nemesis import Nemesis, parse_kinds
+from splitbrain.live.perf import write_perf_svg
 from splitbrain.live.target import Target
 from splitbrain.live.verdicts import check_run, first_fault_ns
 from splitbrain.live.workloads import VALUES, OpSpec, Workload, make_workload
@@ -96,6 +97,7 @@ class RunResult:
     fault_periods: list[tuple[float, float | None, str]] = field(default_factory=list)
     recovered: bool | None = None  # did every server serve again after the final heal?
     final_reads: int = 0  # final reads that answered
+    perf_path: Path | None = None  # latency and throughput over time, faults shaded (perf.svg)
 
     @property
     def valid(self) -> Verdict | None:
@@ -414,6 +416,9 @@ def run_workload(
         seconds=seconds, faults=chaos.applied if chaos else 0, nemesis_errors=chaos.errors if chaos else [],
         client_errors=errors, workload=workload.name, recovered=recovered, final_reads=answered,
     )
+    with contextlib.suppress(Exception):  # a drawing is a courtesy: it never costs the run its verdict
+        outcome.perf_path = write_perf_svg(history, run_dir / "perf.svg", start=started_ns,
+                                           title=f"{target.name}: {outcome.operations} operations")
     fault = first_fault_ns(history)
     outcome.first_fault = None if fault is None else (fault - started_ns) / 1e9
     if chaos is not None:
