@@ -45,7 +45,7 @@ def _seconds_range(ctx: click.Context, param: click.Parameter, value: float | No
 @count_option("Stop after this many operations.", aliases=("--ops",))
 @option("--faults", "--nemesis", "faults", default="none", show_default=True,
         help="Faults to inject, comma-separated: pause, kill, partition (or partition-one, -halves, -bridge, "
-             "-ring, -oneway, -leader), latency, drop, clock; or all (what the target supports), none.")
+             "-ring, -oneway, -leader), latency, drop, clock, member; or all (what the target supports), none.")
 @option("--workers", "--clients", "workers", type=click.IntRange(min=1), default=5, show_default=True,
         help="Concurrent client threads.")
 @click.option("--keys", type=click.IntRange(min=1), default=None,

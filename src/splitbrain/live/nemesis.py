@@ -15,7 +15,9 @@ seed fixes the sequence of faults (their real-time effects still depend on the m
 * ``latency``   — delay every link (50-500 ms, both ways on each connection);
 * ``drop``      — blackhole a random subset of directed links (a lossy network, not a clean split);
 * ``clock``     — bump a node's clock (wall and monotonic) by ±0.5-5 s, or strobe it between the true
-  time and such an offset every 10-100 ms (through libfaketime; targets that support it only).
+  time and such an offset every 10-100 ms (through libfaketime; targets that support it only);
+* ``member``    — remove a node from the cluster (its data deleted), and at the end of the fault add it
+  back as a new member that catches up from the others (etcd's ``member remove`` / ``member add``).
 
 Node faults never stack on one node (a paused node is not also killed). Network faults compose: the
 links cut are the union of every partition and drop in effect, the delays their maximum. Every fault is
@@ -38,7 +40,7 @@ from splitbrain.errors import UsageError
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live import network
 from splitbrain.live.network import Link
-from splitbrain.live.target import Target
+from splitbrain.live.target import FaultRefused, Target
 
 __all__ = [
     "KINDS",
@@ -48,8 +50,9 @@ __all__ = [
 ]
 
 
-KINDS = ("pause", "kill", "partition", "latency", "drop", "clock")
+KINDS = ("pause", "kill", "partition", "latency", "drop", "clock", "member")
 NODE_FAULTS = ("pause", "kill")
+_EXCLUSIVE = ("pause", "kill", "member")  # never two of these on one node
 _NETWORK = ("partition", "latency", "drop")
 
 
@@ -81,6 +84,7 @@ class _Fault:
     cut: frozenset[Link] = field(compare=False, default=frozenset())
     slow: dict[Link, float] = field(compare=False, default_factory=dict)
     stop_strobe: threading.Event | None = field(compare=False, default=None)
+    refused: bool = field(compare=False, default=False)
 
 
 class Nemesis:
@@ -118,6 +122,7 @@ class Nemesis:
         self.concurrent = concurrent
         self.applied = 0
         self.errors: list[str] = []
+        self.refused: list[str] = []  # faults the system declined (see FaultRefused)
         #: (start, stop) monotonic seconds of every fault that ended, and of those still in effect
         self.periods: list[tuple[float, float | None, str]] = []
         self._active: list[_Fault] = []
@@ -196,6 +201,10 @@ class Nemesis:
             try:
                 self._apply(fault)
                 self.applied += 1
+            except FaultRefused as exc:  # the system said no, and nothing changed
+                self.refused.append(f"{base} {fault.value}: {exc}")
+                self.recorder.nemesis("nemesis-refused", f"{base} {fault.value}: {exc}")
+                fault.refused = True
             except Exception as exc:  # a fault that fails must not end the run
                 self._error(f"start-{base} {fault.value}", exc)
             return fault
@@ -217,6 +226,13 @@ class Nemesis:
         elif kind == "drop":
             fault.cut = network.random_links(self._links(), rng)
             fault.value = "lossy " + " ".join(f"{a}→{b}" for a, b in sorted(fault.cut))
+        elif kind == "member":
+            busy = {n for f in self._active if f.kind in _EXCLUSIVE for n in f.nodes}
+            free = [n for n in target.nodes if n not in busy]
+            if not free or any(f.kind == "member" for f in self._active):
+                return None  # one membership change at a time, as etcd requires
+            node = rng.choice(free)
+            fault.nodes, fault.value = (node,), node
         elif kind == "clock":
             free = [n for n in target.nodes if not any(n in f.nodes for f in self._active if f.kind == "clock")]
             if not free:
@@ -236,7 +252,7 @@ class Nemesis:
     def _pick_nodes(self) -> list[str]:
         """One node, a minority, a majority, all of them, or the leader — among nodes with no node fault."""
         nodes = self.target.nodes
-        busy = {n for f in self._active if f.kind in NODE_FAULTS for n in f.nodes}
+        busy = {n for f in self._active if f.kind in _EXCLUSIVE for n in f.nodes}
         free = [n for n in nodes if n not in busy]
         if not free:
             return []
@@ -289,6 +305,8 @@ class Nemesis:
                 target.kill(node)
         elif fault.kind in _NETWORK:
             self._set_network()
+        elif fault.kind == "member":
+            target.remove_member(fault.nodes[0])  # type: ignore[attr-defined]
         elif fault.kind == "clock":
             node = fault.nodes[0]
             offset = float(fault.value.split()[2])
@@ -331,6 +349,8 @@ class Nemesis:
                 target.restart_all(list(fault.nodes))
             elif fault.kind in _NETWORK:
                 self._set_network()
+            elif fault.kind == "member" and not fault.refused:
+                target.add_member(fault.nodes[0])  # type: ignore[attr-defined]
             elif fault.kind == "clock":
                 if fault.stop_strobe is not None:
                     fault.stop_strobe.set()

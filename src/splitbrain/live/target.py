@@ -36,8 +36,14 @@ FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 __all__ = [
     "Client",
+    "FaultRefused",
     "Target",
 ]
+
+
+class FaultRefused(Exception):
+    """The system refused a fault it can refuse — etcd declines to remove a member while the cluster is
+    not healthy — so nothing changed. The nemesis records it (``nemesis-refused``), not as an error."""
 
 
 class Client(Protocol):

@@ -39,6 +39,7 @@ import base64
 import functools
 import http.client
 import json
+import shutil
 import time
 from typing import Any
 
@@ -46,7 +47,7 @@ from splitbrain.histories.recorder import DefiniteFailure
 from splitbrain.live.network import Route
 from splitbrain.live.processes import ServerError, ServerProcess, free_port, port_open
 from splitbrain.live.proxy import FaultProxy, http_header_source
-from splitbrain.live.target import Target
+from splitbrain.live.target import FaultRefused, Target
 
 __all__ = [
     "KEY",
@@ -207,7 +208,7 @@ class EtcdTarget(Target):
 
     name = "etcd"
     summary = "3-member etcd cluster, linearizable reads; must check valid under every fault"
-    faults = frozenset({"pause", "kill", "partition", "latency", "drop"})
+    faults = frozenset({"pause", "kill", "partition", "latency", "drop", "member"})
     requires = (("etcd", "etcd-server"),)
     keyed = True
     serializable = False
@@ -223,44 +224,109 @@ class EtcdTarget(Target):
         self.client_ports: dict[str, int] = {}
         self.peer_proxies: dict[str, FaultProxy] = {}
         self.member_ids: dict[str, str] = {}  # name -> id in hex, as etcd writes it in X-Server-From
+        self.removed: set[str] = set()  # members removed by the ``member`` nemesis, not yet added back
+        self.peer_ports: dict[str, int] = {}
+        self.binary = "etcd"
 
     def launch(self) -> None:
-        binary = self.check_installed()["etcd"]
-        peer_ports = {n: free_port() for n in NODES}
+        self.binary = self.check_installed()["etcd"]
+        self.peer_ports = {n: free_port() for n in NODES}
         self.client_ports = {n: free_port() for n in NODES}
         classify = http_header_source("X-Server-From")
         for n in NODES:
-            proxy = FaultProxy(peer_ports[n], name=f"{n}-peer", classify=classify, port=free_port()).start()
+            proxy = FaultProxy(self.peer_ports[n], name=f"{n}-peer", classify=classify, port=free_port()).start()
             self.proxies.append(proxy)
             self.peer_proxies[n] = proxy
-        cluster = ",".join(f"{n}=http://127.0.0.1:{self.peer_proxies[n].port}" for n in NODES)
-        token = f"splitbrain-{self.workdir.name}"
         for n in NODES:
-            client = self.client_ports[n]
-            argv = [
-                binary, "--name", n, "--data-dir", str(self.workdir / n),
-                "--listen-client-urls", f"http://127.0.0.1:{client}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer_ports[n]}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_proxies[n].port}",
-                "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                "--initial-cluster-token", token,
-                "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms),
-                "--logger", "zap", "--log-outputs", "stderr",
-            ]
-            self.servers[n] = ServerProcess(
-                n, argv, log=self.logdir / f"{n}.log", env={"PATH": "/usr/bin:/bin"},
-                ready=functools.partial(_healthy, client), start_timeout=30.0,
-            )
+            self.servers[n] = self._member(n, NODES, "new")
         for server in self.servers.values():
             server.start(wait=False)
         for server in self.servers.values():
             server.wait_ready()
         self.member_ids = self._member_ids()
+        self._routes()
+
+    def _member(self, n: str, cluster: tuple[str, ...] | list[str], state: str) -> ServerProcess:
+        client = self.client_ports[n]
+        members = ",".join(f"{m}=http://127.0.0.1:{self.peer_proxies[m].port}" for m in cluster)
+        argv = [
+            self.binary, "--name", n, "--data-dir", str(self.workdir / n),
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{self.peer_ports[n]}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_proxies[n].port}",
+            "--initial-cluster", members, "--initial-cluster-state", state,
+            "--initial-cluster-token", f"splitbrain-{self.workdir.name}",
+            "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms),
+            "--logger", "zap", "--log-outputs", "stderr",
+        ]
+        return ServerProcess(
+            n, argv, log=self.logdir / f"{n}.log", env={"PATH": "/usr/bin:/bin"},
+            ready=functools.partial(_healthy, client), start_timeout=30.0,
+        )
+
+    def _routes(self) -> None:
+        """Peer routes by member id (ids change when a member is replaced); re-applies the network state."""
+        cut, slow = self.links.cut, self.links.slow
+        self.links.clear()
         for opener in NODES:  # every member opens connections (streams, pipelines) to every other
             for acceptor in NODES:
-                if opener != acceptor:
+                if opener != acceptor and opener in self.member_ids:
                     self.links.add(Route(opener, acceptor, self.peer_proxies[acceptor], self.member_ids[opener]))
+        self.links.apply(cut, slow)
+
+    # -- membership ------------------------------------------------------------------------------------
+    def _admin(self, path: str, body: dict[str, Any], avoid: str) -> dict[str, Any]:
+        """A cluster request through the first running member other than ``avoid`` that answers."""
+        error: Exception | None = None
+        for node in NODES:
+            server = self.servers.get(node)
+            if node == avoid or server is None or not server.running or server.paused:
+                continue
+            conn = http.client.HTTPConnection("127.0.0.1", self.client_ports[node], timeout=5)
+            try:
+                return post(conn, path, body)
+            except (OSError, http.client.HTTPException, EtcdError) as exc:
+                error = exc
+            finally:
+                conn.close()
+        raise EtcdError(f"no member answered {path}: {error}")
+
+    def remove_member(self, node: str) -> None:
+        """Remove ``node`` from the cluster (``member remove``), stop it and delete its data: the cluster
+        runs with one member fewer until :meth:`add_member`."""
+        self._server(node)
+        member = int(self.member_ids[node], 16)
+        try:
+            self._admin("/v3/cluster/member/remove", {"ID": str(member)}, avoid=node)
+        except EtcdError as exc:
+            if "unhealthy cluster" in str(exc):  # --strict-reconfig-check: not while a member is behind
+                raise FaultRefused(str(exc)) from exc
+            raise
+        self.removed.add(node)
+        self.servers[node].kill()
+        shutil.rmtree(self.workdir / node, ignore_errors=True)
+
+    def add_member(self, node: str) -> None:
+        """Add ``node`` back as a new member (``member add``, a fresh id and empty data) and start it."""
+        if node not in self.removed:
+            return
+        proxy = self.peer_proxies[node]
+        answer = self._admin("/v3/cluster/member/add", {"peerURLs": [f"http://127.0.0.1:{proxy.port}"]}, avoid=node)
+        self.member_ids[node] = format(int(answer["member"]["ID"]), "x")
+        self.removed.discard(node)
+        self._routes()
+        self.servers[node] = self._member(node, NODES, "existing")
+        self.servers[node].start(wait=False)
+        self.wait_restarted(node)
+
+    def wait_recovered(self, timeout: float = 30.0) -> bool:
+        for node in sorted(self.removed):
+            try:
+                self.add_member(node)
+            except (OSError, EtcdError, ServerError):
+                return False
+        return super().wait_recovered(timeout)
 
     def _member_ids(self) -> dict[str, str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.client_ports[NODES[0]], timeout=10)
