@@ -174,6 +174,9 @@ def _summary(outcome: Any) -> None:
         click.echo(f"keys: {len(outcome.keys)} checked, {len(bad)} invalid"
                    + (f" ({', '.join(map(str, bad[:10]))})" if bad else "")
                    + (f", {len(unknown)} unknown" if unknown else ""), err=True)
+    if outcome.nemesis_refused:
+        click.echo(f"{len(outcome.nemesis_refused)} faults refused by the system (nothing changed), e.g. "
+                   f"{outcome.nemesis_refused[0]}", err=True)
     for error in outcome.nemesis_errors:
         click.echo(click.style(f"fault error: {error}", fg="yellow"), err=True)
     for error in outcome.client_errors:
