@@ -415,7 +415,8 @@ def run_workload(
     outcome = RunResult(
         target=target.name, history=history, result=None, run_dir=run_dir, history_path=path,
         seconds=seconds, faults=chaos.applied if chaos else 0, nemesis_errors=chaos.errors if chaos else [],
-        client_errors=errors, workload=workload.name, nemesis_refused=chaos.refused if chaos else [], recovered=recovered, final_reads=answered,
+        client_errors=errors, workload=workload.name, nemesis_refused=chaos.refused if chaos else [],
+        recovered=recovered, final_reads=answered,
     )
     with contextlib.suppress(Exception):  # a drawing is a courtesy: it never costs the run its verdict
         outcome.perf_path = write_perf_svg(history, run_dir / "perf.svg", start=started_ns,
