@@ -30,11 +30,12 @@ command went out is an unknown outcome.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 from splitbrain.histories.recorder import DefiniteFailure
 from splitbrain.live.network import Route
-from splitbrain.live.processes import ServerProcess, free_port
+from splitbrain.live.processes import ServerError, ServerProcess, free_port
 from splitbrain.live.proxy import FaultProxy, Mode
 from splitbrain.live.target import Target
 
@@ -376,8 +377,16 @@ class RedisReplicaTarget(Target):
         return ReplicaClient(self.ports, self.timeout)
 
     def wait_restarted(self, node: str) -> None:
-        # a restarted primary serves at once; the replica resyncs in the background (reads may fail)
-        self._server(node).wait_ready(timeout=5.0)
+        """Wait until the node answers PING: a restarted replica resyncs in the background (its reads
+        fail meanwhile), which a cut replication link can hold up for as long as the cut lasts."""
+        server, port = self._server(node), self.ports[node]
+        deadline = time.monotonic() + 10
+        while not _pings(port):
+            if not server.running:
+                raise ServerError(f"{node} exited during restart\n{server.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"{node} did not answer PING in 10 s\n{server.log_tail()}")
+            time.sleep(0.05)
 
 
 def _replica_synced(port: int) -> bool:
