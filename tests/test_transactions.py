@@ -1,4 +1,6 @@
-"""The Elle-style transaction checker: one hand-built history per anomaly, and serial histories pass."""
+"""The Elle-style transaction checker, end to end: classic anomalies by hand, serial histories pass under
+every model, budgets, and the CLI. (Every anomaly type: test_txn_anomalies.py; every model boundary:
+test_txn_models.py; the inference rules and Jepsen files: test_txn_inference.py.)"""
 
 from __future__ import annotations
 
@@ -13,26 +15,7 @@ from hypothesis import strategies as st
 from splitbrain.checker.transactions import CONSISTENCY_MODELS, check_transactions
 from splitbrain.cli import main
 from splitbrain.histories import History, Op, dumps_history
-
-Mop = tuple[str, Any, Any]
-
-
-def inv(p: int, mops: list[Mop]) -> Op:
-    return Op(process=p, type="invoke", f="txn", value=tuple((f, k, None if f == "r" else v) for f, k, v in mops))
-
-
-def done(p: int, mops: list[Mop], status: str = "ok") -> Op:
-    value = tuple(mops) if status == "ok" else tuple((f, k, None if f == "r" else v) for f, k, v in mops)
-    return Op(process=p, type=status, f="txn", value=value)  # type: ignore[arg-type]
-
-
-def serial(*txns: tuple[int, list[Mop]] | tuple[int, list[Mop], str]) -> list[Op]:
-    ops: list[Op] = []
-    for t in txns:
-        p, mops = t[0], t[1]
-        status = t[2] if len(t) == 3 else "ok"
-        ops += [inv(p, mops), done(p, mops, status)]
-    return ops
+from txn_histories import Mop, done, inv, serial
 
 
 def check(ops: list[Op], model: str = "serializable") -> Any:
@@ -92,17 +75,18 @@ def test_g1c_circular_information_flow() -> None:
 
 
 def test_g_single_read_skew_and_model_table() -> None:
-    # T0 (p1) reads x before T1's (p0) append but y after it
+    # T0 (p1) reads x before T1's (p0) append but y after it: it saw half of T1 (a fractured read too)
     t0 = [("append", "x", 1), ("append", "y", 1)]
     t1 = [("r", "x", ()), ("r", "y", (1,))]
     h = [inv(1, t1), inv(0, t0), done(0, t0), done(1, t1), *serial((2, [("r", "x", (1,))]))]
     assert check(h, "read-committed").valid is True
     r = check(h, "snapshot-isolation")
-    assert r.valid is False and r.names == ["G-single"]
+    assert r.valid is False and r.names == ["G-single", "fractured-read"]
     text = r.anomalies[0].explanation
-    assert "T0 read 'x'=[]; T1 appended 1, the next element (rw: T0 read a version before T1's write)" in text
+    assert "T0 read 'x'=[]; T1 appended 1, a later element (rw: T0 read a version before T1's write)" in text
     assert "exactly one anti-dependency" in text
     assert check(h, "serializable").valid is False
+    assert check(h, "monotonic-atomic-view").names == ["fractured-read"]
 
 
 def test_lost_update_is_named() -> None:
@@ -124,17 +108,21 @@ def test_g2_write_skew_allowed_by_snapshot_isolation() -> None:
     h = [inv(1, t1), inv(2, t2), done(1, t1), done(2, t2)]
     assert check(h, "snapshot-isolation").valid is True
     r = check(h, "serializable")
-    assert r.valid is False and r.names == ["G2"]
-    assert "two or more anti-dependencies" in r.anomalies[0].explanation
-    assert check(h, "snapshot-isolation").allowed[0].name == "G2"
+    assert r.valid is False and r.names == ["G2-item"]
+    assert "anti-dependencies, two of them adjacent" in r.anomalies[0].explanation
+    assert check(h, "snapshot-isolation").allowed[0].name == "G2-item"
+    assert (r.not_models, r.also_not) == (("repeatable-read",), ("serializable", "strong-session-serializable",
+                                                                  "strict-serializable"))
 
 
 def test_realtime_cycle_only_for_strict_serializable() -> None:
-    h = serial((0, [("w", "x", 1)]), (1, [("r", "x", None)]))
+    h = serial((0, [("w", "x", 1)]), (1, [("r", "x", None)]), times=True)
     assert check(h, "serializable").valid is True
     r = check(h, "strict-serializable")
     assert r.valid is False and r.names == ["G-single-realtime"]
     assert "completed (event 1) before T1 was invoked (event 2) (rt)" in r.anomalies[0].explanation
+    untimed = check(serial((0, [("w", "x", 1)]), (1, [("r", "x", None)])), "strict-serializable")
+    assert untimed.valid is True and "no :time" in untimed.explain()  # no real-time order is claimed
 
 
 def test_malformed_reads() -> None:
@@ -144,13 +132,24 @@ def test_malformed_reads() -> None:
     assert r.names == ["garbage-read"]
 
 
-def test_budget_gives_unknown_not_pass() -> None:
+def test_a_search_budget_still_says_which_cycle_must_exist() -> None:
     t1 = [("r", "x", None), ("r", "y", None), ("w", "x", 1)]
     t2 = [("r", "x", None), ("r", "y", None), ("w", "y", 1)]
     h = History.from_ops([inv(1, t1), inv(2, t2), done(1, t1), done(2, t2)])
-    assert check_transactions(h, "serializable", max_searches=0).valid == "unknown"
+    r = check_transactions(h, "serializable", max_searches=0)
+    assert r.valid is False and r.names == ["G2-item"] and r.anomalies[0].graph is None
+    assert "a G2-item cycle (anti-dependencies, two of them adjacent) must exist: the rw edge" in r.explain()
+    assert "spelling-out of examples stopped" in (r.reason or "")
     with pytest.raises(ValueError, match="unknown consistency model"):
         check_transactions(h, "linearizable")
+
+
+def test_running_out_of_time_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from splitbrain.checker import deadline
+
+    monkeypatch.setattr(deadline, "_EVERY", 1)
+    r = check_transactions(History.from_ops(serial((0, [("w", "x", 1)]), (1, [("r", "x", 1)]))), timeout=1e-9)
+    assert r.valid == "unknown" and "ran out while inferring dependencies" in (r.reason or "")
 
 
 # -- valid histories are never flagged ----------------------------------------------------------------
@@ -220,7 +219,9 @@ def test_cli_txn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 1
     row = json.loads(capsys.readouterr().out)
     assert row["valid"] is False and row["checker"] == "txn" and row["operations"] == 2
-    assert row["anomalies"][0]["name"] == "G2" and row["anomalies"][0]["events"] == [0, 1]
+    assert row["anomalies"][0]["name"] == "G2-item" and row["anomalies"][0]["events"] == [0, 1]
+    assert row["not"] == ["repeatable-read"] and "snapshot-isolation" in row["holds"]
+    assert row["anomaly_types"] == ["G2-item"]
     with pytest.raises(SystemExit) as exit_info:
         main(["check", str(path)])
     assert exit_info.value.code == 3
@@ -231,4 +232,13 @@ def test_cli_txn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 1
     assert f"report: {page}" in capsys.readouterr().out
     text = page.read_text()
-    assert text.startswith("<!DOCTYPE html>") and "G2" in text and '"rw' in text  # the labelled cycle
+    assert text.startswith("<!DOCTYPE html>") and "G2-item" in text and '"rw' in text  # the labelled cycle
+
+
+@pytest.mark.parametrize("name", ["read-committed", "repeatable-read", "PL-2.99", "strong-session-serializable"])
+def test_cli_takes_every_model_name(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text(dumps_history(History.from_ops(serial((0, [("w", "x", 1)]))), format="jsonl"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(path), "--checker", "txn", "--consistency", name, "--sequential-keys"])
+    assert exit_info.value.code in (0, None), capsys.readouterr()

@@ -36,6 +36,9 @@ def check(
     max_states: int | None = None,
     partition: bool = True,
     format: str = "auto",
+    sequential_keys: bool = False,
+    linearizable_keys: bool = False,
+    wfr_keys: bool = True,
 ) -> Result:
     """Check a history (a :class:`History` or a file path) and return its :class:`Result`, whose
     ``valid`` is ``True``, ``False`` or ``"unknown"``.
@@ -44,16 +47,20 @@ def check(
       an import path (``"mypkg.models:Gauge"``), a model class or instance. Returns a
       :class:`~splitbrain.CheckResult` with a witness or a counterexample.
     * ``checker="causal"``: causal consistency from the vector clocks; ``checker="txn"``: transactions
-      under ``consistency`` (``serializable``, ``strict-serializable``, ``snapshot-isolation``,
-      ``read-committed``). Both return an :class:`~splitbrain.checker.anomaly.AnomalyResult` listing
-      named anomalies.
+      under ``consistency`` (Elle's model names, from ``read-uncommitted`` to ``strict-serializable``; see
+      ``splitbrain.checker.transactions.CONSISTENCY_MODELS``), with Elle's rw-register assumptions
+      ``sequential_keys``, ``linearizable_keys`` and ``wfr_keys``. Both return an
+      :class:`~splitbrain.checker.anomaly.AnomalyResult` listing named anomalies.
 
     ``timeout`` (seconds) and ``max_states`` are budgets: running out gives ``"unknown"``, never a pass.
     A history with nothing to check — no operation that may have taken effect (every one failed, or
     only faults were recorded) — is ``"unknown"`` too: a pass must mean that something held.
     """
+    txn = {"sequential_keys": sequential_keys, "linearizable_keys": linearizable_keys, "wfr_keys": wfr_keys}
+    if checker != "txn" and txn != {"sequential_keys": False, "linearizable_keys": False, "wfr_keys": True}:
+        raise UsageError("sequential_keys, linearizable_keys and wfr_keys apply only to checker='txn'")
     result = _check(history, model, checker=checker, consistency=consistency, timeout=timeout,
-                    max_states=max_states, partition=partition, format=format)
+                    max_states=max_states, partition=partition, format=format, txn=txn)
     if result.valid is True and getattr(result, "operations", 1) == 0:
         return dataclasses.replace(  # type: ignore[type-var]
             result, valid="unknown",
@@ -65,7 +72,7 @@ def check(
 
 def _check(
     history: History | str | os.PathLike[str], model: Any, *, checker: str, consistency: str,
-    timeout: float | None, max_states: int | None, partition: bool, format: str,
+    timeout: float | None, max_states: int | None, partition: bool, format: str, txn: dict[str, bool],
 ) -> Result:
     _positive("timeout", timeout)
     _positive("max_states", max_states)
@@ -86,7 +93,7 @@ def _check(
         return check_causal(loaded, timeout=timeout)
     from splitbrain.checker.transactions import check_transactions
 
-    return check_transactions(loaded, consistency, timeout=timeout)
+    return check_transactions(loaded, consistency, timeout=timeout, **txn)
 
 
 def _positive(name: str, value: float | None) -> None:

@@ -45,8 +45,13 @@ class AnomalyResult:
     """The verdict of a causality (``checker="causal"``) or transaction (``checker="txn"``) check.
 
     ``anomalies`` are the findings that make the history invalid under the checked ``consistency``;
-    ``allowed`` are anomalies found that the chosen model permits (e.g. G2 under snapshot isolation),
-    kept for the reader. ``reason`` says why a verdict is ``"unknown"``.
+    ``allowed`` are anomalies found that the chosen model permits (e.g. G2-item under snapshot isolation),
+    kept for the reader. ``reason`` says why a verdict is ``"unknown"`` (or what a budget cut short).
+
+    The transaction checker also fills, like Elle's ``:anomaly-types``, ``:not`` and ``:also-not``:
+    ``anomaly_types`` (every anomaly name found or shown to exist), ``not_models`` (the weakest consistency
+    models those rule out), ``also_not`` (the stronger models ruled out with them) and ``holds`` (the models
+    none of them rules out); ``notes`` says what the history did not let it test.
     """
 
     valid: Verdict
@@ -59,6 +64,11 @@ class AnomalyResult:
     seconds: float = 0.0
     source: str | None = None
     stats: dict[str, int] = field(default_factory=dict)
+    anomaly_types: tuple[str, ...] = ()
+    not_models: tuple[str, ...] = ()
+    also_not: tuple[str, ...] = ()
+    holds: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -88,6 +98,12 @@ class AnomalyResult:
         ]
         if self.reason:
             lines.append(f"  {self.reason}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        if self.not_models:
+            lines.append(f"  not {', '.join(self.not_models)}"
+                         + (f"; also not {', '.join(self.also_not)}" if self.also_not else ""))
+        if self.anomaly_types and self.valid is not True:
+            lines.append(f"  anomaly types: {', '.join(self.anomaly_types)}")
         for title, group in (("", self.anomalies), ("allowed by this model: ", self.allowed)):
             for a in group[:limit]:
                 lines.append(f"  {title}{a.name}:")
@@ -112,4 +128,11 @@ class AnomalyResult:
             data["allowed"] = [a.to_json() for a in self.allowed]
         if self.reason:
             data["reason"] = self.reason
+        if self.checker == "txn":
+            data["anomaly_types"] = list(self.anomaly_types)
+            data["not"] = list(self.not_models)
+            data["also_not"] = list(self.also_not)
+            data["holds"] = list(self.holds)
+            if self.notes:
+                data["notes"] = list(self.notes)
         return data

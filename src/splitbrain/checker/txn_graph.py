@@ -1,151 +1,211 @@
-"""Dependency inference for transaction histories, after Elle (Kingsbury & Alvaro 2020).
+"""The dependency graph of a transaction history, inferred as Elle does (Kingsbury & Alvaro, VLDB 2020).
 
-From a history of ``txn`` operations whose value is a list of micro-ops ``(fn, key, value)``:
+:func:`build` reads every ``txn`` operation once, collecting per key what was read and written, then hands
+each key to the inference for its data type — :mod:`~splitbrain.checker.elle_list_append` for keys that are
+appended to, :mod:`~splitbrain.checker.elle_rw_register` for keys that are written — and adds the orders
+the history itself records:
 
-* **list-append** keys (``fn`` ``append``; reads return the whole list): every read is a prefix of the
-  key's version order, so the longest read gives the order of appends directly;
-* **read-write register** keys (``fn`` ``w``/``write`` and ``r``/``read``), written values unique per
-  key: a read names its writer directly; the version order is only partly known — nil precedes every
-  version, and a transaction that read v1 then wrote v2 puts v1 before v2.
+* ``process`` edges between consecutive transactions of one process (only where the history names
+  processes: ops read without a ``:process`` each get a process of their own, so none link them);
+* ``rt`` (real-time) edges, only where every transaction event carries a ``:time`` (a history assembled
+  by hand claims no real-time order): T1 → T2 when T1 completed before T2 was invoked, in history
+  order, transitively reduced with Elle's frontier of completed transactions.
 
-Edges between transactions (Adya 1999): ``ww`` (write of a version, then of the next), ``wr`` (write,
-then a read of it), ``rw`` (a read, then the write of a later version: an anti-dependency), ``rt``
-(completed before the other was invoked) and ``process`` (same process, in order). Non-cycle anomalies
-found on the way: G1a (aborted read), G1b (intermediate read), lost update, an ``incompatible-order``
-(two reads of one list that are not prefixes of each other) and a ``garbage-read`` (a value nobody
-wrote). ``info`` transactions are nodes (their writes may be visible) but never the completed side of
-an ``rt`` edge; ``fail`` transactions are not nodes, only the source of G1a.
+Edges between transactions follow Adya (1999): ``ww`` (T2 installed the version after T1's), ``wr`` (T2
+read T1's version) and ``rw`` (T1 read a version that T2's write replaced: an anti-dependency). Nodes are the
+transactions that committed or may have (``ok`` and ``info``); a ``fail``\\ed transaction is only the source
+of G1a. The graph is held compactly (a few parallel arrays, about 14 bytes an edge) so that a history of a
+million transactions fits in memory; each edge keeps its key and the rule that found it, and its
+explanation is written only when a reported cycle uses it (:mod:`~splitbrain.checker.elle_explain`).
+
+Non-cycle anomalies found while reading (``internal``, ``future-read``, ``lost-update``, and those of the
+key inferences) go to :class:`Findings`.
 """
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx  # type: ignore[import-untyped]
-
 from splitbrain.checker.anomaly import Anomaly
-from splitbrain.checker.deadline import OutOfTime
+from splitbrain.checker.deadline import tick
+from splitbrain.checker.txn_ops import Mop, describe, name, parse, show
 from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import History, Operation
 
 __all__ = [
     "KINDS",
-    "Txn",
-    "TxnGraph",
+    "PROCESS",
+    "RT",
+    "RULE_KIND",
+    "RW",
+    "WR",
+    "WW",
+    "DepGraph",
+    "Findings",
+    "Inference",
+    "KeyData",
+    "Options",
     "build",
-    "show",
 ]
 
+KINDS = ("ww", "wr", "rw", "process", "rt")
+WW, WR, RW, PROCESS, RT = (1 << i for i in range(5))  # one bit per kind, for masks
 
-_FN = {"r": "r", "read": "r", "w": "w", "write": "w", "append": "append"}
-KINDS = ("ww", "wr", "rw", "process", "rt")  # preference order when an edge has several
-
-
-@dataclass
-class Txn:
-    """One transaction: its operation, normalised micro-ops and what it read before writing."""
-
-    op: Operation
-    mops: list[tuple[str, Any, Any]]
-    reads: dict[Any, Any] = field(default_factory=dict)  # key -> first read before own write (external)
-    #: key -> the values this transaction wrote (or appended) to it, in order; built once, so that
-    #: asking costs no scan of the micro-ops (a transaction of 50,000 of them made that quadratic)
-    written: dict[Any, list[Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for fn, k, v in self.mops:
-            if fn != "r":
-                self.written.setdefault(k, []).append(v)
-
-    @property
-    def name(self) -> str:
-        return f"T{self.op.id}"
-
-    def describe(self) -> str:
-        body = " ".join(f"[{fn} {k!r} {show(v)}]" for fn, k, v in self.mops)
-        status = "" if self.op.ok else f" ({self.op.status})"
-        return f"{self.name} = p{self.op.process} txn {body}{status}, event {self.op.call}"
-
-    def writes(self, key: Any) -> list[Any]:
-        return self.written.get(key, [])
+#: the rule that found an edge -> its kind. Rules name the inference, so an explanation can say why.
+RULE_KIND: dict[str, int] = {
+    "append-order": WW,  # a read shows b's element right after a's
+    "append-unread": WW,  # b's committed append is in no read, so it follows everything read
+    "append-read": WR,  # b read a list whose last element a appended
+    "append-next": RW,  # a read a list; b appended the next element
+    "append-before-unread": RW,  # a read a list; b's committed append, in no read, comes later
+    "register-order": WW,  # the version order (see elle_rw_register) puts b's version after a's
+    "register-read": WR,  # b read a's version
+    "register-next": RW,  # a read a version; b wrote the next one
+    "process": PROCESS,
+    "realtime": RT,
+}
+RULES = tuple(RULE_KIND)
+_RULE_CODE = {rule: i for i, rule in enumerate(RULES)}
+_RULE_BIT = bytes(RULE_KIND[rule] for rule in RULES)
 
 
+class DepGraph:
+    """Edges between nodes ``0 .. n-1`` in parallel arrays: source, target, kind bit, rule, key id.
 
+    Several edges may join one pair (of different kinds, or for different keys). :meth:`out_edges` gives,
+    for each node, the ids of its outgoing edges (built once, on first use, after every edge is added).
+    """
 
-def show(v: Any) -> str:
-    if v is None:
-        return "nil"
-    if isinstance(v, tuple):
-        return "[" + " ".join(show(x) for x in v) + "]"
-    return repr(v)
+    __slots__ = ("_key_ids", "_out", "bits", "dst", "key", "keys", "n", "rule", "src")
 
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.src, self.dst, self.key = array("i"), array("i"), array("i")
+        self.bits, self.rule = array("B"), array("B")
+        self.keys: list[Any] = []
+        self._key_ids: dict[Any, int] = {}
+        self._out: tuple[array[int], array[int]] | None = None
 
-def _parse(op: Operation, history: History) -> list[tuple[str, Any, Any]]:
-    """The micro-ops of a ``txn`` (its completion's, which carry what reads returned, when it is ok),
-    each checked: a malformed one is an error naming the line, never silently skipped — a history
-    checked without the micro-ops it could not read would be judged on less than it says."""
+    def __len__(self) -> int:
+        return len(self.src)
 
-    def bad(problem: str) -> InvalidHistory:
-        at = op.ret if op.ok and op.ret is not None else op.call
-        line = history.line_of(at) if history.lines else None
-        return InvalidHistory(f"txn by process {op.process}: {problem}", source=history.source, line=line)
+    def key_id(self, key: Any) -> int:
+        kid = self._key_ids.get(key)
+        if kid is None:
+            kid = self._key_ids[key] = len(self.keys)
+            self.keys.append(key)
+        return kid
 
-    mops = op.output if op.ok and op.output is not None else op.input
-    if not isinstance(mops, tuple):
-        raise bad(f"the value must be a list of micro-ops [f key value], got {show(mops)}")
-    out = []
-    for mop in mops:
-        if not (isinstance(mop, tuple) and len(mop) == 3):
-            raise bad(f"{show(mop)} is not a micro-op [f key value]")
-        fn = mop[0]  # a string (an EDN keyword is one too)
-        if not isinstance(fn, str) or fn not in _FN:
-            raise bad(f"micro-op {show(mop)} has function {show(fn)}; expected one of r, w, append (or read, "
-                      "write)")
-        kind, key, value = _FN[fn], mop[1], mop[2]
-        if key is None:
-            raise bad(f"micro-op {show(mop)} has no key")
-        if kind != "r" and value is None:
-            raise bad(f"micro-op {show(mop)} writes nil; written values must be distinct non-nil values")
-        if kind == "r" and op.ok and value is not None and not _readable(value):
-            raise bad(f"micro-op {show(mop)} read {show(value)}, which is not a value or a list of values")
-        out.append((kind, key, value))
-    return out
-
-
-def _readable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-@dataclass
-class TxnGraph:
-    """The inferred graph (``graph``: nodes are operation ids, edge attribute ``deps`` maps a kind to
-    the sentence that justifies it), the transactions by id, and the non-cycle anomalies."""
-
-    graph: nx.DiGraph
-    txns: dict[int, Txn]
-    anomalies: list[Anomaly]
-
-    def add(self, a: Txn, b: Txn, kind: str, why: str) -> None:
-        if a is b:
+    def add(self, a: int, b: int, rule: str, key_id: int = -1) -> None:
+        """An edge ``a -> b`` found by ``rule`` (a self-edge is no dependency, and is dropped)."""
+        if a == b:
             return
-        if not self.graph.has_edge(a.op.id, b.op.id):
-            self.graph.add_edge(a.op.id, b.op.id, deps={})
-        self.graph.edges[a.op.id, b.op.id]["deps"].setdefault(kind, why)
+        code = _RULE_CODE[rule]
+        self.src.append(a)
+        self.dst.append(b)
+        self.bits.append(_RULE_BIT[code])
+        self.rule.append(code)
+        self.key.append(key_id)
+
+    def rule_of(self, e: int) -> str:
+        return RULES[self.rule[e]]
+
+    def out_edges(self) -> tuple[array[int], array[int]]:
+        """``(start, edges)``: node ``u``'s outgoing edge ids are ``edges[start[u]:start[u + 1]]``."""
+        if self._out is None:
+            start = array("l", bytes(8 * (self.n + 1)))
+            for s in self.src:
+                start[s + 1] += 1
+            for i in range(self.n):
+                start[i + 1] += start[i]
+            fill = array("l", start)
+            edges = array("l", bytes(8 * len(self.src)))
+            for e, s in enumerate(self.src):
+                edges[fill[s]] = e
+                fill[s] += 1
+            self._out = (start, edges)
+        return self._out
 
 
-def build(history: History, deadline: float | None = None) -> TxnGraph:
-    """Infer every dependency edge of ``history``'s ``txn`` operations; :class:`OutOfTime` past
-    ``deadline`` (a ``time.monotonic()`` value)."""
-    txns: dict[int, Txn] = {}
-    failed: dict[tuple[Any, Any], Txn] = {}
+class Findings:
+    """Non-cycle anomalies, at most ``cap`` kept of each name (all of them counted): a history with a
+    million intermediate reads needs a count and a few explained examples, not a million explanations."""
+
+    def __init__(self, cap: int = 100) -> None:
+        self.cap = cap
+        self.found: list[Anomaly] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, anomaly: str, events: tuple[int, ...], explain: Callable[..., str], *args: Any) -> None:
+        """Count one; keep it, explained by ``explain(*args)`` (called only then), if under the cap."""
+        self.counts[anomaly] += 1
+        if self.counts[anomaly] <= self.cap:
+            self.found.append(Anomaly(name=anomaly, explanation=explain(*args), events=events))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """Assumptions about rw-register keys, each Elle's option of the same name (see elle_rw_register)."""
+
+    wfr_keys: bool = True
+    sequential_keys: bool = False
+    linearizable_keys: bool = False
+
+
+@dataclass
+class KeyData:
+    """What the reading pass collected for one key."""
+
+    reads: list[tuple[int, Any]] = field(default_factory=list)  # (node, value) external reads, ok txns
+    seen: list[tuple[int, Any]] = field(default_factory=list)  # (node, value) of a txn's later reads
+    writes: list[tuple[Any, int, bool]] = field(default_factory=list)  # (value, node, is its txn's last)
+    failed: dict[Any, Operation] = field(default_factory=dict)  # value -> the failed txn that wrote it
+    rmw: list[tuple[int, Any, tuple[Any, ...]]] = field(default_factory=list)  # (node, read, own writes)
+    appended: bool = False  # some txn appends to this key (a list key), else written (a register)
+    assigned: bool = False
+    #: (node, first version seen, last version left) of ok txns, for the sequential/linearizable options
+    touches: list[tuple[int, Any, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Inference:
+    """Everything inferred from one history: the graph over its transactions (``nodes[i]`` is node
+    ``i``'s operation), the non-cycle findings, and per key what explanations need: a list key's order
+    (its longest read) and a register key's version order."""
+
+    history: History
+    nodes: list[Operation]
+    graph: DepGraph
+    findings: Findings
+    options: Options
+    orders: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+    versions: dict[Any, Any] = field(default_factory=dict)  # key -> elle_rw_register.VersionOrder
+    notes: list[str] = field(default_factory=list)
+    processes: bool = False
+    times: bool = False
+
+    def describe(self, node: int) -> str:
+        return describe(self.nodes[node], self.history)
+
+    def name(self, node: int) -> str:
+        return name(self.nodes[node])
+
+
+def build(history: History, options: Options | None = None, *, cap: int = 100) -> Inference:
+    """Infer the dependency graph of ``history``'s ``txn`` operations. Raises
+    :class:`~splitbrain.errors.InvalidHistory` for an operation that is not a well-formed transaction,
+    and :class:`~splitbrain.checker.deadline.OutOfTime` when the check's deadline passes."""
+    from splitbrain.checker import elle_list_append, elle_rw_register
+
+    nodes: list[Operation] = []
+    inf = Inference(history, nodes, DepGraph(0), Findings(cap), options or Options())
+    keys: dict[Any, KeyData] = defaultdict(KeyData)
     for op in history.operations:
+        tick()
         if op.f != "txn":
             line = history.line_of(op.call) if history.lines else None
             raise InvalidHistory(
@@ -153,192 +213,161 @@ def build(history: History, deadline: float | None = None) -> TxnGraph:
                 "only 'txn' operations whose value is a list of micro-ops [f key value]",
                 source=history.source, line=line,
             )
-        t = Txn(op, _parse(op, history))
+        mops = parse(op, history)
         if op.status == "fail":
-            for fn, k, v in t.mops:
+            for fn, k, v in mops:
                 if fn != "r":
-                    failed[(k, v)] = t
+                    keys[k].failed.setdefault(v, op)
+                    _mark(keys[k], fn, k, op, history)
             continue
-        written: set[Any] = set()
-        for fn, k, v in t.mops:
-            if fn == "r" and op.ok and k not in written and k not in t.reads:
-                t.reads[k] = v
-            elif fn != "r":
-                written.add(k)
-        txns[op.id] = t
-    tg = TxnGraph(nx.DiGraph(), txns, [])
-    tg.graph.add_nodes_from(txns)
-    list_keys = {k for t in txns.values() for fn, k, _ in t.mops if fn == "append"}
-    list_keys |= {k for (k, _v), t in failed.items() if any(fn == "append" for fn, _, _ in t.mops)}
-    list_keys |= {k for t in txns.values() for fn, k, v in t.mops if fn == "r" and isinstance(v, tuple)}
-    writer: dict[tuple[Any, Any], Txn] = {}
-    for t in txns.values():
-        for fn, k, v in t.mops:
-            if fn != "r":
-                writer.setdefault((k, v), t)
-    # per key, the reads of committed transactions and the transactions that read or write it
-    key_reads: dict[Any, list[tuple[Txn, Any]]] = defaultdict(list)
-    key_txns: dict[Any, dict[int, Txn]] = defaultdict(dict)
-    for t in txns.values():
-        for fn, k, v in t.mops:
-            key_txns[k][t.op.id] = t
-            if fn == "r" and t.op.ok:
-                key_reads[k].append((t, v))
-    for k in sorted(key_txns, key=repr):
-        if deadline is not None and time.monotonic() > deadline:
-            raise OutOfTime
-        involved = list(key_txns[k].values())
-        if k in list_keys:
-            _list_key(tg, k, writer, failed, key_reads[k], involved)
+        _read_txn(inf, len(nodes), op, mops, keys)
+        nodes.append(op)
+    inf.graph = DepGraph(len(nodes))
+    for k, data in keys.items():
+        tick()
+        if data.appended or (not data.assigned and any(isinstance(v, tuple) for _, v in data.reads)):
+            elle_list_append.infer(inf, k, data)  # appended to, or never written and read as a list
         else:
-            _register_key(tg, k, writer, failed, involved)
-    _lost_updates(tg)
-    _order_edges(tg, history)
-    return tg
+            elle_rw_register.infer(inf, k, data)
+    _lost_updates(inf, keys)
+    _process_edges(inf)
+    _realtime_edges(inf)
+    return inf
 
 
-def _bad_read(tg: TxnGraph, t: Txn, k: Any, v: Any, w: Txn | None, failed: dict[tuple[Any, Any], Txn],
-              read: Any) -> bool:
-    """Report G1a / garbage for a read of version element ``v``; True when it was one."""
-    if w is not None:
-        return False
-    f = failed.get((k, v))
-    if f is not None:
-        tg.anomalies.append(Anomaly(
-            name="G1a", events=(f.op.call, t.op.call),
-            explanation=f"{f.describe()}\n{t.describe()}\n{f.name} failed (aborted), yet {t.name} read "
-            f"{k!r}={show(read)}, which contains {f.name}'s write {show(v)}: an aborted read (G1a)",
-        ))
+def _mark(data: KeyData, fn: str, k: Any, op: Operation, history: History) -> None:
+    if fn == "append":
+        data.appended = True
     else:
-        tg.anomalies.append(Anomaly(
-            name="garbage-read", events=(t.op.call,),
-            explanation=f"{t.describe()}\n{t.name} read {k!r}={show(read)}, but no transaction wrote "
-            f"{show(v)} to {k!r}",
-        ))
-    return True
+        data.assigned = True
+    if data.appended and data.assigned:
+        line = history.line_of(op.call) if history.lines else None
+        raise InvalidHistory(f"key {k!r} is both appended to and written (w): a key must be a list or a "
+                             "register", source=history.source, line=line)
 
 
-def _intermediate(tg: TxnGraph, t: Txn, w: Txn, k: Any, v: Any, read: Any) -> None:
-    ws = w.writes(k)
-    if v in ws and ws.index(v) < len(ws) - 1:
-        tg.anomalies.append(Anomaly(
-            name="G1b", events=(w.op.call, t.op.call),
-            explanation=f"{w.describe()}\n{t.describe()}\n{w.name} wrote {show(v)} to {k!r} and later "
-            f"{show(ws[-1])} in the same transaction; {t.name} read {k!r}={show(read)}, the intermediate "
-            "version (G1b)",
-        ))
-
-
-def _list_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
-              failed: dict[tuple[Any, Any], Txn], reads: list[tuple[Txn, Any]], involved: list[Txn]) -> None:
-    lists = [(t, tuple(v) if isinstance(v, tuple) else ()) for t, v in reads]
-    if not lists:
-        return
-    longest_t, order = max(lists, key=lambda tv: len(tv[1]))
-    for t, seen in lists:
-        if order[: len(seen)] != seen:
-            tg.anomalies.append(Anomaly(
-                name="incompatible-order", events=(longest_t.op.call, t.op.call),
-                explanation=f"{longest_t.describe()}\n{t.describe()}\nthey read {k!r} as {show(order)} and "
-                f"{show(seen)}: neither is a prefix of the other, so no order of appends explains both",
-            ))
-            return
-    bad = {v for v in order if _bad_read(tg, longest_t, k, v, writer.get((k, v)), failed, order)}
-    if bad:
-        return
-    for i in range(len(order) - 1):
-        a, b = writer[(k, order[i])], writer[(k, order[i + 1])]
-        tg.add(a, b, "ww", f"{a.name} appended {show(order[i])} to {k!r}; {b.name} appended "
-               f"{show(order[i + 1])} right after it (ww, from the read {show(order)})")
-    for t in involved:
-        if k not in t.reads:
-            continue
-        seen = t.reads[k] if isinstance(t.reads[k], tuple) else ()
-        if seen:
-            w = writer[(k, seen[-1])]
-            tg.add(w, t, "wr", f"{t.name} read {k!r}={show(seen)}, whose last element {show(seen[-1])} "
-                   f"{w.name} appended (wr)")
-            _intermediate(tg, t, w, k, seen[-1], seen)
-        if len(seen) < len(order):
-            w = writer[(k, order[len(seen)])]
-            tg.add(t, w, "rw", f"{t.name} read {k!r}={show(seen)}; {w.name} appended "
-                   f"{show(order[len(seen)])}, the next element (rw: {t.name} read a version before "
-                   f"{w.name}'s write)")
-
-
-def _register_key(tg: TxnGraph, k: Any, writer: dict[tuple[Any, Any], Txn],
-                  failed: dict[tuple[Any, Any], Txn], involved: list[Txn]) -> None:
-    written = list(dict.fromkeys(v for t in involved for v in t.writes(k)))
-    after: dict[Any, set[Any]] = defaultdict(set)  # version -> versions known to follow it
-    for t in involved:
-        if k in t.reads and t.writes(k):
-            after[t.reads[k]].add(t.writes(k)[-1])
-    for v1, nexts in after.items():
-        if v1 is not None and (k, v1) in writer:
-            for v2 in nexts:
-                a, b = writer[(k, v1)], writer[(k, v2)]
-                tg.add(a, b, "ww", f"{a.name} wrote {k!r}={show(v1)}; {b.name} read it and wrote "
-                       f"{k!r}={show(v2)} (ww)")
-    for t in involved:
-        if k not in t.reads:
-            continue
-        v = t.reads[k]
-        if v is not None:
-            w = writer.get((k, v))
-            if _bad_read(tg, t, k, v, w, failed, v):
+def _read_txn(inf: Inference, node: int, op: Operation, mops: list[Mop], keys: dict[Any, KeyData]) -> None:
+    """Collect one committed (or maybe-committed) transaction, checking its reads against its own earlier
+    micro-ops (``internal``) as it goes: after writing a key a transaction reads what it wrote; a key
+    it already read reads the same again, plus its own appends."""
+    known: dict[Any, Any] = {}  # key -> what the transaction must read next (fully known)
+    suffix: dict[Any, tuple[Any, ...]] = {}  # list key -> own appends, nothing read before them
+    first: dict[Any, Any] = {}  # key -> first version seen (external read), for the options
+    wrote: dict[Any, list[Any]] = {}
+    for fn, k, v in mops:
+        data = keys[k]
+        if fn == "r":
+            if not op.ok:
                 continue
-            assert w is not None
-            tg.add(w, t, "wr", f"{w.name} wrote {k!r}={show(v)}; {t.name} read {k!r}={show(v)} (wr)")
-            _intermediate(tg, t, w, k, v, v)
-        later: list[Any] = written if v is None else sorted(after.get(v, ()), key=repr)
-        for v2 in later:
-            w2 = writer[(k, v2)]
-            why = "every write follows the initial nil" if v is None else f"{w2.name} read {show(v)} first"
-            tg.add(t, w2, "rw", f"{t.name} read {k!r}={show(v)}; {w2.name} wrote {k!r}={show(v2)}, a later "
-                   f"version ({why}) (rw: {t.name} read a version before {w2.name}'s write)")
+            if k in known or k in suffix:
+                if _internal(inf, node, op, k, v, known, suffix) and k in suffix and suffix[k]:
+                    data.reads.append((node, v[: len(v) - len(suffix[k])]))  # what it saw before its appends
+                if isinstance(v, tuple):
+                    data.seen.append((node, v))
+            else:
+                data.reads.append((node, v))
+                first.setdefault(k, v)
+            known[k] = v
+            suffix.pop(k, None)
+            continue
+        _mark(data, fn, k, op, inf.history)
+        wrote.setdefault(k, []).append(v)
+        if fn == "w":
+            known[k] = v
+            suffix.pop(k, None)
+        elif k in known:
+            prev = known[k]
+            known[k] = (*(prev if isinstance(prev, tuple) else ()), v)
+        else:
+            suffix[k] = (*suffix.get(k, ()), v)
+    for k, vs in wrote.items():
+        data = keys[k]
+        last = len(vs) - 1
+        data.writes.extend((v, node, i == last) for i, v in enumerate(vs))
+        if k in first:
+            data.rmw.append((node, first[k], tuple(vs)))
+    if op.ok and (inf.options.sequential_keys or inf.options.linearizable_keys):
+        for k in first.keys() | wrote.keys():
+            if not keys[k].appended:
+                entered = first[k] if k in first else wrote[k][-1]
+                keys[k].touches.append((node, entered, known.get(k)))
 
 
-def _lost_updates(tg: TxnGraph) -> None:
-    """Two committed transactions read the same version of a key and both wrote it."""
-    groups: dict[tuple[Any, Any], list[Txn]] = defaultdict(list)
-    for t in tg.txns.values():
-        if t.op.ok:
-            for k, v in t.reads.items():
-                if t.writes(k):
-                    groups[(k, v)].append(t)
-    for (k, v), ts in groups.items():
-        if len(ts) > 1:
-            tg.anomalies.append(Anomaly(
-                name="lost-update", events=tuple(t.op.call for t in ts),
-                explanation="\n".join(t.describe() for t in ts) + f"\n{', '.join(t.name for t in ts)} all "
-                f"read {k!r}={show(v)} (the same version) and all wrote {k!r}: whichever committed first, "
-                "the others overwrote its update without seeing it (lost update)",
-            ))
+def _internal(inf: Inference, node: int, op: Operation, k: Any, v: Any, known: dict[Any, Any],
+              suffix: dict[Any, tuple[Any, ...]]) -> bool:
+    """Whether a read the transaction's own micro-ops already settled agrees with them."""
+    if k in known:
+        expected = known[k]
+        ok = v == expected or (isinstance(v, tuple | None) and isinstance(expected, tuple | None)
+                               and (v or ()) == (expected or ()))
+    else:
+        tail = suffix[k]
+        ok = isinstance(v, tuple) and v[len(v) - len(tail):] == tail
+    if not ok:
+        wanted = (f"{show(known[k])}, what it read or wrote there before" if k in known
+                  else f"a list ending in its own appends {show(suffix[k])}")
+        inf.findings.add("internal", (op.call,), lambda: (
+            f"{describe(op, inf.history)}\n{name(op)} read {k!r}={show(v)}, but it should read {wanted}: "
+            "a transaction's reads must agree with its own earlier reads and writes (internal)"))
+    return ok
 
 
-def _order_edges(tg: TxnGraph, history: History) -> None:
-    """Real-time edges, transitively reduced as Elle does (a frontier of completed transactions), and
-    process edges between consecutive transactions of one process."""
-    by_call = {t.op.call: t for t in tg.txns.values()}
-    by_ret = {t.op.ret: t for t in tg.txns.values() if t.op.ok}
+def _lost_updates(inf: Inference, keys: dict[Any, KeyData]) -> None:
+    """Two committed transactions read the same version of a key and both wrote it (Elle's lost update;
+    Adya's G-cursor in its read-modify-write form)."""
+    for k, data in keys.items():
+        if len(data.rmw) < 2:
+            continue
+        groups: dict[Any, list[int]] = defaultdict(list)
+        for node, read, _own in data.rmw:
+            if inf.nodes[node].ok:
+                groups[() if data.appended and read is None else read].append(node)
+        for read, group in groups.items():
+            if len(group) > 1:
+                inf.findings.add("lost-update", tuple(inf.nodes[n].call for n in group), _lost_update, inf, k,
+                                 read, group)
+
+
+def _lost_update(inf: Inference, k: Any, read: Any, group: list[int]) -> str:
+    return ("\n".join(inf.describe(n) for n in group) + f"\n{', '.join(inf.name(n) for n in group)} all read "
+            f"{k!r}={show(read)} (the same version) and all wrote {k!r}: whichever committed first, the others "
+            "overwrote its update without seeing it (lost-update)")
+
+
+def _process_edges(inf: Inference) -> None:
+    """Consecutive transactions of one process, in invoke order. An ``info`` transaction may take effect
+    at any time after its invoke, so no process edge leaves it (its process is retired anyway)."""
+    last: dict[Any, int] = {}
+    linked = False
+    for node, op in enumerate(inf.nodes):
+        prev = last.get(op.process)
+        if prev is not None and inf.nodes[prev].ok:
+            inf.graph.add(prev, node, "process")
+            linked = True
+        last[op.process] = node
+    inf.processes = linked
+
+
+def _realtime_edges(inf: Inference) -> None:
+    """T1 -> T2 when T1 completed (ok) before T2 was invoked, in history order; transitively reduced: each
+    invoke links from the frontier of completed transactions that no later completion has superseded."""
+    history, nodes = inf.history, inf.nodes
+    events = [history.ops[op.call] for op in nodes] + [history.ops[op.ret] for op in nodes if op.ret is not None]
+    inf.times = bool(events) and all(e.time is not None for e in events)
+    if not inf.times:
+        return
+    by_call = {op.call: node for node, op in enumerate(nodes)}
+    by_ret = {op.ret: node for node, op in enumerate(nodes) if op.ok and op.ret is not None}
     frontier: set[int] = set()
-    preds: dict[int, set[int]] = {}
-    for op in history.ops:
-        if op.index in by_call:
-            t = by_call[op.index]
-            preds[t.op.id] = set(frontier)
+    preds: dict[int, frozenset[int]] = {}
+    for index in sorted(by_call.keys() | by_ret.keys()):
+        tick()
+        node = by_call.get(index)
+        if node is not None:
+            preds[node] = frozenset(frontier)
             for p in sorted(frontier):
-                a = tg.txns[p]
-                tg.add(a, t, "rt", f"{a.name} completed (event {a.op.ret}) before {t.name} was invoked "
-                       f"(event {t.op.call}) (rt)")
-        elif op.index in by_ret:
-            t = by_ret[op.index]
-            frontier -= preds.get(t.op.id, set())
-            frontier.add(t.op.id)
-    last: dict[Any, Txn] = {}
-    for t in sorted(tg.txns.values(), key=lambda t: t.op.call):
-        prev = last.get(t.op.process)
-        if prev is not None:
-            tg.add(prev, t, "process", f"{prev.name} then {t.name}, in that order on process "
-                   f"{t.op.process} (process)")
-        last[t.op.process] = t
+                inf.graph.add(p, node, "realtime")
+        else:
+            node = by_ret[index]
+            frontier -= preds.pop(node, frozenset())
+            frontier.add(node)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from splitbrain.checker.transactions import CONSISTENCY_MODELS
 from splitbrain.cli.exits import for_verdicts
 from splitbrain.cli.options import budget_seconds, option, verbose_option
 from splitbrain.files import check_output
@@ -32,9 +33,15 @@ CHECKERS = ("linearizable", "causal", "txn")
 )
 @click.option(
     "--consistency", default="serializable", show_default=True,
-    type=click.Choice(["serializable", "strict-serializable", "snapshot-isolation", "read-committed"]),
-    help="With --checker txn: the consistency model to check.",
+    type=click.Choice(CONSISTENCY_MODELS),
+    help="With --checker txn: the consistency model to check (Elle's names, weakest first; Adya's PL-* too).",
 )
+@click.option("--sequential-keys", is_flag=True,
+              help="With --checker txn: assume each register key is sequentially consistent (Elle's option).")
+@click.option("--linearizable-keys", is_flag=True,
+              help="With --checker txn: assume each register key is linearizable (Elle's option).")
+@click.option("--no-wfr-keys", "no_wfr_keys", is_flag=True,
+              help="With --checker txn: do not infer that a register write follows the read before it.")
 @click.option(
     "--format", "fmt", default="auto", show_default=True,
     type=click.Choice(["auto", "jsonl", "edn", "jepsen-log"]), help="History file format.",
@@ -50,9 +57,9 @@ CHECKERS = ("linearizable", "causal", "txn")
 )
 @verbose_option
 def check(
-    files: Sequence[str], model_name: str | None, checker: str, consistency: str, fmt: str,
-    seconds: float | None, max_states: int | None, no_partition: bool, as_json: bool, html: str | None,
-    verbose: int,
+    files: Sequence[str], model_name: str | None, checker: str, consistency: str, sequential_keys: bool,
+    linearizable_keys: bool, no_wfr_keys: bool, fmt: str, seconds: float | None, max_states: int | None,
+    no_partition: bool, as_json: bool, html: str | None, verbose: int,
 ) -> None:
     """Check recorded histories: linearizability against a model, causal consistency, or transactions.
 
@@ -72,11 +79,13 @@ def check(
         for path in files:
             check_output(_html_path(html, path, len(files)), inputs=tuple(files))
     verdicts: list[Any] = []
+    txn: dict[str, Any] = {"sequential_keys": sequential_keys, "linearizable_keys": linearizable_keys,
+                           "wfr_keys": not no_wfr_keys} if checker == "txn" else {}
     for path in files:
         history = read_history(path, format=fmt)
         result = check_history(
             history, model, checker=checker, consistency=consistency, timeout=seconds, max_states=max_states,
-            partition=not no_partition,
+            partition=not no_partition, **txn,
         )
         verdicts.append(result.valid)
         if as_json:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from splitbrain.errors import InvalidHistory
-from splitbrain.histories.op import COMPLETIONS, OP_TYPES, Op, TooDeep, freeze
+from splitbrain.histories.op import COMPLETIONS, MAX_DEPTH, OP_TYPES, FrozenMap, Op, TooDeep, freeze
 
 __all__ = [
     "UNKNOWN",
@@ -133,7 +133,8 @@ class History:
                 raise InvalidHistory(f"expected an Op, got {type(op).__name__}", source=source, line=line_numbers[i])
             _check_fields(op, source, line_numbers[i])
             try:
-                value, key = freeze(op.value), freeze(op.key)
+                value = op.value if _frozen(op.value) else freeze(op.value)
+                key = op.key if _frozen(op.key) else freeze(op.key)
             except TooDeep as exc:
                 raise InvalidHistory(str(exc), source=source, line=line_numbers[i]) from None
             if op.index != i or value is not op.value or key is not op.key:
@@ -191,6 +192,26 @@ class History:
             k: History.from_ops([o for o, _ in b], source=self.source, lines=[ln for _, ln in b])
             for k, b in buckets.items()
         }
+
+
+def _frozen(value: Any, depth: int = 0) -> bool:
+    """Whether ``freeze(value)`` would equal ``value`` as it is: names, integers, nil and tuples of them.
+    Checking costs a fraction of rebuilding, and histories of a million transactions are mostly such
+    tuples (read lists of integers), so :meth:`History.from_ops` freezes only what this refuses."""
+    if value is None or isinstance(value, str | int):
+        return True
+    if depth > MAX_DEPTH:
+        return False  # freeze says why
+    if isinstance(value, FrozenMap):
+        return True
+    if type(value) is not tuple:
+        return False
+    for item in value:
+        if item is None or isinstance(item, str | int):
+            continue
+        if not _frozen(item, depth + 1):
+            return False
+    return True
 
 
 def _check_fields(op: Op, source: str | None, line: int) -> None:

@@ -9,6 +9,17 @@ Values map to Python as: keyword -> :class:`Keyword` (a ``str``, so ``Keyword("r
 symbol -> :class:`Symbol`, nil -> None, vector and list -> tuple, map -> dict (keys kept as read, so
 keyword keys are Keywords and still compare and hash equal to plain strings), set -> frozenset.
 Tagged values such as ``#inst "..."`` or ``#jepsen.history.Op{...}`` read as the value after the tag.
+
+Elle's and Jepsen's transaction histories are read as they are written:
+
+* an op without ``:process`` gets a process of its own, a number no op of the file uses: an invoke opens
+  one, and a completion without ``:process`` completes the one open invoke without ``:process`` of its
+  ``:f`` (when several are open it cannot tell which, and says so). Each such operation is then alone on
+  its process, so no process order is claimed between operations the file did not put on a process;
+* an op without ``:f`` whose value is a list of micro-ops (``[[:append 1 2] [:r 3 nil]]``) is a ``:txn``,
+  as Elle's checkers read it;
+* when every op carries an ``:index`` and the file does not list them in that order, they are put in
+  ``:index`` order (a repeated ``:index`` is an error).
 """
 
 from __future__ import annotations
@@ -16,7 +27,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
+
+import msgspec
 
 from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.histories.formats import finish, normalise
@@ -286,14 +300,74 @@ def read(text: str, *, source: str | None = None) -> History:
             found.append((reader.read(), offset))
     ops: list[Op] = []
     lines: list[int] = []
+    indices: list[int | None] = []
+    anonymous: list[int] = []  # positions of ops without :process
     for value, offset in found:
         line = reader.line_at(offset)
-        ops.append(normalise(_to_op(value, source, line)))
+        op, index = _to_op(value, source, line)
+        if op.process is None:
+            anonymous.append(len(ops))
+        ops.append(normalise(op))
         lines.append(line)
+        indices.append(index)
+    _in_index_order(ops, lines, indices, source)
+    if anonymous:
+        _give_processes(ops, lines, source)
     return finish(ops, lines, source)
 
 
-def _to_op(value: Any, source: str | None, line: int) -> Op:
+#: micro-op names of Jepsen's transactional workloads: a value of these is a :txn even without :f
+_MICRO_OPS = frozenset({"r", "w", "append", "read", "write"})
+
+
+def _is_txn(value: Any) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(
+        isinstance(m, tuple) and len(m) == 3 and isinstance(m[0], str) and m[0] in _MICRO_OPS for m in value)
+
+
+def _in_index_order(ops: list[Op], lines: list[int], indices: list[int | None], source: str | None) -> None:
+    """Put the ops in ``:index`` order when every op has one and the file lists them otherwise."""
+    if not indices or any(i is None for i in indices):
+        return
+    given = [i for i in indices if i is not None]
+    if all(a < b for a, b in pairwise(given)):
+        return
+    first: dict[int, int] = {}
+    for i, line in zip(given, lines, strict=True):
+        if i in first:
+            raise InvalidHistory(f"invalid EDN: :index {i} is given twice (also on line {first[i]})",
+                                 source=source, line=line)
+        first[i] = line
+    order = sorted(range(len(ops)), key=given.__getitem__)
+    ops[:] = [ops[j] for j in order]
+    lines[:] = [lines[j] for j in order]
+
+
+def _give_processes(ops: list[Op], lines: list[int], source: str | None) -> None:
+    """Each op without ``:process`` (held as None) gets its operation's own process (module docstring)."""
+    taken = [op.process for op in ops if isinstance(op.process, int)]
+    fresh = max(taken, default=-1) + 1
+    open_calls: dict[str, list[tuple[int, int]]] = {}  # f -> (process, line) of open invokes without :process
+    for i, op in enumerate(ops):
+        if op.process is not None:
+            continue
+        waiting = open_calls.get(op.f, [])
+        if op.type == "invoke" or not waiting:
+            process, fresh = fresh, fresh + 1
+            if op.type == "invoke":
+                open_calls.setdefault(op.f, []).append((process, lines[i]))
+        elif len(waiting) == 1:
+            process = waiting.pop()[0]
+        else:
+            starts = ", ".join(str(line) for _, line in waiting)
+            raise InvalidHistory(
+                f"invalid EDN: this {op.type} of {op.f} has no :process, and {len(waiting)} invokes of {op.f} without "
+                f":process are open (lines {starts}): which one it completes cannot be told; give the ops a "
+                ":process", source=source, line=lines[i])
+        ops[i] = msgspec.structs.replace(op, process=process)
+
+
+def _to_op(value: Any, source: str | None, line: int) -> tuple[Op, int | None]:
     """Turn one EDN op map into an :class:`Op`; keys Op has no field for go to ``extra``."""
 
     def bad(problem: str) -> InvalidHistory:
@@ -311,11 +385,16 @@ def _to_op(value: Any, source: str | None, line: int) -> Op:
             fields[name] = v
         else:
             extra[name] = v
-    for name in ("process", "type", "f"):
+    if "f" not in fields and _is_txn(fields.get("value")):
+        fields["f"] = "txn"  # Elle's own example histories leave :f out
+    for name in ("type", "f"):
         if name not in fields:
-            raise bad(f"the op map has no :{name} (every op needs :process, :type and :f)")
-    process = fields["process"]
-    if isinstance(process, str):
+            raise bad(f"the op map has no :{name} (every op needs :type and :f, and :process unless it is "
+                      "alone on one)")
+    process = fields.get("process")
+    if process is None:
+        pass  # given one by _give_processes
+    elif isinstance(process, str):
         process = str(process)
     elif not isinstance(process, int) or isinstance(process, bool):
         raise bad(f":process must be an integer or a keyword, got {_kind(process)} {_show(process)}")
@@ -328,7 +407,7 @@ def _to_op(value: Any, source: str | None, line: int) -> Op:
         if field is not None and (not isinstance(field, int) or isinstance(field, bool)):
             raise bad(f":{name} must be an integer, got {_kind(field)} {_show(field)}")
     return Op(
-        process=process,
+        process=process,  # type: ignore[arg-type]  # None until _give_processes
         type=str(fields["type"]),  # type: ignore[arg-type]  # History.from_ops rejects unknown types
         f=str(fields["f"]),
         value=fields.get("value"),
@@ -338,7 +417,7 @@ def _to_op(value: Any, source: str | None, line: int) -> Op:
         key=fields.get("key"),
         error=fields.get("error"),
         extra=extra or None,
-    )
+    ), fields.get("index")
 
 
 def _vclock(value: Any, bad: Any) -> dict[str, int] | None:

@@ -1,0 +1,423 @@
+"""Finding and naming dependency cycles: which classes exist (exactly, from strongly connected
+components) and one shortest cycle of each, spelled out, per component (Elle's cycle search, Kingsbury &
+Alvaro 2020, section 4.4).
+
+First the acyclic part of the graph is trimmed away (Kahn's algorithm from both ends), so a history with no
+cycle costs two linear passes. On what is left — the *core* — each class is decided by one strongly
+connected component search, at three levels of extra edges (none, process, process and real time: the
+``-process`` and ``-realtime`` forms):
+
+* **G0** — a component of ww edges with two or more transactions;
+* **G1c** — a wr edge inside a component of ww and wr edges;
+* **G-single / G-nonadjacent** — an rw edge inside a component of the *product* graph whose states remember
+  whether the last edge was an rw: ww and wr edges lead to "no", an rw edge only from "no" to "yes". Its
+  cycles are exactly the closed walks with no two adjacent anti-dependencies: Cerone & Gotsman's
+  characterisation of snapshot isolation (PODC 2016: ``(ww | wr) ; rw?`` acyclic). A component with one rw
+  edge holds a G-single; one with two or more a G-nonadjacent (and perhaps a G-single too);
+* **G2-item** — an rw edge inside a component of ww, wr and rw edges.
+
+Each test is exact, so the verdict never depends on how many cycles are spelled out. Spelling them out —
+breadth-first searches for a shortest return path, at most ``max_searches`` of them and within the check's
+deadline — only gives the reader examples; a class whose example the budget cut short is still reported,
+as a cycle that must exist, naming the edge and the component that prove it (where Elle says only
+``cycle-exists``).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from splitbrain.checker.anomaly import Anomaly
+from splitbrain.checker.deadline import OutOfTime, tick
+from splitbrain.checker.elle_explain import MEANING, cycle_anomaly, label
+from splitbrain.checker.txn_graph import PROCESS, RT, RW, WR, WW, Inference
+
+__all__ = ["CycleReport", "classify", "search"]
+
+BASES = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item")
+
+
+@dataclass
+class CycleReport:
+    """``present``: every cycle class shown to exist (a name, with its ``-process``/``-realtime`` form at
+    the lowest level it exists); ``found``: the spelled-out cycles and, for classes the budget left
+    unspelled, a must-exist finding; ``single_nodes``: transactions on a closed walk with one
+    anti-dependency and no adjacent ones (where fractured reads can be); ``core``: transactions on any
+    cycle."""
+
+    present: set[str] = field(default_factory=set)
+    found: list[Anomaly] = field(default_factory=list)
+    single_nodes: set[int] = field(default_factory=set)
+    core: int = 0
+    searches: int = 0
+    truncated: bool = False
+
+
+def classify(inf: Inference, edges: Iterable[int]) -> str:
+    """Elle's name for a closed walk: its base class from the anti-dependencies it holds, and
+    ``-realtime`` or ``-process`` if it needs those orders."""
+    labels = [label(inf, e) for e in edges]
+    suffix = "-realtime" if "rt" in labels else "-process" if "process" in labels else ""
+    rw = labels.count("rw")
+    if rw == 0:
+        base = "G1c" if "wr" in labels else "G0"
+    elif rw == 1:
+        base = "G-single"
+    else:
+        adjacent = any(lab == "rw" and labels[i - 1] == "rw" for i, lab in enumerate(labels))
+        base = "G2-item" if adjacent else "G-nonadjacent"
+    return base + suffix
+
+
+def search(inf: Inference, *, max_searches: int = 2000, per_class: int = 5) -> CycleReport:
+    """Decide every cycle class and spell out examples. Raises
+    :class:`~splitbrain.checker.deadline.OutOfTime` if the deadline passes before every class is decided."""
+    report = CycleReport()
+    core, out = _core(inf)
+    report.core = len(core)
+    if not core:
+        return report
+    levels = [("", 0)]
+    if inf.processes:
+        levels.append(("-process", PROCESS))
+    if inf.times:
+        levels.append(("-realtime", PROCESS | RT))
+    finder = _Finder(inf, core, out)
+    decided = [finder.level(suffix, extra) for suffix, extra in levels]
+    for base in BASES:
+        for lv in decided:
+            if lv.names.get(base):
+                report.present |= lv.names[base]
+                break
+    report.single_nodes = decided[0].single_nodes
+    speller = _Speller(inf, finder, max_searches, per_class)
+    try:
+        for key, bases in (("G0", ("G0",)), ("G1c", ("G1c",)), ("single", ("G-single", "G-nonadjacent")),
+                           ("G2-item", ("G2-item",))):
+            first = next((lv for lv in decided if any(lv.names.get(b) for b in bases)), None)
+            if first is not None:
+                speller.spell(key, first)
+    except OutOfTime:
+        speller.truncated = True
+    report.found = speller.found + speller.unspelled(decided)
+    report.searches, report.truncated = max_searches - speller.budget, speller.truncated
+    return report
+
+
+def _core(inf: Inference) -> tuple[list[int], dict[int, list[int]]]:
+    """The transactions on some cycle, or between two (Kahn's algorithm forwards, then backwards), each
+    with its outgoing edges inside the core."""
+    g = inf.graph
+    n, dst, src = g.n, g.dst, g.src
+    start, edges = g.out_edges()
+    indegree = array("l", bytes(8 * n))
+    for d in dst:
+        indegree[d] += 1
+    todo = [v for v in range(n) if not indegree[v]]
+    alive = bytearray(b"\x01") * n
+    while todo:
+        u = todo.pop()
+        alive[u] = 0
+        tick()
+        for e in edges[start[u]: start[u + 1]]:
+            d = dst[e]
+            indegree[d] -= 1
+            if not indegree[d]:
+                todo.append(d)
+    rest = [v for v in range(n) if alive[v]]
+    out = {v: [e for e in edges[start[v]: start[v + 1]] if alive[dst[e]]] for v in rest}
+    into: dict[int, list[int]] = defaultdict(list)
+    for es in out.values():
+        for e in es:
+            into[dst[e]].append(e)
+    outdegree = {v: len(es) for v, es in out.items()}
+    todo = [v for v in rest if not outdegree[v]]
+    while todo:
+        v = todo.pop()
+        alive[v] = 0
+        for e in into[v]:
+            outdegree[src[e]] -= 1
+            if not outdegree[src[e]]:
+                todo.append(src[e])
+    core = [v for v in rest if alive[v]]
+    return core, {v: [e for e in out[v] if alive[dst[e]]] for v in core}
+
+
+def _tarjan(size: int, starts: Iterable[int], succ: Callable[[int], list[int]]) -> array[int]:
+    """Tarjan's strongly connected components, iteratively: each vertex's component number (-1: unseen)."""
+    index = array("l", [-1]) * size
+    low = array("l", [0]) * size
+    comp = array("l", [-1]) * size
+    on = bytearray(size)
+    stack: list[int] = []
+    counter = components = 0
+    for s in starts:
+        if index[s] >= 0:
+            continue
+        index[s] = low[s] = counter
+        counter += 1
+        stack.append(s)
+        on[s] = 1
+        work = [(s, iter(succ(s)))]
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if index[w] < 0:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on[w] = 1
+                    work.append((w, iter(succ(w))))
+                    break
+                if on[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            else:
+                work.pop()
+                tick()
+                if work:
+                    u = work[-1][0]
+                    if low[v] < low[u]:
+                        low[u] = low[v]
+                if low[v] == index[v]:
+                    while True:
+                        w = stack.pop()
+                        on[w] = 0
+                        comp[w] = components
+                        if w == v:
+                            break
+                    components += 1
+    return comp
+
+
+@dataclass
+class _Level:
+    """The components at one level and, per class, the names shown to exist and one candidate edge per
+    component (the edge a cycle of that class goes through)."""
+
+    suffix: str
+    extra: int
+    comp: dict[str, array[int]] = field(default_factory=dict)
+    names: dict[str, set[str]] = field(default_factory=dict)
+    candidates: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # class -> comp -> edges
+    single_nodes: set[int] = field(default_factory=set)
+
+
+class _Finder:
+    """The strongly connected component searches over the core."""
+
+    def __init__(self, inf: Inference, core: list[int], out: dict[int, list[int]]) -> None:
+        self.inf, self.core, self.out = inf, core, out
+        self.dst, self.bits, self.n = inf.graph.dst, inf.graph.bits, inf.graph.n
+
+    def succ(self, mask: int) -> Callable[[int], list[int]]:
+        out, dst, bits = self.out, self.dst, self.bits
+        return lambda v: [dst[e] for e in out[v] if bits[e] & mask]
+
+    def product_succ(self, mask: int) -> Callable[[int], list[int]]:
+        """State ``2v`` is v reached by a ww/wr (or order) edge, ``2v + 1`` by an rw edge; rw only from 2v."""
+        out, dst, bits = self.out, self.dst, self.bits
+
+        def succ(x: int) -> list[int]:
+            v, after_rw = x >> 1, x & 1
+            return [2 * dst[e] + (0 if bits[e] & mask else 1) for e in out[v]
+                    if bits[e] & mask or (not after_rw and bits[e] & RW)]
+        return succ
+
+    def inside(self, comp: array[int], kind: int, product: bool = False) -> dict[int, list[int]]:
+        """The edges of ``kind`` whose two ends share a component: component -> edges."""
+        found: dict[int, list[int]] = defaultdict(list)
+        dst, bits = self.dst, self.bits
+        for v in self.core:
+            for e in self.out[v]:
+                if bits[e] & kind:
+                    a, b = (2 * v, 2 * dst[e] + 1) if product else (v, dst[e])
+                    if comp[a] >= 0 and comp[a] == comp[b]:
+                        found[comp[a]].append(e)
+        return found
+
+    def level(self, suffix: str, extra: int) -> _Level:
+        lv = _Level(suffix, extra)
+        core = self.core
+        ww, data, every = WW | extra, WW | WR | extra, WW | WR | RW | extra
+        comp = lv.comp["G0"] = _tarjan(self.n, core, self.succ(ww))
+        sizes = Counter(comp[v] for v in core)
+        lv.candidates["G0"] = {c: es[:1] for c, es in self.inside(comp, ww).items() if sizes[c] > 1}
+        comp = lv.comp["G1c"] = _tarjan(self.n, core, self.succ(data))
+        lv.candidates["G1c"] = self.inside(comp, WR)
+        comp = lv.comp["single"] = _tarjan(2 * self.n, (2 * v + s for v in core for s in (0, 1)),
+                                          self.product_succ(data))
+        lv.candidates["single"] = self.inside(comp, RW, product=True)
+        pcomp = comp
+        comp = lv.comp["G2-item"] = _tarjan(self.n, core, self.succ(every))
+        dst = self.dst
+        lv.candidates["G2-item"] = {  # rw edges on a cycle, but on no closed walk without adjacent rw edges
+            c: kept for c, es in self.inside(comp, RW).items()
+            if (kept := [e for e in es if pcomp[2 * self.inf.graph.src[e]] != pcomp[2 * dst[e] + 1]])}
+        singles = lv.candidates["single"]
+        lv.names = {
+            "G0": {"G0" + suffix} if lv.candidates["G0"] else set(),
+            "G1c": {"G1c" + suffix} if lv.candidates["G1c"] else set(),
+            "G-single": {"G-single" + suffix} if any(len(es) == 1 for es in singles.values()) else set(),
+            "G-nonadjacent": {"G-nonadjacent" + suffix} if any(len(es) > 1 for es in singles.values()) else set(),
+            "G2-item": {"G2-item" + suffix} if lv.candidates["G2-item"] else set(),
+        }
+        if not extra:
+            pcomp = lv.comp["single"]
+            lv.single_nodes = {v for v in core if pcomp[2 * v] in singles or pcomp[2 * v + 1] in singles}
+        return lv
+
+
+class _Speller:
+    """Breadth-first searches that spell out one shortest cycle per component, on a budget."""
+
+    def __init__(self, inf: Inference, finder: _Finder, budget: int, per_class: int) -> None:
+        self.inf, self.finder, self.budget, self.per_class = inf, finder, budget, per_class
+        self.found: list[Anomaly] = []
+        self.named: Counter[str] = Counter()
+        self.truncated = False
+
+    def spell(self, key: str, lv: _Level) -> None:
+        """One cycle per component of class ``key`` (``single``: G-single or G-nonadjacent), at most
+        ``per_class`` in all."""
+        comp = lv.comp[key]
+        spelled = 0
+        for c, edges in sorted(lv.candidates[key].items(), key=lambda ce: min(ce[1])):
+            cycle = self.one(key, lv, comp, c, edges)
+            if self.truncated:
+                return
+            if cycle is not None:
+                spelled += 1
+                self.found.append(cycle_anomaly(self.inf, classify(self.inf, cycle), cycle))
+            if spelled >= self.per_class:
+                return
+
+    def one(self, key: str, lv: _Level, comp: array[int], c: int, edges: list[int]) -> list[int] | None:
+        g, extra = self.inf.graph, lv.extra
+        masks = {"G0": WW | extra, "G1c": WW | WR | extra, "G2-item": WW | WR | RW | extra}
+        if key != "single":
+            e = edges[0]
+            path = self.path(g.dst[e], g.src[e], masks[key], lambda v: comp[v] == c)
+            return None if path is None else [e, *path]
+        data = WW | WR | extra
+
+        def member(v: int) -> bool:
+            return comp[2 * v] == c or comp[2 * v + 1] == c
+        for e in edges[:3]:
+            path = self.path(g.dst[e], g.src[e], data, member)
+            if path is not None:
+                return [e, *path]
+        if len(edges) < 2:
+            return None
+        e = edges[0]
+        path = self.nonadjacent_path(g.dst[e], g.src[e], data, member)
+        return None if path is None else [e, *path]
+
+    def _spend(self) -> bool:
+        if self.budget <= 0:
+            self.truncated = True
+            return False
+        self.budget -= 1
+        return True
+
+    def path(self, start: int, goal: int, mask: int, member: Callable[[int], bool]) -> list[int] | None:
+        """Edge ids of a shortest path ``start`` → ``goal`` along ``mask`` edges, inside the component."""
+        if not self._spend():
+            return None
+        out, dst, bits = self.finder.out, self.finder.dst, self.finder.bits
+        parent: dict[int, int] = {start: -1}
+        frontier = [start]
+        while frontier and goal not in parent:
+            nxt = []
+            for v in frontier:
+                tick()
+                for e in out[v]:
+                    d = dst[e]
+                    if bits[e] & mask and d not in parent and member(d):
+                        parent[d] = e
+                        nxt.append(d)
+            frontier = nxt
+        if goal not in parent:
+            return None
+        path, v = [], goal
+        while v != start:
+            e = parent[v]
+            path.append(e)
+            v = self.inf.graph.src[e]
+        return path[::-1]
+
+    def nonadjacent_path(self, start: int, goal: int, mask: int, member: Callable[[int], bool]) -> list[int] | None:
+        """A shortest walk ``start`` → ``goal`` leaving ``start`` just after an rw edge, holding one more rw
+        edge or more and no two rw edges in a row, and not ending in one (it closes with an rw edge)."""
+        if not self._spend():
+            return None
+        out, dst, bits = self.finder.out, self.finder.dst, self.finder.bits
+        first = start * 4 + 2  # state = node * 4 + (last edge rw) * 2 + (another rw seen)
+        parent: dict[int, tuple[int, int]] = {first: (-1, -1)}
+        target = goal * 4 + 1
+        frontier = [first]
+        while frontier and target not in parent:
+            nxt = []
+            for x in frontier:
+                tick()
+                v, last_rw, more = x >> 2, x >> 1 & 1, x & 1
+                for e in out[v]:
+                    d = dst[e]
+                    if bits[e] & mask:
+                        y = d * 4 + more
+                    elif bits[e] & RW and not last_rw:
+                        y = d * 4 + 3
+                    else:
+                        continue
+                    if y not in parent and member(d):
+                        parent[y] = (x, e)
+                        nxt.append(y)
+            frontier = nxt
+        if target not in parent:
+            return None
+        path, x = [], target
+        while x != first:
+            x, e = parent[x]
+            path.append(e)
+        return path[::-1]
+
+    def unspelled(self, decided: list[_Level]) -> list[Anomaly]:
+        """A must-exist finding for each class shown to exist that no spelled cycle names."""
+        spelled = {a.name for a in self.found}
+        out = []
+        g, inf = self.inf.graph, self.inf
+        for base in BASES:
+            lv = next((lv for lv in decided if lv.names.get(base)), None)
+            if lv is None:
+                continue
+            name = base + lv.suffix
+            if name in spelled:
+                continue
+            key = "single" if base in ("G-single", "G-nonadjacent") else base
+            want = (lambda es: len(es) == 1) if base == "G-single" else (lambda es: len(es) > 1) \
+                if base == "G-nonadjacent" else (lambda es: True)
+            comp_id, edges = next((c, es) for c, es in sorted(lv.candidates[key].items()) if want(es))
+            e = edges[0]
+            a, b = g.src[e], g.dst[e]
+            comp = lv.comp[key]
+            if key == "single":
+                size = sum(1 for v in self.finder.core if comp_id in (comp[2 * v], comp[2 * v + 1]))
+            else:
+                size = sum(1 for v in self.finder.core if comp[v] == comp_id)
+            kinds = {"G0": "ww", "G1c": "ww and wr", "single": "ww and wr edges and single rw",
+                     "G2-item": "ww, wr and rw"}[key]
+            order = {"": "", "-process": " and process", "-realtime": ", process and real-time"}[lv.suffix]
+            why = "it" if base != "G-nonadjacent" else f"it and {len(edges) - 1} other rw edge(s)"
+            out.append(Anomaly(
+                name=name, events=(inf.nodes[a].call, inf.nodes[b].call),
+                explanation=(
+                    f"a {name} cycle ({MEANING[base]}) must exist: the {label(inf, e)} edge "
+                    f"{inf.name(a)} -> {inf.name(b)} lies in a strongly connected component of {kinds}"
+                    f"{order} edges ({size} transactions), so a closed walk of that class runs through "
+                    f"{why}; no cycle of it was spelled out (the search stopped at its budget of searches, its "
+                    f"time, or its limit of {self.per_class} examples per class) ({inf.describe(a)}; "
+                    f"{inf.describe(b)})"),
+            ))
+        return out
