@@ -16,8 +16,8 @@ if command -v cc >/dev/null || command -v gcc >/dev/null || command -v clang >/d
 fi
 .venv/bin/ruff check src tests benchmarks scripts
 .venv/bin/mypy
-# the layers of DESIGN.md as contracts (pyproject.toml [tool.importlinter]): imports point down, and no
-# core package imports the bug zoo
+# the layers of docs/explanation/design.md as contracts (pyproject.toml [tool.importlinter]): imports
+# point down, and no core package imports the bug zoo
 .venv/bin/lint-imports
 # the documentation site, strictly: a missing page, a broken link or a docstring that does not render fails
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir site

@@ -208,7 +208,12 @@ def test_constructed_histories_are_linearizable_and_corruption_is_caught(
     case: tuple[History, list[int]], data: st.DataObject
 ) -> None:
     history, reads = case
-    assert check(history, "cas-register").valid is True
+    result = check(history, "cas-register")
+    # a history whose every operation failed has nothing to check: unknown, never a pass
+    if result.operations:
+        assert result.valid is True
+    else:
+        assert result.valid == "unknown"
     if not reads:
         return
     target = data.draw(st.sampled_from(reads))

@@ -63,7 +63,8 @@ def check(
 ) -> None:
     """Check recorded histories: linearizability against a model, causal consistency, or transactions.
 
-    Exit status: 0 all valid, 1 some not, 2 some unknown (and none invalid), 3 bad input.
+    Exit status: 0 all valid, 1 some not, 2 some unknown (and none invalid), 3 bad input, 4 internal
+    error.
     """
     from splitbrain.api import check as check_history
     from splitbrain.histories import read_history

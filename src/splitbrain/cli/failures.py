@@ -36,7 +36,8 @@ def _load(path: str, workload: str | None) -> tuple[dict[str, Any], Any, Any]:
 def replay(file: str, workload_name: str | None, verbose: int) -> None:
     """Re-run a saved failure (twice, to prove it is deterministic); say whether it still fails.
 
-    Exit status: 1 it still fails, 0 it no longer does, 3 bad input, 4 the two replays differed.
+    Exit status: 1 it still fails, 0 it no longer does, 3 bad input, 4 the two replays differed (or an
+    internal error).
     """
     from splitbrain.cli.exits import EXIT_INTERNAL
     from splitbrain.fuzz.schedule import replay_trace
@@ -71,15 +72,19 @@ def replay(file: str, workload_name: str | None, verbose: int) -> None:
               help="With --seed: the workload of a seeded run to shrink; with FILE: " + _WORKLOAD_HELP)
 @click.option("--variant", default="correct", show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed of a RandomSource run to shrink.")
+@click.option("--search", "use_search", is_flag=True,
+              help="With --seed: run the variant with its search settings, as `fuzz --search` did.")
 @option("--out", "--store", "store", default=".splitbrain", show_default=True,
         help="The failure store the shrunk failure is saved to.")
 @verbose_option
 def shrink(
-    file: str | None, workload_name: str | None, variant: str, seed: int | None, store: str, verbose: int
+    file: str | None, workload_name: str | None, variant: str, seed: int | None, store: str, verbose: int,
+    use_search: bool,
 ) -> None:
     """Shrink a saved failure further (or a failing seeded run) and save the result.
 
-    Exit status: 1 a failure was shrunk and saved, 0 it does not fail (nothing to shrink), 3 bad input.
+    Exit status: 1 a failure was shrunk and saved, 0 it does not fail (nothing to shrink), 3 bad input,
+    4 internal error.
     """
     from splitbrain.errors import UsageError
     from splitbrain.fuzz.saved import failure_record
@@ -94,7 +99,8 @@ def shrink(
         result = replay_trace(workload, trace)
     elif workload_name is not None and seed is not None:
         workload = load_workload(workload_name)
-        result = run_schedule(workload, variant, RandomSource(seed))
+        faults, steps = workload.search_settings(variant) if use_search else (None, None)
+        result = run_schedule(workload, variant, RandomSource(seed), faults=faults, max_steps=steps)
         record = {"seed": seed}
     else:
         raise UsageError("give a saved failure FILE, or --workload W --seed S [--variant V]")

@@ -3,11 +3,13 @@
 A workload is named as everywhere in splitbrain: a name an installed package registers (entry-point group
 ``splitbrain.workloads``; the bug zoo registers its systems this way) or an import path
 ``package.module:attribute``, the current directory importable. Worker processes and Dask workers resolve
-the same string themselves.
+the same string themselves. ``--set NAME=VALUE`` builds it with settings (``--set r=2``), which the
+workload validates and saved failures record.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +20,35 @@ import click
 from splitbrain.cli.exits import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION
 from splitbrain.cli.options import budget_seconds, count_option, option, verbose_option
 
-__all__ = ["fuzz", "workloads"]
+__all__ = ["fuzz", "parse_setting", "settings_option", "workloads"]
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` as ``(name, value)``: the value read as JSON when it is JSON (``2``, ``true``,
+    ``[1, 5]``, ``null``), else taken as the string it is (``local``)."""
+    name, eq, raw = text.partition("=")
+    name = name.strip()
+    if not eq or not name.isidentifier():
+        raise click.BadParameter(f"expected NAME=VALUE (a workload setting, e.g. r=2), got {text!r}",
+                                 param_hint="'--set'")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name, value
+
+
+def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Any]:
+    return dict(parse_setting(v) for v in values)
+
+
+def settings_option(f: Any) -> Any:
+    """``--set NAME=VALUE`` (repeatable): a setting to build the workload with, validated by the workload."""
+    return click.option(
+        "--set", "settings", multiple=True, metavar="NAME=VALUE", callback=_settings,
+        help="A workload setting (repeatable), e.g. --set node_count=5 --set r=2; VALUE is read as JSON when it "
+             "is JSON, else as a string. Saved failures record the settings.",
+    )(f)
 
 
 @click.command()
@@ -96,18 +126,23 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
 @click.option("--executor", type=click.Choice(["process", "dask", "dask-local"]), default="process",
               show_default=True, help="Where shards run: this machine's processes, a Dask cluster, a local one.")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask (tcp://HOST:PORT).")
+@settings_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each campaign's statistics (availability included) as one JSON object on stdout; the "
+                   "rest of the output goes to stderr.")
 @verbose_option
 def fuzz(
     workload: str | None, variant: str, all_workloads: bool, seconds: float | None, count: int | None,
     workers: int, seed: int, faults: str | None, max_steps: int | None, store: str, keep_going: bool,
     no_shrink: bool, strategy: str, depth: int, executor: str, scheduler: str | None, use_search: bool,
-    verbose: int,
+    settings: dict[str, Any], as_json: bool, verbose: int,
 ) -> None:
     """Fuzz WORKLOAD (a registered name or 'module:attribute') or --all under faults; save, shrink and
     report every failure.
 
     Exit status: 0 every schedule passed, 1 a failure was found (or a saved one still fails), 2 no
-    failure but some checks gave up (unknown), 3 usage error.
+    failure but nothing was checked (no schedule ran, or every check gave up), 3 usage error, 4 internal
+    error.
     """
     from splitbrain.errors import UsageError
     from splitbrain.fuzz.campaign import CampaignSpec
@@ -121,76 +156,95 @@ def fuzz(
     names = [e.name for e in available_workloads()] if workload is None else [workload]
     if not names:
         raise UsageError("--all: no workloads are registered")
+    # with settings, each campaign gets the workload built with them (it travels to workers by pickle);
+    # without, its name, which every worker resolves itself
+    targets: list[Any] = [load_workload(name, settings) for name in names] if settings else list(names)
     if workload is not None:
-        load_workload(workload).node_class(variant)  # a clear error for an unknown variant, before any work
+        load_workload(targets[0]).node_class(variant)  # a clear error for an unknown variant, before any work
     else:
         variant = "correct"
     fault_setting: Any = _faults(faults)
     if use_search:
         if workload is None:
             raise UsageError("--search needs a WORKLOAD and a --variant (search settings belong to bug variants)")
-        search_faults, search_steps = load_workload(workload).search_settings(variant)
+        search_faults, search_steps = load_workload(targets[0]).search_settings(variant)
         fault_setting = search_faults if faults is None else fault_setting
         max_steps = search_steps if max_steps is None else max_steps
     total = seconds if seconds is not None else (None if count is not None else 30.0)
     each = None if total is None else total / len(names)
     specs = [CampaignSpec(
-        workload=name, variant=variant, seed=seed, examples=count, seconds=each, workers=workers,
+        workload=target, variant=variant, seed=seed, examples=count, seconds=each, workers=workers,
         faults=fault_setting, max_steps=max_steps, store=store, shrink=not no_shrink, keep_going=keep_going,
         strategy=strategy, depth=depth,
-    ) for name in names]
+    ) for target in targets]
     budget = f"{count} schedules" if count is not None else f"{each:.1f} s"
+    shown = "".join(f", {k}={json.dumps(v)}" for k, v in settings.items())
     failed = unknown = False
     with make_executor(executor, workers=workers, scheduler=scheduler) as handle:
         for spec in specs:
-            click.echo(f"fuzzing {spec.label}: {budget}, {handle.description}, seed {seed}, strategy {strategy}",
-                       err=True)
-            outcome = _fuzz_one(spec, handle, verbose)
+            click.echo(f"fuzzing {spec.label}: {budget}, {handle.description}, seed {seed}, strategy {strategy}"
+                       f"{shown}", err=True)
+            outcome = _fuzz_one(spec, handle, verbose, as_json=as_json, settings=settings)
             failed = failed or outcome == EXIT_VIOLATION
             unknown = unknown or outcome == EXIT_UNKNOWN
     sys.exit(EXIT_VIOLATION if failed else EXIT_UNKNOWN if unknown else EXIT_OK)
 
 
-def _fuzz_one(spec: Any, handle: Any, verbose: int) -> int:
-    """Run one campaign on ``handle``'s executor, print its outcome and statistics; its exit status."""
+def _fuzz_one(
+    spec: Any, handle: Any, verbose: int, *, as_json: bool = False, settings: dict[str, Any] | None = None
+) -> int:
+    """Run one campaign on ``handle``'s executor, print its outcome and statistics; its exit status. With
+    ``as_json`` the text goes to stderr and one JSON object with the statistics to stdout."""
     from splitbrain.fuzz.campaign import run_campaign
     from splitbrain.fuzz.progress import Progress
     from splitbrain.fuzz.store import load_failure
     from splitbrain.report import report_path_for, summary_from_report, write_campaign_report, write_trace_report
 
+    def echo(message: str = "") -> None:
+        click.echo(message, err=as_json)
+
     progress = Progress(spec.label)
     started_at = datetime.now(UTC)
     report = run_campaign(spec, executor=handle.executor, parallelism=handle.parallelism, progress=progress)
-    click.echo(
+    echo(
         f"{spec.label}: {report.schedules} schedules in {report.seconds:.1f} s "
         f"({report.schedules / max(report.seconds, 1e-9):.1f}/s), {len(report.failures)} failure(s)"
         + (f", {report.unknown} unknown check(s)" if report.unknown else "")
     )
     for line in report.stats.lines(report.seconds, report.failed):
-        click.echo(f"  {line}")
+        echo(f"  {line}")
     for failure in report.failures:
         record = load_failure(failure.path)
         page = write_trace_report(record, report_path_for(failure.path))
-        click.echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
-                   f"{failure.steps_shrunk} steps, saved to {failure.path}")
+        echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
+             f"{failure.steps_shrunk} steps, saved to {failure.path}")
         if verbose:
             from splitbrain.fuzz.saved import trace_of
 
-            click.echo(trace_of(record).describe())
-        click.echo(failure.message)
-        click.echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
-                   f"\n  report: {page}")
+            echo(trace_of(record).describe())
+        echo(failure.message)
+        echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
+             f"\n  report: {page}")
     summary = write_campaign_report(
         summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults), started_at=started_at),
         Path(spec.store) / f"campaign-{spec.name}-{spec.variant}.html",
     )
-    click.echo(f"campaign report: {summary}")
+    echo(f"campaign report: {summary}")
     for r in report.replayed:
         if r.still_fails:
-            click.echo(f"known failure still fails: {r.path} ({r.signature})")
+            echo(f"known failure still fails: {r.path} ({r.signature})")
+    if as_json:
+        click.echo(json.dumps({
+            "workload": spec.name, "variant": spec.variant, "settings": dict(settings or {}), "seed": spec.seed,
+            "schedules": report.schedules, "seconds": round(report.seconds, 3), "unknown": report.unknown,
+            "failures": [{"signature": f.signature, "path": f.path, "steps_found": f.steps_found,
+                          "steps_shrunk": f.steps_shrunk} for f in report.failures],
+            "still_failing": [r.path for r in report.replayed if r.still_fails],
+            "report": str(summary), "stats": report.stats.to_json(report.seconds, report.failed),
+        }, default=str))
     if report.failed:
         return EXIT_VIOLATION
     if report.schedules == 0:
-        click.echo("no schedule ran within the budget: nothing was checked (give more --time or a --count)")
+        echo("no schedule ran within the budget: nothing was checked (give more --time or a --count)")
         return EXIT_UNKNOWN
     return EXIT_UNKNOWN if report.unknown == report.schedules else EXIT_OK

@@ -70,7 +70,8 @@ def budget_seconds(help: str, *, default: float | None = None, name: str = "seco
 def count_option(help: str, *, name: str = "count", aliases: tuple[str, ...] = (), default: int | None = None
                  ) -> Callable[[F], F]:
     """``--count N`` (plus hidden ``aliases``): a positive amount of work."""
-    return option("--count", *aliases, name, type=click.IntRange(min=1), default=default, help=help)
+    return option("--count", *aliases, name, type=click.IntRange(min=1), default=default, help=help,
+                  show_default=default is not None)
 
 
 def verbose_option(f: F) -> F:

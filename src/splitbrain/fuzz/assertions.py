@@ -21,7 +21,7 @@ from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.fuzz.store import FailureStore, load_failure
 from splitbrain.sim import FaultConfig, Workload
-from splitbrain.sim.loading import load_workload
+from splitbrain.sim.loading import load_workload, workload_ref
 
 __all__ = ["FuzzFailure", "fuzz_workload"]
 
@@ -29,21 +29,29 @@ __all__ = ["FuzzFailure", "fuzz_workload"]
 class FuzzFailure(SplitbrainError, AssertionError):
     """A fuzzed workload failed; the message holds the minimal trace and how to replay it."""
 
+    __module__ = "splitbrain"  # its public name, as a failing test prints it (trio's habit)
+
     def __init__(self, message: str, *, path: Path, signature: str) -> None:
         super().__init__(message)
         self.path = path
         self.signature = signature
 
 
-def _explain(result: ScheduleResult, path: Path, *, found: int | None = None) -> str:
+def _explain(result: ScheduleResult, path: Path, workload: Workload, *, found: int | None = None) -> str:
     steps = len(result.trace.steps)
     size = f"{steps} steps" + (f" (shrunk from {found})" if found is not None and found != steps else "")
+    if workload_ref(workload) is not None:
+        how = f"replay: splitbrain replay {path}    view: splitbrain show {path}"
+    else:  # defined in a script's __main__ or a function: no other process can import it
+        how = (f"replay: splitbrain.replay_failure({str(path)!r}, workload) from Python (the workload is "
+               "defined where the command line cannot import it; define it in a module to replay it from "
+               "the shell)")
     return "\n".join([
         f"{result.trace.workload}/{result.trace.variant} failed: {result.verdict.signature}, trace of {size}",
         result.trace.describe(),
         result.verdict.message,
         f"saved to {path}",
-        f"replay: splitbrain replay {path}    view: splitbrain show {path}",
+        how,
     ])
 
 
@@ -77,7 +85,7 @@ def fuzz_workload(
             again = replay_trace(workload, trace_of(record))
             if again.verdict.failed:
                 raise FuzzFailure(
-                    "a saved failure still fails:\n" + _explain(again, path),
+                    "a saved failure still fails:\n" + _explain(again, path, workload),
                     path=path, signature=again.verdict.signature or "",
                 )
     if examples is not None and (not isinstance(examples, int) or examples < 1):
@@ -103,4 +111,4 @@ def fuzz_workload(
         best = shrunk.result
     found = len(outcome.first.trace.steps)
     path = failures.save(failure_record(workload, seed, best, stage="shrunk", steps_found=found))
-    raise FuzzFailure(_explain(best, path, found=found), path=path, signature=signature)
+    raise FuzzFailure(_explain(best, path, workload, found=found), path=path, signature=signature)

@@ -76,8 +76,30 @@ def settle_summary(steps: Sequence[Step]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _stable_repr(value)
     return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
+
+
+def _stable_repr(value: Any, depth: int = 0) -> str:
+    """``repr``, but with sets in sorted order: a set's own order follows string hashing, which differs
+    between processes, and the same trace must print the same way every time."""
+    if depth > 20:
+        return "…"
+    if isinstance(value, set | frozenset):
+        items = sorted(_stable_repr(v, depth + 1) for v in value)
+        if not items:
+            return "set()" if isinstance(value, set) else "frozenset()"
+        body = ", ".join(items)
+        return "{" + body + "}" if isinstance(value, set) else "frozenset({" + body + "})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_stable_repr(k, depth + 1)}: {_stable_repr(v, depth + 1)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_stable_repr(v, depth + 1) for v in value) + "]"
+    if isinstance(value, tuple):
+        inner = ", ".join(_stable_repr(v, depth + 1) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
 
 
 def snapshot(world: World) -> dict[str, dict[str, str]]:

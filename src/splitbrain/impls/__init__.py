@@ -1,6 +1,7 @@
 """The bug zoo: classic distributed and concurrent systems, each correct plus named bugs of real mistakes.
 
-The zoo is a *plugin* of splitbrain, built on the public API only, and reaches the engine the way any
+The zoo is a *plugin* of splitbrain: written as a user's package would be (it imports splitbrain's
+modules, mostly the public API, and nothing imports it back) and it reaches the engine the way any
 user's package does: through the entry-point groups ``splitbrain.workloads``, ``splitbrain.models`` and
 ``splitbrain.stress_targets`` (see ``pyproject.toml``). No core package imports it. One subpackage per
 system, each holding its nodes, variants, model, workload, history checks and search settings together:

@@ -95,11 +95,29 @@ def workload_ref(workload: Workload) -> str | None:
         return None
     import sys
 
-    namespace = vars(sys.modules[module]) if module in sys.modules else {}
-    for attr, value in namespace.items():
-        if value is workload and not attr.startswith("_"):
-            return f"{module}:{attr}"
+    # the instance as a module-level attribute: its class's module first, then any other loaded module
+    # (a test module that builds the zoo's class with settings), never __main__ (no process imports it)
+    others = sorted(m for m in list(sys.modules) if m not in (module, "__main__") and not m.startswith("_"))
+    for name in (module, *others):
+        namespace = getattr(sys.modules.get(name), "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for attr, value in list(namespace.items()):
+            if value is workload and not attr.startswith("_"):
+                return f"{name}:{attr}"
+    if workload.overrides and not _writable(workload.overrides):
+        return None  # built with settings that cannot be written down: no process could rebuild it
     return f"{module}:{cls.__qualname__}"
+
+
+def _writable(options: dict[str, Any]) -> bool:
+    import msgspec
+
+    try:
+        msgspec.json.encode(options)
+    except (TypeError, msgspec.EncodeError):
+        return False
+    return True
 
 
 def workload_options(workload: Workload) -> dict[str, Any]:
