@@ -156,7 +156,7 @@ def test_the_journal_streams_and_recovers_whole_lines(tmp_path: Path) -> None:
 
 
 def test_reap_kills_what_a_dead_runner_left_and_saves_its_history(tmp_path: Path) -> None:
-    run_dir, workdir = tmp_path / "redis-1", tmp_path / "data"
+    run_dir, workdir = tmp_path / "redis-1", tmp_path / "splitbrain-redis-x"
     run_dir.mkdir()
     workdir.mkdir()
     server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)

@@ -110,7 +110,9 @@ def reap(out: Path | str) -> list[str]:
                     os.killpg(entry["pid"], signal.SIGKILL)
                 done.append(f"{run_dir.name}: killed orphaned server {name}")
         workdir = data.get("workdir")
-        if data.get("temporary") and workdir and Path(workdir).is_dir():
+        # only a directory the runner made itself (tempfile, ``splitbrain-<target>-...``) is ever removed
+        if data.get("temporary") and workdir and Path(workdir).name.startswith("splitbrain-") \
+                and Path(workdir).is_dir():
             shutil.rmtree(workdir, ignore_errors=True)
             done.append(f"{run_dir.name}: removed its data directory {workdir}")
         if (run_dir / PARTIAL).exists():
