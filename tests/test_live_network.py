@@ -18,7 +18,7 @@ from splitbrain.errors import UsageError
 from splitbrain.histories import read_history
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live import network, orphans
-from splitbrain.live.journal import HISTORY, PARTIAL, Journal, recover
+from splitbrain.live.journal import HISTORY, PARTIAL, Journal, SpoolRecorder, recover
 from splitbrain.live.nemesis import KINDS, parse_kinds
 from splitbrain.live.network import Links, Route
 from splitbrain.live.perf import fault_periods, write_perf_svg
@@ -202,3 +202,23 @@ def test_perf_plot_shades_the_faults(tmp_path: Path) -> None:
     assert [(k, v) for _, _, k, v in periods] == [("partition", "n1 | n2 n3"), ("kill", "n2")]
     svg = write_perf_svg(history, tmp_path / "perf.svg", title="t").read_text()
     assert svg.startswith("<svg") and svg.count("<circle") == 6 and "partition n1 | n2 n3" in svg
+
+
+def test_a_spool_recorder_keeps_only_unwritten_events_in_memory(tmp_path: Path) -> None:
+    recorder = SpoolRecorder(readonly={"read"})
+    journal = Journal(recorder, tmp_path, every=3600)  # flushed by hand below
+    worker = recorder.worker()
+    for value in range(1000):
+        with worker.call("write", value % 5, key=value % 7) as call:
+            call.ok(value % 5)
+        if value % 100 == 99:
+            journal.flush()
+            assert recorder._pending == []  # written, and gone from memory
+    recorder.nemesis("start-kill", "n1")
+    assert len(recorder) == 2001
+    history = recorder.history()  # read back from the journal, the unwritten tail included
+    assert len(history.ops) == 2001 and history.ops[-1].f == "start-kill"
+    assert [op.index for op in history.ops] == list(range(2001))
+    assert len(history.keys()) == 7
+    journal.close()
+    assert not (tmp_path / PARTIAL).exists()

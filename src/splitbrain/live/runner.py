@@ -44,7 +44,7 @@ from splitbrain.histories.history import History
 from splitbrain.histories.io import write_history
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live import orphans
-from splitbrain.live.journal import HISTORY, Journal
+from splitbrain.live.journal import HISTORY, Journal, SpoolRecorder
 from splitbrain.live.nemesis import Nemesis, parse_kinds
 from splitbrain.live.perf import write_perf_svg
 from splitbrain.live.target import Target
@@ -351,7 +351,7 @@ def run_workload(
     target.check_installed()
     kinds = parse_kinds(nemesis, target.faults)
     workload = make_workload(target.workload, keys=keys, per_key=ops_per_key)
-    recorder = Recorder(readonly=workload.readonly)
+    recorder = SpoolRecorder(readonly=workload.readonly)  # events live in the journal: memory stays flat
     chaos = Nemesis(target, kinds, recorder, seed=seed, interval=nemesis_interval, duration=nemesis_duration,
                     concurrent=nemesis_concurrent) if kinds else None  # validates the kinds first
     if "clock" in kinds:
