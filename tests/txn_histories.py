@@ -60,7 +60,8 @@ def generate(n: int, *, processes: int = 10, active_keys: int = 8, max_appends: 
     Keys rotate as in Jepsen: ``active_keys`` are in use at once, and a key that has taken
     ``max_appends`` appends is retired for a fresh one. Every ``stale_every``-th transaction reads a stale
     version of one key (planting dependency cycles: G-single, G2-item, their real-time forms); every
-    ``aborted_every``-th transaction fails after its appends became visible (planting G1a).
+    ``aborted_every``-th transaction fails after its appends became visible (planting G1a). Ops carry
+    their index, as a recorder's do, so :meth:`History.from_ops` keeps them as they are.
     """
     rng = random.Random(seed)
     store: dict[int, tuple[int, ...]] = {}
@@ -86,7 +87,7 @@ def generate(n: int, *, processes: int = 10, active_keys: int = 8, max_appends: 
                     mops.append(("append", k, element))
             running[p] = mops
             started += 1
-            ops.append(Op(process=p, type="invoke", f="txn", value=tuple(mops), time=time))
+            ops.append(Op(process=p, type="invoke", f="txn", value=tuple(mops), time=time, index=len(ops)))
         else:
             p = rng.choice(list(running))
             mops = running.pop(p)
@@ -109,7 +110,8 @@ def generate(n: int, *, processes: int = 10, active_keys: int = 8, max_appends: 
                     out.append((f, k, v))
             status = "fail" if aborted and any(f == "append" for f, _, _ in mops) else "ok"
             value = tuple(out) if status == "ok" else tuple(mops)
-            ops.append(Op(process=p, type=status, f="txn", value=value, time=time))  # type: ignore[arg-type]
+            ops.append(Op(process=p, type=status, f="txn", value=value, time=time,  # type: ignore[arg-type]
+                          index=len(ops)))
             idle.append(p)
         time += rng.randint(1, 1000)
     return ops

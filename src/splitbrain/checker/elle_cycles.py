@@ -76,15 +76,15 @@ def search(inf: Inference, *, max_searches: int = 2000, per_class: int = 5) -> C
     """Decide every cycle class and spell out examples. Raises
     :class:`~splitbrain.checker.deadline.OutOfTime` if the deadline passes before every class is decided."""
     report = CycleReport()
-    core, out = _core(inf)
-    report.core = len(core)
-    if not core:
-        return report
     levels = [("", 0)]
     if inf.processes:
         levels.append(("-process", PROCESS))
     if inf.times:
         levels.append(("-realtime", PROCESS | RT))
+    core, out = _core(inf, WW | WR | RW | levels[-1][1])
+    report.core = len(core)
+    if not core:
+        return report
     finder = _Finder(inf, core, out)
     decided = [finder.level(suffix, extra) for suffix, extra in levels]
     for base in BASES:
@@ -95,21 +95,30 @@ def search(inf: Inference, *, max_searches: int = 2000, per_class: int = 5) -> C
     report.single_nodes = decided[0].single_nodes
     speller = _Speller(inf, finder, max_searches, per_class)
     try:
-        for key, bases in (("G0", ("G0",)), ("G1c", ("G1c",)), ("single", ("G-single", "G-nonadjacent")),
-                           ("G2-item", ("G2-item",))):
-            first = next((lv for lv in decided if any(lv.names.get(b) for b in bases)), None)
+        for key in ("G0", "G1c", "G2-item"):
+            first = next((lv for lv in decided if lv.names.get(key)), None)
             if first is not None:
                 speller.spell(key, first)
+        # G-nonadjacent at the lowest level it exists; G-single at every level until one is found, as the
+        # plain G-nonadjacent of one place does not show the G-single-realtime of another
+        nonadjacent = next((i for i, lv in enumerate(decided) if lv.names.get("G-nonadjacent")), len(decided))
+        for i, lv in enumerate(decided):
+            if lv.candidates["single"]:
+                speller.spell("single", lv, nonadjacent=i == nonadjacent)
+                if any(a.name.startswith("G-single") for a in speller.found):
+                    break
     except OutOfTime:
         speller.truncated = True
+    report.present |= {a.name for a in speller.found}
     report.found = speller.found + speller.unspelled(decided)
     report.searches, report.truncated = max_searches - speller.budget, speller.truncated
     return report
 
 
-def _core(inf: Inference) -> tuple[list[int], dict[int, list[int]]]:
-    """The transactions on some cycle, or between two (Kahn's algorithm forwards, then backwards), each
-    with its outgoing edges inside the core."""
+def _core(inf: Inference, mask: int) -> tuple[list[int], dict[int, list[int]]]:
+    """The transactions on some cycle of ``mask`` edges, each with its outgoing edges inside its strongly
+    connected component. Kahn's algorithm, forwards then backwards, first trims what lies on no cycle and
+    between none, in two cheap linear passes; one component search then drops what lies between cycles."""
     g = inf.graph
     n, dst, src = g.n, g.dst, g.src
     start, edges = g.out_edges()
@@ -142,8 +151,12 @@ def _core(inf: Inference) -> tuple[list[int], dict[int, list[int]]]:
             outdegree[src[e]] -= 1
             if not outdegree[src[e]]:
                 todo.append(src[e])
-    core = [v for v in rest if alive[v]]
-    return core, {v: [e for e in out[v] if alive[dst[e]]] for v in core}
+    rest = [v for v in rest if alive[v]]
+    out = {v: [e for e in out[v] if alive[dst[e]]] for v in rest}
+    comp = _tarjan(n, rest, lambda v: [dst[e] for e in out[v] if g.bits[e] & mask])
+    sizes = Counter(comp[v] for v in rest)
+    core = [v for v in rest if sizes[comp[v]] > 1]
+    return core, {v: [e for e in out[v] if comp[dst[e]] == comp[v] and g.bits[e] & mask] for v in core}
 
 
 def _tarjan(size: int, starts: Iterable[int], succ: Callable[[int], list[int]]) -> array[int]:
@@ -279,13 +292,13 @@ class _Speller:
         self.named: Counter[str] = Counter()
         self.truncated = False
 
-    def spell(self, key: str, lv: _Level) -> None:
-        """One cycle per component of class ``key`` (``single``: G-single or G-nonadjacent), at most
-        ``per_class`` in all."""
+    def spell(self, key: str, lv: _Level, *, nonadjacent: bool = True) -> None:
+        """One cycle per component of class ``key`` (``single``: a G-single, else — if ``nonadjacent`` —
+        a G-nonadjacent), at most ``per_class`` in all."""
         comp = lv.comp[key]
         spelled = 0
         for c, edges in sorted(lv.candidates[key].items(), key=lambda ce: min(ce[1])):
-            cycle = self.one(key, lv, comp, c, edges)
+            cycle = self.one(key, lv, comp, c, edges, nonadjacent)
             if self.truncated:
                 return
             if cycle is not None:
@@ -294,7 +307,8 @@ class _Speller:
             if spelled >= self.per_class:
                 return
 
-    def one(self, key: str, lv: _Level, comp: array[int], c: int, edges: list[int]) -> list[int] | None:
+    def one(self, key: str, lv: _Level, comp: array[int], c: int, edges: list[int],
+            nonadjacent: bool) -> list[int] | None:
         g, extra = self.inf.graph, lv.extra
         masks = {"G0": WW | extra, "G1c": WW | WR | extra, "G2-item": WW | WR | RW | extra}
         if key != "single":
@@ -305,11 +319,14 @@ class _Speller:
 
         def member(v: int) -> bool:
             return comp[2 * v] == c or comp[2 * v + 1] == c
-        for e in edges[:3]:
+        # an anti-dependency pointing back in time (a stale read) closes without another one far more often
+        # than one pointing forwards: try those first
+        nodes = self.inf.nodes
+        for e in sorted(edges, key=lambda e: nodes[g.dst[e]].call - nodes[g.src[e]].call)[:8]:
             path = self.path(g.dst[e], g.src[e], data, member)
             if path is not None:
                 return [e, *path]
-        if len(edges) < 2:
+        if len(edges) < 2 or not nonadjacent:
             return None
         e = edges[0]
         path = self.nonadjacent_path(g.dst[e], g.src[e], data, member)

@@ -20,14 +20,18 @@ from splitbrain.checker.txn_ops import parse, show
 __all__ = ["fractured_reads"]
 
 
-def _external_reads(inf: Inference, node: int) -> dict[Any, Any]:
-    reads: dict[Any, Any] = {}
+def _reads(inf: Inference, node: int) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """A transaction's first read of each key before writing it, and its first read of each key at all."""
+    external: dict[Any, Any] = {}
+    first: dict[Any, Any] = {}
     touched: set[Any] = set()
     for fn, k, v in parse(inf.nodes[node], inf.history):
         if fn == "r" and k not in touched:
-            reads[k] = v
+            external[k] = v
+        if fn == "r":
+            first.setdefault(k, v)
         touched.add(k)
-    return reads
+    return external, first
 
 
 def _writes(inf: Inference, node: int) -> dict[Any, list[Any]]:
@@ -67,7 +71,7 @@ def fractured_reads(inf: Inference, candidates: set[int]) -> None:
                 continue
             tick()
             writes = writes if writes is not None else _writes(inf, w)
-            reads = _external_reads(inf, t)
+            reads, first = _reads(inf, t)
             x = g.keys[g.key[e]]
             for y, written in writes.items():
                 if y == x or y not in reads:
@@ -76,7 +80,7 @@ def fractured_reads(inf: Inference, candidates: set[int]) -> None:
                 if missed is None:
                     continue
                 inf.findings.add("fractured-read", (inf.nodes[w].call, inf.nodes[t].call), _explain, inf, (w, t),
-                                 (x, reads[x]), (y, reads[y]), missed)
+                                 (x, first.get(x)), (y, reads[y]), missed)
                 break
 
 

@@ -23,6 +23,7 @@ reader's own later append is a ``future-read``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from splitbrain.checker.txn_graph import Inference, KeyData
@@ -36,15 +37,13 @@ __all__ = ["infer"]
 def infer(inf: Inference, k: Any, data: KeyData) -> None:
     """Add the ww, wr and rw edges of list key ``k`` and report its non-cycle anomalies."""
     nodes, g = inf.nodes, inf.graph
-    writer: dict[Any, int] = {}
-    intermediate: set[Any] = set()
-    for elem, node, last in data.writes:
-        if elem in writer:
-            _refuse(inf, node, f"{show(elem)} is appended to {k!r} twice; Elle's list-append needs each element "
-                    "appended to a key at most once")
-        writer[elem] = node
-        if not last:
-            intermediate.add(elem)
+    writer = dict(zip(data.write_values, data.write_nodes, strict=True))
+    if len(writer) < len(data.write_values):
+        elem = next(e for e, count in Counter(data.write_values).items() if count > 1)
+        node = [n for e, n in zip(data.write_values, data.write_nodes, strict=True) if e == elem][-1]
+        _refuse(inf, node, f"{show(elem)} is appended to {k!r} twice; Elle's list-append needs each element "
+                "appended to a key at most once")
+    intermediate = data.inner
     reads: list[tuple[int, tuple[Any, ...]]] = []
     for node, v in data.reads:
         if v is not None and not isinstance(v, tuple):
@@ -81,7 +80,7 @@ def infer(inf: Inference, k: Any, data: KeyData) -> None:
     for p in range(size - 1, -1, -1):
         next_known[p] = at[p] if at[p] is not None else next_known[p + 1]
     observed = set(longest)
-    unread = sorted({node for elem, node, _ in data.writes if elem not in observed and nodes[node].ok})
+    unread = sorted({node for elem, node in writer.items() if elem not in observed and nodes[node].ok})
     if prev is not None:
         for u in unread:
             g.add(prev, u, "append-unread", kid)

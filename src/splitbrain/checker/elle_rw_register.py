@@ -101,14 +101,14 @@ def infer(inf: Inference, k: Any, data: KeyData) -> None:
     g, nodes, options = inf.graph, inf.nodes, inf.options
     order = VersionOrder()
     intermediate: dict[Any, int] = {}
-    for v, node, last in data.writes:
+    for v, node in zip(data.write_values, data.write_nodes, strict=True):
         if v in order.writer or v in intermediate:
             op = nodes[node]
             line = inf.history.line_of(op.call) if inf.history.lines else None
             raise InvalidHistory(f"txn by process {op.process}: {show(v)} is written to {k!r} twice; Elle's "
                                  "rw-register needs each value written to a key at most once",
                                  source=inf.history.source, line=line)
-        (order.writer if last else intermediate)[v] = node
+        (intermediate if v in data.inner else order.writer)[v] = node
     if options.wfr_keys:
         for node, read, own in data.rmw:
             order.add(read, own[-1], f"{inf.name(node)} read {show(read)} and then wrote {show(own[-1])} "

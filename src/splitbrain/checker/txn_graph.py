@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +123,7 @@ class DepGraph:
             for i in range(self.n):
                 start[i + 1] += start[i]
             fill = array("l", start)
-            edges = array("l", bytes(8 * len(self.src)))
+            edges = array("i", bytes(4 * len(self.src)))
             for e, s in enumerate(self.src):
                 edges[fill[s]] = e
                 fill[s] += 1
@@ -158,17 +158,29 @@ class Options:
 
 @dataclass
 class KeyData:
-    """What the reading pass collected for one key."""
+    """What the reading pass collected for one key. Reads and writes are kept as parallel lists (a
+    million transactions' worth of pairs would cost four times as much as tuples)."""
 
-    reads: list[tuple[int, Any]] = field(default_factory=list)  # (node, value) external reads, ok txns
+    read_nodes: list[int] = field(default_factory=list)  # external reads of ok txns: who...
+    read_values: list[Any] = field(default_factory=list)  # ...and what they returned
     seen: list[tuple[int, Any]] = field(default_factory=list)  # (node, value) of a txn's later reads
-    writes: list[tuple[Any, int, bool]] = field(default_factory=list)  # (value, node, is its txn's last)
+    write_nodes: list[int] = field(default_factory=list)  # writes (appends) of ok and info txns: who...
+    write_values: list[Any] = field(default_factory=list)  # ...and what
+    inner: set[Any] = field(default_factory=set)  # values that are not their transaction's last write
     failed: dict[Any, Operation] = field(default_factory=dict)  # value -> the failed txn that wrote it
     rmw: list[tuple[int, Any, tuple[Any, ...]]] = field(default_factory=list)  # (node, read, own writes)
     appended: bool = False  # some txn appends to this key (a list key), else written (a register)
     assigned: bool = False
     #: (node, first version seen, last version left) of ok txns, for the sequential/linearizable options
     touches: list[tuple[int, Any, Any]] = field(default_factory=list)
+
+    @property
+    def reads(self) -> Iterator[tuple[int, Any]]:
+        return zip(self.read_nodes, self.read_values, strict=True)
+
+    def add_read(self, node: int, value: Any) -> None:
+        self.read_nodes.append(node)
+        self.read_values.append(value)
 
 
 @dataclass
@@ -223,13 +235,14 @@ def build(history: History, options: Options | None = None, *, cap: int = 100) -
         _read_txn(inf, len(nodes), op, mops, keys)
         nodes.append(op)
     inf.graph = DepGraph(len(nodes))
-    for k, data in keys.items():
+    for k in list(keys):
         tick()
-        if data.appended or (not data.assigned and any(isinstance(v, tuple) for _, v in data.reads)):
+        data = keys.pop(k)  # freed as soon as its key is done
+        if data.appended or (not data.assigned and any(isinstance(v, tuple) for v in data.read_values)):
             elle_list_append.infer(inf, k, data)  # appended to, or never written and read as a list
         else:
             elle_rw_register.infer(inf, k, data)
-    _lost_updates(inf, keys)
+        _lost_updates(inf, k, data)
     _process_edges(inf)
     _realtime_edges(inf)
     return inf
@@ -261,11 +274,11 @@ def _read_txn(inf: Inference, node: int, op: Operation, mops: list[Mop], keys: d
                 continue
             if k in known or k in suffix:
                 if _internal(inf, node, op, k, v, known, suffix) and k in suffix and suffix[k]:
-                    data.reads.append((node, v[: len(v) - len(suffix[k])]))  # what it saw before its appends
+                    data.add_read(node, v[: len(v) - len(suffix[k])])  # what it saw before its appends
                 if isinstance(v, tuple):
                     data.seen.append((node, v))
             else:
-                data.reads.append((node, v))
+                data.add_read(node, v)
                 first.setdefault(k, v)
             known[k] = v
             suffix.pop(k, None)
@@ -283,7 +296,10 @@ def _read_txn(inf: Inference, node: int, op: Operation, mops: list[Mop], keys: d
     for k, vs in wrote.items():
         data = keys[k]
         last = len(vs) - 1
-        data.writes.extend((v, node, i == last) for i, v in enumerate(vs))
+        data.write_nodes.extend([node] * len(vs))
+        data.write_values.extend(vs)
+        if last:
+            data.inner.update(vs[:last])
         if k in first:
             data.rmw.append((node, first[k], tuple(vs)))
     if op.ok and (inf.options.sequential_keys or inf.options.linearizable_keys):
@@ -312,12 +328,10 @@ def _internal(inf: Inference, node: int, op: Operation, k: Any, v: Any, known: d
     return ok
 
 
-def _lost_updates(inf: Inference, keys: dict[Any, KeyData]) -> None:
+def _lost_updates(inf: Inference, k: Any, data: KeyData) -> None:
     """Two committed transactions read the same version of a key and both wrote it (Elle's lost update;
     Adya's G-cursor in its read-modify-write form)."""
-    for k, data in keys.items():
-        if len(data.rmw) < 2:
-            continue
+    if len(data.rmw) > 1:
         groups: dict[Any, list[int]] = defaultdict(list)
         for node, read, _own in data.rmw:
             if inf.nodes[node].ok:
@@ -352,22 +366,27 @@ def _realtime_edges(inf: Inference) -> None:
     """T1 -> T2 when T1 completed (ok) before T2 was invoked, in history order; transitively reduced: each
     invoke links from the frontier of completed transactions that no later completion has superseded."""
     history, nodes = inf.history, inf.nodes
-    events = [history.ops[op.call] for op in nodes] + [history.ops[op.ret] for op in nodes if op.ret is not None]
-    inf.times = bool(events) and all(e.time is not None for e in events)
+    ops = history.ops
+    inf.times = bool(nodes) and all(ops[op.call].time is not None and (op.ret is None or ops[op.ret].time is not None)
+                                    for op in nodes)
     if not inf.times:
         return
-    by_call = {op.call: node for node, op in enumerate(nodes)}
-    by_ret = {op.ret: node for node, op in enumerate(nodes) if op.ok and op.ret is not None}
+    at = array("l", [-1]) * len(ops)  # event index -> node (invoke) or -2 - node (ok completion)
+    for node, op in enumerate(nodes):
+        at[op.call] = node
+        if op.ok and op.ret is not None:
+            at[op.ret] = -2 - node
     frontier: set[int] = set()
     preds: dict[int, frozenset[int]] = {}
-    for index in sorted(by_call.keys() | by_ret.keys()):
+    for node in at:
+        if node == -1:
+            continue
         tick()
-        node = by_call.get(index)
-        if node is not None:
+        if node >= 0:
             preds[node] = frozenset(frontier)
             for p in sorted(frontier):
                 inf.graph.add(p, node, "realtime")
         else:
-            node = by_ret[index]
+            node = -2 - node
             frontier -= preds.pop(node, frozenset())
             frontier.add(node)
