@@ -155,7 +155,7 @@ def test_list_append_over_guarded_txns_is_strict_serializable_and_unguarded_read
     assert good.result is not None
     assert good.result.valid is True, good.result.explain()
     assert sum(op.ok for op in good.history.operations) > 50
-    weak = run_workload(EtcdAppendWeakTarget(), clients=6, time_limit=4.0, keys=3, out=tmp_path, progress=None)
+    weak = run_workload(EtcdAppendWeakTarget(), clients=6, time_limit=3.0, keys=3, out=tmp_path, progress=None)
     assert weak.result is not None
     assert weak.result.valid is False, weak.result.explain()
 

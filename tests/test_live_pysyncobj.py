@@ -32,7 +32,7 @@ nothing_left_behind, stop_everything = cleanup_fixtures("python")
 
 def test_reads_through_the_log_are_linearizable_under_every_fault(tmp_path: Path) -> None:
     outcome = run_workload(
-        SyncObjLogReadsTarget(), clients=5, time_limit=7.0, nemesis="all", seed=3, keys=4,
+        SyncObjLogReadsTarget(), clients=5, time_limit=6.0, nemesis="all", seed=3, keys=4,
         nemesis_interval=(0.4, 0.8), nemesis_duration=(0.6, 1.2), out=tmp_path, progress=None,
     )
     assert outcome.result is not None
