@@ -117,10 +117,12 @@ def search(inf: Inference, *, max_searches: int = 2000, per_class: int = 5) -> C
 
 def _core(inf: Inference, mask: int) -> tuple[list[int], dict[int, list[int]]]:
     """The transactions on some cycle of ``mask`` edges, each with its outgoing edges inside its strongly
-    connected component. Kahn's algorithm, forwards then backwards, first trims what lies on no cycle and
-    between none, in two cheap linear passes; one component search then drops what lies between cycles."""
+    connected component. Kahn's algorithm first trims what no cycle reaches, in one cheap linear pass
+    (all of a history without cycles); a component search over what is left, on the graph's own arrays,
+    then finds the components. Nothing per transaction is allocated beyond a few flat arrays, so a
+    million-transaction history with cycles scattered through it stays within memory."""
     g = inf.graph
-    n, dst, src = g.n, g.dst, g.src
+    n, dst, bits = g.n, g.dst, g.bits
     start, edges = g.out_edges()
     indegree = array("l", bytes(8 * n))
     for d in dst:
@@ -131,32 +133,78 @@ def _core(inf: Inference, mask: int) -> tuple[list[int], dict[int, list[int]]]:
         u = todo.pop()
         alive[u] = 0
         tick()
-        for e in edges[start[u]: start[u + 1]]:
-            d = dst[e]
+        for i in range(start[u], start[u + 1]):
+            d = dst[edges[i]]
             indegree[d] -= 1
             if not indegree[d]:
                 todo.append(d)
-    rest = [v for v in range(n) if alive[v]]
-    out = {v: [e for e in edges[start[v]: start[v + 1]] if alive[dst[e]]] for v in rest}
-    into: dict[int, list[int]] = defaultdict(list)
-    for es in out.values():
-        for e in es:
-            into[dst[e]].append(e)
-    outdegree = {v: len(es) for v, es in out.items()}
-    todo = [v for v in rest if not outdegree[v]]
-    while todo:
-        v = todo.pop()
-        alive[v] = 0
-        for e in into[v]:
-            outdegree[src[e]] -= 1
-            if not outdegree[src[e]]:
-                todo.append(src[e])
-    rest = [v for v in rest if alive[v]]
-    out = {v: [e for e in out[v] if alive[dst[e]]] for v in rest}
-    comp = _tarjan(n, rest, lambda v: [dst[e] for e in out[v] if g.bits[e] & mask])
-    sizes = Counter(comp[v] for v in rest)
-    core = [v for v in rest if sizes[comp[v]] > 1]
-    return core, {v: [e for e in out[v] if comp[dst[e]] == comp[v] and g.bits[e] & mask] for v in core}
+    del indegree, todo
+    comp = _tarjan_arrays(inf, alive, mask)
+    sizes = array("l", bytes(8 * n))
+    for v in range(n):
+        if alive[v]:
+            sizes[comp[v]] += 1
+    core = [v for v in range(n) if alive[v] and sizes[comp[v]] > 1]
+    return core, {v: [e for e in edges[start[v]: start[v + 1]] if bits[e] & mask and comp[dst[e]] == comp[v]]
+                  for v in core}
+
+
+def _tarjan_arrays(inf: Inference, alive: bytearray, mask: int) -> array[int]:
+    """Tarjan's components of the ``alive`` nodes along ``mask`` edges, walking the graph's arrays (the
+    work stack holds node and edge positions, not iterators)."""
+    g = inf.graph
+    n, dst, bits = g.n, g.dst, g.bits
+    start, edges = g.out_edges()
+    index = array("l", [-1]) * n
+    low = array("l", [0]) * n
+    comp = array("l", [-1]) * n
+    on = bytearray(n)
+    stack: list[int] = []
+    counter = components = 0
+    for s in range(n):
+        if not alive[s] or index[s] >= 0:
+            continue
+        index[s] = low[s] = counter
+        counter += 1
+        stack.append(s)
+        on[s] = 1
+        work_v, work_i = [s], [start[s]]
+        while work_v:
+            v, i, end = work_v[-1], work_i[-1], start[work_v[-1] + 1]
+            while i < end:
+                e = edges[i]
+                i += 1
+                w = dst[e]
+                if not bits[e] & mask or not alive[w]:
+                    continue
+                if index[w] < 0:
+                    work_i[-1] = i
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on[w] = 1
+                    work_v.append(w)
+                    work_i.append(start[w])
+                    break
+                if on[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            else:
+                work_v.pop()
+                work_i.pop()
+                tick()
+                if work_v:
+                    u = work_v[-1]
+                    if low[v] < low[u]:
+                        low[u] = low[v]
+                if low[v] == index[v]:
+                    while True:
+                        w = stack.pop()
+                        on[w] = 0
+                        comp[w] = components
+                        if w == v:
+                            break
+                    components += 1
+    return comp
 
 
 def _tarjan(size: int, starts: Iterable[int], succ: Callable[[int], list[int]]) -> array[int]:
