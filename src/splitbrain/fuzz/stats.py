@@ -15,6 +15,11 @@ probability at least ``p = 1 / (n * k**(d-1))`` for ``n`` actors and ``k`` steps
 miss it with probability at most ``(1 - p)**N``. Random strategies have no such bound; for them we state
 the "rule of three": a bug hit by a schedule with probability above ``3/N`` would, with 95% confidence,
 have been seen in ``N`` clean schedules.
+
+Availability: the observer also keeps each search schedule's history (not the shrinking replays) and
+adds its :func:`~splitbrain.histories.availability.availability` analysis — the ok, fail and info counts
+and ok latencies per fault state, and the series over schedule time — so a campaign reports what each
+side of a partition could still do, next to what it explored.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from splitbrain.histories.availability import Availability, availability
 from splitbrain.sim.faults import FAULT_KINDS
 from splitbrain.sim.workload import Invariant, Workload
 
@@ -65,8 +71,9 @@ def digest(state: Hashable) -> int:
 
 
 class StatsObserver:
-    """Counts steps, faults by kind and abstract states; hooks into a world as an extra invariant that
-    never fails (invariants are checked after every step, in every phase)."""
+    """Counts steps, faults by kind and abstract states, and measures each schedule's availability; hooks
+    into a world as an extra invariant that never fails (invariants are checked after every step, in
+    every phase). Set ``active`` to false to stop observing (the shrinking phase)."""
 
     def __init__(self, workload: Workload) -> None:
         custom = getattr(workload, "abstract_state", None)
@@ -75,15 +82,27 @@ class StatsObserver:
         self.steps = 0
         self.faults: Counter[str] = Counter()
         self.states: set[Hashable] = set()
+        self.availability = Availability()
+        self._world: World | None = None  # the schedule being observed: its history is read once it is done
 
     def check(self, world: World) -> str | None:
         if self.active:
+            if world is not self._world:
+                self._finish()
+                self._world = world
             self.steps += 1
             kind = world.steps[-1].kind
             if kind in _FAULTS:
                 self.faults[kind] += 1
             self.states.add(self.abstract(world))
         return None
+
+    def _finish(self) -> None:
+        """Add the availability of the last schedule observed (whole by now: a new one has begun, or the
+        shard is over)."""
+        if self._world is not None:
+            self.availability.merge(availability(self._world.recorder.ops, nodes=self._world.node_ids, unit="tick"))
+            self._world = None
 
     def wrap(self, workload: Workload) -> Workload:
         """A shallow copy of ``workload`` whose invariants end with this observer."""
@@ -92,9 +111,10 @@ class StatsObserver:
         return observed
 
     def shard_stats(self, schedules: int, seconds: float) -> ShardStats:
+        self._finish()
         return ShardStats(
             schedules=schedules, steps=self.steps, faults=dict(self.faults),
-            states=frozenset(digest(s) for s in self.states), seconds=seconds,
+            states=frozenset(digest(s) for s in self.states), seconds=seconds, availability=self.availability,
         )
 
 
@@ -107,6 +127,7 @@ class ShardStats:
     faults: dict[str, int] = field(default_factory=dict)
     states: frozenset[int] = frozenset()
     seconds: float = 0.0
+    availability: Availability = field(default_factory=Availability)
 
 
 @dataclass
@@ -122,6 +143,7 @@ class CampaignStats:
     faults: Counter[str] = field(default_factory=Counter)
     states: set[int] = field(default_factory=set)
     worker_seconds: float = 0.0
+    availability: Availability = field(default_factory=Availability)
 
     def add(self, shard: ShardStats) -> None:
         self.schedules += shard.schedules
@@ -129,6 +151,7 @@ class CampaignStats:
         self.faults.update(shard.faults)
         self.states |= shard.states
         self.worker_seconds += shard.seconds
+        self.availability.merge(shard.availability)
 
     def pct_probability(self) -> float:
         """PCT's lower bound on the chance that one run finds a given depth-``d`` bug."""
@@ -164,7 +187,29 @@ class CampaignStats:
             f"faults fired: {faults}",
             f"distinct abstract states: {len(self.states)}",
             self.confidence(failed),
+            *self.availability_lines(),
         ]
+
+    def availability_lines(self) -> list[str]:
+        """A heading and one line per fault state that saw operations (none before any operation)."""
+        lines = self.availability.lines()
+        if not lines:
+            return []
+        return ["availability by fault state at invoke (ok fraction; ok latency):", *(f"  {x}" for x in lines)]
+
+    def to_json(self, wall_seconds: float | None = None, failed: bool = False) -> dict[str, Any]:
+        """The statistics as plain data (``splitbrain fuzz --json``)."""
+        out: dict[str, Any] = {
+            "strategy": self.strategy, "schedules": self.schedules, "steps": self.steps,
+            "faults": dict(sorted(self.faults.items())), "distinct_states": len(self.states),
+            "worker_seconds": round(self.worker_seconds, 3), "confidence": self.confidence(failed),
+            "availability": self.availability.to_json(),
+        }
+        if self.strategy == "pct":
+            out |= {"depth": self.depth, "pct_probability": self.pct_probability()}
+        if wall_seconds is not None:
+            out["events_per_second"] = round(self.steps / max(wall_seconds, 1e-9), 1)
+        return out
 
 
 def pct_bound(actors: int, steps: int, depth: int) -> float:
