@@ -569,3 +569,48 @@ def test_a_huge_value_is_shown_cut_with_its_size(browser: Any, tmp_path: Path) -
         page.check_clean()
     finally:
         page.close()
+
+
+def test_campaign_availability_over_time_with_fault_periods_shaded(browser: Any, tmp_path: Path) -> None:
+    """The availability plot of real simulated partitions: shaded where partitions were in force, a line
+    of the ok fraction and one of latency, a bar per fault state; a hostile state name stays text."""
+    from splitbrain.histories.availability import availability, merged
+    from splitbrain.sim import FaultConfig, RandomSource, World
+    from splitbrain.sim.loading import load_workload
+
+    workload = load_workload("raft-kv")
+    faults = FaultConfig(kinds=("partition",), weights={"partition": 4, "heal": 2})
+    runs = [World(workload, "correct", source=RandomSource(seed), faults=faults, max_steps=300).run()
+            for seed in range(6)]
+    measured = merged(availability(run.history, nodes=workload.node_ids) for run in runs).to_json()
+    measured["states"][HOSTILE[1]] = measured["states"]["healthy"]
+    summary = {"title": "raft-kv/correct", "seconds": 2, "schedules": 6, "faults": {"partition": 9},
+               "availability": measured}
+    page = Opened(browser, write_campaign_report(summary, tmp_path / "campaign.html"))
+    try:
+        p = page.page
+        assert p.locator("#availability-plots").is_visible()
+        assert p.locator("#avail rect.shade-partition").count() > 3
+        assert p.locator("#avail polyline.avail-line").count() >= 1
+        assert p.locator("#avail polyline.lat-line").count() >= 1
+        shaded = [float(x) for x in p.eval_on_selector_all(
+            "#avail rect.shade-partition", "rs => rs.map(r => r.getAttribute('opacity'))")]
+        assert all(0.08 <= o <= 0.48 for o in shaded) and len(set(shaded)) > 1  # the fraction of time partitioned
+        states = p.locator("#states").text_content() or ""
+        assert "partition-minority" in states and "0% of" in states and HOSTILE[1] in states
+        assert p.locator("#states rect.sbar.fail").count() >= 1 and p.locator("#states rect.sbar.ok").count() >= 4
+        p.locator("#avail rect.hover").nth(3).hover()
+        tip = p.locator("#tip").inner_text()
+        assert "operations" in tip and "partition in force" in tip
+        assert "6 schedules" in p.locator("#avail-note").inner_text()
+        assert page.distinct_colours("#avail") > 8
+        assert_inert(page)
+        page.check_clean()
+    finally:
+        page.close()
+    plain = Opened(browser, write_campaign_report({"schedules": 3}, tmp_path / "plain.html"))
+    try:
+        assert not plain.page.locator("#availability-plots").is_visible()  # nothing measured: no empty plots
+        plain.check_clean()
+    finally:
+        plain.close()

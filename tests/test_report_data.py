@@ -412,3 +412,46 @@ def test_a_timeline_shows_any_checkers_verdict() -> None:
     data = build_timeline(stale_read(), result)
     assert data["valid"] is False and data["verdict"] == "invalid" and data["prefixes"] == []
     assert "3 admitted" in data["explain"][0] and data["blocked"] is None
+
+
+def test_campaign_availability_is_drawn_from_numbers_only() -> None:
+    from splitbrain.histories.availability import availability
+
+    history = History.from_ops([
+        Op(process=0, type="invoke", f="read", time=0, node="n1"),
+        Op(process=0, type="ok", f="read", time=3, node="n1"),
+        Op(process="nemesis", type="info", f="partition", value=[["n1", "n2"], ["n3"]], time=5),
+        Op(process=1, type="invoke", f="read", time=6, node="n3"),
+        Op(process=1, type="fail", f="read", time=9, node="n3"),
+    ])
+    measured = availability(history).to_json()
+    data = build_campaign({"schedules": 1, "availability": measured})["availability"]
+    assert [s["state"] for s in data["states"]] == ["healthy", "partition-minority"]  # states with operations
+    assert data["states"][0] == {"state": "healthy", "ops": 1, "ok": 1, "fail": 0, "info": 0, "median": 3.0,
+                                 "p95": 3.0, "max": 3.0, "mean": 3.0}
+    assert data["unit"] == "tick" and data["histories"] == 1 and data["bins"][6]["partition"] == 1.0
+    hostile = {"states": {"<b>": {"ok": "1", "fail": 2, "latency": {"median": "x", "max": float("nan")}}},
+               "series": {"bins": [{"t0": 0, "t1": "1"}, {"t0": 0, "t1": 4, "availability": True, "ops": 2}]}}
+    data = build_campaign({"schedules": 1, "availability": hostile})["availability"]
+    assert data["states"] == [{"state": "<b>", "ops": 2, "ok": 0, "fail": 2, "info": 0, "median": None, "p95": None,
+                               "max": None, "mean": None}]
+    assert data["bins"] == [{"t0": 0.0, "t1": 4.0, "ops": 2.0, "ok": None, "fail": None, "info": None,
+                             "availability": None, "latency": None, "partition": None, "crash": None,
+                             "histories": None}]
+    assert build_campaign({"schedules": 1, "availability": "nothing"})["availability"] is None
+    assert build_campaign({"schedules": 1})["availability"] is None
+
+
+def test_summary_from_report_carries_the_campaigns_availability() -> None:
+    from splitbrain.fuzz.stats import CampaignStats
+    from splitbrain.histories.availability import availability
+
+    stats = CampaignStats()
+    report = SimpleNamespace(spec=SimpleNamespace(workload="w", variant="v"), seconds=1.0, schedules=1, unknown=0,
+                             failures=[], stats=stats)
+    assert "availability" not in summary_from_report(report)  # nothing measured, nothing drawn
+    stats.availability.merge(availability(stale_read()))
+    summary = summary_from_report(report)
+    assert summary["availability"]["operations"] == 2 and summary["title"] == "w/v"
+    built = SimpleNamespace(workload=SimpleNamespace(overrides={"r": 2}), variant="v", label="gossip-kv/v")
+    assert summary_from_report(SimpleNamespace(**{**vars(report), "spec": built}))["title"] == "gossip-kv/v (r=2)"

@@ -6,7 +6,12 @@ Input (all keys but ``schedules`` optional)::
      "samples": [{"t": 0.0, "schedules": 0}, {"t": 1.0, "schedules": 180}, ...],   # cumulative counts
      "failures": [{"t": 12.5, "signature": "checker:linearizability", "message": "...", "path": "...",
                    "found_at": "2025-05-01T12:03:04+00:00"}],
-     "faults": {"partition": 310, "crash": 122, "drop": 2400}}
+     "faults": {"partition": 310, "crash": 122, "drop": 2400},
+     "availability": {...}}     # Availability.to_json() of the schedules' histories
+
+``availability`` (see :mod:`splitbrain.histories.availability`) draws two more plots: the ok fraction and
+the ok latency over schedule time with the fraction of time a partition or a crash was in force shaded
+behind, and one bar per fault state (ok, fail, info).
 
 A failure's ``t`` is seconds into the campaign and ``found_at`` the wall-clock time its record was saved
 (either may be missing); ``path`` is its saved record, whose report sits beside it
@@ -86,7 +91,44 @@ def build_campaign(summary: dict[str, Any], *, page_folder: str | os.PathLike[st
         "unknown": int(summary.get("unknown") or 0),
         "samples": samples, "rates": rates, "failures": failures,
         "faults": dict(sorted(faults.items(), key=lambda kv: -kv[1])),
+        "availability": _availability(summary.get("availability")),
     }
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or ``None`` (a page draws only numbers it was given as numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        return None
+    return float(value)
+
+
+def _availability(data: Any) -> dict[str, Any] | None:
+    """The parts of ``Availability.to_json()`` the page draws, every number checked (``None`` without)."""
+    if not isinstance(data, dict):
+        return None
+    states = []
+    for name, st in (data.get("states") or {}).items():
+        if not isinstance(st, dict):
+            continue
+        counts = {k: int(_number(st.get(k)) or 0) for k in ("ok", "fail", "info")}
+        total = sum(counts.values())
+        if not total:
+            continue
+        lat: dict[str, Any] = st["latency"] if isinstance(st.get("latency"), dict) else {}
+        states.append({"state": clip(str(name), 80), "ops": total, **counts,
+                       **{k: _number(lat.get(k)) for k in ("median", "p95", "max", "mean")}})
+    series: dict[str, Any] = data["series"] if isinstance(data.get("series"), dict) else {}
+    bins = []
+    for b in series.get("bins") or []:
+        if isinstance(b, dict) and _number(b.get("t0")) is not None and _number(b.get("t1")) is not None:
+            bins.append({k: _number(b.get(k)) for k in (
+                "t0", "t1", "ops", "ok", "fail", "info", "availability", "latency", "partition", "crash", "histories",
+            )})
+    if not states and not bins:
+        return None
+    unit = data.get("unit")
+    return {"histories": int(_number(data.get("histories")) or 0), "states": states, "bins": bins,
+            "unit": clip(str(unit), 20) if unit else "tick"}
 
 
 def _link(path: str, page_folder: str | os.PathLike[str] | None) -> str | None:
@@ -160,15 +202,26 @@ def summary_from_report(
         t = None if found is None else float(min(max(round((found - start).total_seconds()), 0), report.seconds))
         failures.append({"t": t, "found_at": None if found is None else found.isoformat(),
                          "signature": f.signature, "message": f.message, "path": f.path})
+    stats = getattr(report, "stats", None)
+    measured = getattr(stats, "availability", None)
     return {
-        "title": f"{spec.workload}/{spec.variant}",
+        "title": _title(spec),
         "seconds": report.seconds,
         "schedules": report.schedules,
         "unknown": report.unknown,
         "samples": list(samples or []),
         "failures": failures,
         "faults": dict(faults or {}),
+        **({"availability": measured.to_json()} if measured is not None and measured.operations else {}),
     }
+
+
+def _title(spec: Any) -> str:
+    """``workload/variant``; a workload given as an object (built with settings) by its name and settings."""
+    if isinstance(spec.workload, str):
+        return f"{spec.workload}/{spec.variant}"
+    settings = " ".join(f"{k}={v!r}" for k, v in (getattr(spec.workload, "overrides", None) or {}).items())
+    return f"{spec.label} ({settings})" if settings else str(spec.label)
 
 
 def _found_at(path: str) -> datetime | None:
