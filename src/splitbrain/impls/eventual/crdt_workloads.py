@@ -264,6 +264,7 @@ class CRDTCounterWorkload(_CRDTWorkload):
 
     name = "crdt-counter"
     search = COUNTER_SEARCH  # the faults and steps each bug variant is searched with
+    linearizability_model = "counter"  # what a linearizable counter would satisfy (``splitbrain cap``)
     variants = {"correct": CounterNode, "sum-merge": SumMergeCounterNode}
     value_check = check_counter
 

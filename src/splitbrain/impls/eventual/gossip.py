@@ -22,6 +22,21 @@ session that never read a key writes blindly: its write becomes a sibling of wha
 context is a sound version vector because a replica that holds dot ``(n, c)`` also holds every earlier
 dot of ``n`` for the key or a version that replaced it (updates travel as whole sibling sets).
 
+**Quorums** (Dynamo's N, R and W; ``GossipKVWorkload(n=3, r=2, w=2)``, ``--set r=2 --set w=2``): each
+key has ``n`` replicas (every node by default; else ``n`` nodes picked by the key's hash). With ``w > 1`` a
+coordinator applies a write, sends it to the key's replicas and acknowledges it once ``w`` of them hold
+it; with ``r > 1`` it asks the replicas, merges the first ``r`` answers and, before answering, writes the
+merge back until ``w`` replicas hold it (the second phase of Attiya, Bar-Noy and Dolev's quorum register,
+1995), so that a later read cannot see less. With ``r + w > n`` every read then sees every write
+acknowledged before it began, and a partition's minority side can neither read nor write. The histories
+``splitbrain cap`` measures are then those of a linearizable *multi-value* register
+(``splitbrain.impls.eventual.siblings``; concurrent writes still become siblings) — but not by
+construction: Attiya, Bar-Noy and Dolev's proof orders versions totally, and sibling sets are only
+partially ordered, so two reads racing two concurrent writes can each see one of them. A write that
+cannot reach ``w`` replicas is not answered (its client times out: it may yet spread); a read that cannot
+reach ``r`` fails after ``quorum_timeout`` ticks. ``r = w = 1`` (the default) is the behaviour above,
+message for message.
+
 The promise checked after faults heal and the system settles: every replica holds the same siblings
 (``non-convergence`` otherwise), and no acknowledged write is gone unless a write that causally follows it
 (its writer had read it, or it came later in the same session) replaced it (``lost-update``). Stale reads
@@ -43,13 +58,16 @@ Bug variants:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from splitbrain.impls.eventual.anti_entropy import AntiEntropyNode, require_settling
+from splitbrain.errors import UsageError
+from splitbrain.impls.eventual.anti_entropy import AntiEntropyNode, Mail, require_settling
 from splitbrain.impls.eventual.causal_checks import HistoryCheck, causal_checks
-from splitbrain.sim import ClientOp, FaultConfig, Rand, Request, Workload, World
+from splitbrain.impls.eventual.siblings import SiblingsRegister
+from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload, World
 
 Dot = tuple[str, int]
 Context = tuple[tuple[str, int], ...]  # a version vector: sorted (node, highest counter seen) pairs
@@ -101,40 +119,99 @@ def merge_siblings(a: Iterable[Version], b: Iterable[Version], *, by_clock: bool
     return tuple(kept)
 
 
+# -- quorum messages: a tag names the client request (and, for a write, the version) it serves ------------
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Merge these siblings of ``key`` and acknowledge with :class:`Stored`."""
+
+    tag: tuple[Any, ...]
+    key: Any
+    siblings: tuple[Version, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    tag: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Answer with your siblings of ``key`` (:class:`Fetched`)."""
+
+    tag: tuple[Any, ...]
+    key: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    tag: tuple[Any, ...]
+    siblings: tuple[Version, ...]
+
+
+@dataclass
+class _Waiting:
+    """A client request a coordinator holds until a quorum answers: ``heard`` maps each replica heard from
+    to the siblings it sent (a read's first phase) or to ``()`` (an acknowledgement)."""
+
+    request: Request
+    replicas: tuple[str, ...]
+    need: int
+    heard: dict[str, tuple[Version, ...]] = field(default_factory=dict)
+    merged: tuple[Version, ...] | None = None  # a read's answer, while it is written back
+
+
 class GossipKVNode(AntiEntropyNode):
     """The correct replica: dotted version vectors, siblings kept, contexts from the session's reads."""
 
     #: the ``vnode-vclock`` bug's switch (see :func:`merge_siblings`)
     replace_by_clock: ClassVar[bool] = False
+    #: Dynamo's N, R and W (the workload's ``n``, ``r``, ``w`` settings make a subclass with them):
+    #: replicas per key (``None``: every node), replicas a read and a write wait for
+    replicas: ClassVar[int | None] = None
+    read_quorum: ClassVar[int] = 1
+    write_quorum: ClassVar[int] = 1
+    #: ticks a coordinator waits for a read quorum before failing the read
+    quorum_timeout: ClassVar[int] = 30
 
     def on_start(self) -> None:
         s = self.storage
         if "store" not in s:
             s.update(store={}, counters={}, sessions={})
+        self.waiting: dict[tuple[Any, ...], _Waiting] = {}
         super().on_start()
 
     # -- clients -------------------------------------------------------------------------------------
     def on_client(self, request: Request) -> None:
         key = request.key
+        replicas = self.replicas_of(key)
         if request.f == "write":
-            self.write(request.process, key, request.value)
-            self.reply(request)
-            self.spread(((key, self.storage["store"][key]),))
+            version = self.write(request.process, key, request.value)
+            siblings = self.storage["store"][key]
+            if self.write_quorum == 1 and self.id in replicas:
+                self.reply(request)
+                self.spread(((key, siblings),))
+            else:
+                self.replicate((request.id, version.dot), request, key, siblings, replicas)
         elif request.f == "read":
-            self.reply(request, self.read(request.process, key))
+            if self.read_quorum == 1 and self.id in replicas:
+                self.reply(request, self.read(request.process, key))
+            else:
+                self.fetch(request, key, replicas)
         else:
             self.fail(request, f"unknown operation {request.f!r}")
 
-    def read(self, process: int, key: Any) -> tuple[Any, ...]:
-        """The siblings' values; the session's context for ``key`` now includes every one of them."""
-        siblings = self.storage["store"].get(key, ())
+    def read(self, process: int, key: Any, siblings: tuple[Version, ...] | None = None) -> tuple[Any, ...]:
+        """The values of ``siblings`` (default: this replica's); the session's context for ``key`` now
+        includes every one of them."""
+        if siblings is None:
+            siblings = self.storage["store"].get(key, ())
         seen = self.session(process, key)
         for v in siblings:
             seen = join(seen, v.clock)
         self.storage["sessions"][(process, key)] = seen
         return tuple(sorted(v.value for v in siblings))
 
-    def write(self, process: int, key: Any, value: Any) -> None:
+    def write(self, process: int, key: Any, value: Any) -> Version:
         """Coordinate a write: a new dot of this node, with the session's context."""
         s = self.storage
         n = s["counters"].get(key, 0) + 1
@@ -145,10 +222,103 @@ class GossipKVNode(AntiEntropyNode):
         # vector, (n1, 5) claims every earlier dot of n1 too, and n1 may hold (n1, 4) from another
         # session, unseen by this one. (A Riak client that puts twice without reading in between makes
         # siblings of its own writes for the same reason.)
+        return version
 
     def session(self, process: int, key: Any) -> Context:
         context: Context = self.storage["sessions"].get((process, key), ())
         return context
+
+    # -- quorums ---------------------------------------------------------------------------------------
+    def replicas_of(self, key: Any) -> tuple[str, ...]:
+        """The key's replicas: every node, or ``replicas`` nodes in ring order from the key's hash."""
+        nodes = self.nodes
+        if self.replicas is None or self.replicas >= len(nodes):
+            return nodes
+        start = zlib.crc32(repr(key).encode()) % len(nodes)
+        return (nodes[start:] + nodes[:start])[: self.replicas]
+
+    def replicate(
+        self, tag: tuple[Any, ...], request: Request, key: Any, siblings: tuple[Version, ...],
+        replicas: tuple[str, ...],
+    ) -> None:
+        """Send ``siblings`` to the replicas; answer ``request`` once ``write_quorum`` of them hold them
+        (this node, when it is one, already does). Nodes that are not replicas get direct mail."""
+        held: dict[str, tuple[Version, ...]] = {self.id: ()} if self.id in replicas else {}
+        self.waiting[tag] = _Waiting(request, replicas, self.write_quorum, held)
+        for peer in self.peers:
+            self.send(peer, Store(tag, key, siblings) if peer in replicas else Mail(((key, siblings),)))
+        self.set_timer(self.quorum_timeout, f"quorum {request.id}")
+        self.progress(tag)
+
+    def fetch(self, request: Request, key: Any, replicas: tuple[str, ...]) -> None:
+        """Ask the replicas for their siblings of ``key``; :meth:`progress` merges ``read_quorum`` answers."""
+        tag = (request.id, "fetch")
+        mine = {self.id: self.storage["store"].get(key, ())} if self.id in replicas else {}
+        self.waiting[tag] = _Waiting(request, replicas, self.read_quorum, mine)
+        for peer in replicas:
+            if peer != self.id:
+                self.send(peer, Fetch(tag, key))
+        self.set_timer(self.quorum_timeout, f"quorum {request.id}")
+        self.progress(tag)
+
+    def progress(self, tag: tuple[Any, ...]) -> None:
+        """Move the request waiting on ``tag`` on once its quorum has answered."""
+        w = self.waiting.get(tag)
+        if w is None or len(w.heard) < w.need:
+            return
+        del self.waiting[tag]
+        request, key = w.request, w.request.key
+        if tag[1] != "fetch":  # a write, or a read's write-back: acknowledged by a write quorum
+            if w.merged is None:
+                self.reply(request)
+            else:
+                self.reply(request, self.read(request.process, key, w.merged))
+            self.cancel_timer(f"quorum {request.id}")
+            return
+        if self.id in w.heard:
+            w.heard[self.id] = self.storage["store"].get(key, ())  # its own replica, as it is now
+        merged: tuple[Version, ...] = ()
+        for siblings in w.heard.values():
+            merged = self.merge_key(merged, siblings)
+        self.absorb(((key, merged),))
+        # the replicas that answered with the merge already hold it; the rest are sent it, so that a
+        # read that comes after this one ends cannot see less than it returned
+        holding: dict[str, tuple[Version, ...]] = {n: () for n, sibs in w.heard.items() if set(sibs) == set(merged)}
+        if self.id in w.replicas:
+            holding[self.id] = ()  # it has just merged the answer in
+        back = (request.id, "write-back")
+        self.waiting[back] = _Waiting(request, w.replicas, self.write_quorum, holding, merged)
+        for peer in w.replicas:
+            if peer not in holding:
+                self.send(peer, Store(back, key, merged))
+        self.progress(back)
+
+    def on_message(self, src: str, msg: Any) -> None:
+        kind = type(msg)
+        if kind is Store:
+            self.absorb(((msg.key, msg.siblings),))
+            self.send(src, Stored(msg.tag))
+        elif kind is Fetch:
+            self.send(src, Fetched(msg.tag, self.storage["store"].get(msg.key, ())))
+        elif kind is Stored or kind is Fetched:
+            w = self.waiting.get(msg.tag)
+            if w is not None and src in w.replicas:
+                w.heard[src] = msg.siblings if kind is Fetched else ()
+                self.progress(msg.tag)
+        else:
+            super().on_message(src, msg)
+
+    def on_timer(self, name: str) -> None:
+        if not name.startswith("quorum "):
+            super().on_timer(name)
+            return
+        rid = int(name.split()[1])
+        for tag in [t for t in self.waiting if t[0] == rid]:
+            w = self.waiting.pop(tag)
+            if w.request.f == "read":
+                self.fail(w.request, f"no read quorum: {len(w.heard)} of {w.need} replicas answered")
+            # a write may have reached some replicas and will spread from this one: it is left
+            # unanswered, and its client's timeout makes its outcome unknown
 
     # -- replication (AntiEntropyNode) ---------------------------------------------------------------
     def snapshot(self) -> tuple[tuple[Any, tuple[Version, ...]], ...]:
@@ -208,12 +378,31 @@ SEARCH: dict[str, tuple[FaultConfig, int]] = {
 }
 
 
+_QUORUM_CLASSES: dict[tuple[type[Node], int | None, int, int], type[Node]] = {}
+
+
+def with_quorums(cls: type[Node], n: int | None, r: int, w: int) -> type[Node]:
+    """``cls`` with Dynamo's N, R and W set (one class per combination, made once)."""
+    made = _QUORUM_CLASSES.get((cls, n, r, w))
+    if made is None:
+        name = f"{cls.__name__}[n={n or 'all'},r={r},w={w}]"
+        made = type(name, (cls,), {"replicas": n, "read_quorum": r, "write_quorum": w,
+                                   "__module__": cls.__module__, "__qualname__": name})
+        _QUORUM_CLASSES[(cls, n, r, w)] = made
+    return made
+
+
 class GossipKVWorkload(Workload):
-    """Three replicas, four sessions (two share a coordinator), keys x and y, unique written values."""
+    """Three replicas, four sessions (two share a coordinator), keys x and y, unique written values.
+
+    Settings beyond the base workload's: ``n`` (replicas per key; default every node), ``r`` and ``w``
+    (read and write quorums; default 1, Dynamo's R = W = 1)."""
 
     name = "gossip-kv"
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "eventual"  # judged by history_checks(), not by a sequential model
+    #: what a linearizable version would satisfy (``splitbrain cap`` checks it; only ``r + w > n`` can)
+    linearizability_model = SiblingsRegister
     variants = {"correct": GossipKVNode, "lww-wall-clock": LWWWallClockNode, "vnode-vclock": VnodeVClockNode}
     node_count = 3
     clients = 4
@@ -222,10 +411,29 @@ class GossipKVWorkload(Workload):
     faults = GOSSIP_FAULTS
     max_steps = 300
     settle = 100  # enough for up to five replicas to converge (require_settling)
+    n: int | None = None
+    r: int = 1
+    w: int = 1
+
+    _settable = (*Workload._settable, "n", "r", "w")
 
     def __init__(self, **overrides: Any) -> None:
         super().__init__(**overrides)
         require_settling(self, GossipKVNode.gossip_period)
+        replicas = self.node_count if self.n is None else self.n
+        for setting, value, top in (("n", replicas, self.node_count), ("r", self.r, replicas), ("w", self.w, replicas)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise UsageError(
+                    f"workload {self.name}: {setting} must be an int from 1 to {top} "
+                    f"({'node_count' if setting == 'n' else 'n, the replicas per key'}); got {value!r}"
+                )
+
+    def node_class(self, variant: str) -> type[Node]:
+        cls = super().node_class(variant)
+        n = None if self.n is None or self.n == self.node_count else self.n
+        if n is None and self.r == 1 and self.w == 1:
+            return cls  # Dynamo's R = W = 1 on every node: the classes as they are
+        return with_quorums(cls, n, self.r, self.w)
 
     def generate(self, rand: Rand, process: int) -> ClientOp:
         key = rand.choice(KEYS)

@@ -1,10 +1,21 @@
-"""The ``raft-kv`` workload: a Raft-replicated key-value store, checked against the ``kv`` model."""
+"""The ``raft-kv`` workload: a Raft-replicated key-value store, checked against the ``kv`` model.
+
+The ``reads`` setting says who answers a ``get``: ``"leader"`` (the default) — the leader, after
+confirming with a majority that it still leads (ReadIndex), so reads are linearizable and a partition's
+minority cannot serve them; ``"local"`` — whichever node the client reached, from its own state machine,
+without asking anyone (etcd's ``serializable`` reads, Consul's ``stale`` mode): reads stay available on
+the minority side and may be stale. ``RaftKVWorkload(reads="local")``, or ``--set reads=local``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from splitbrain.errors import UsageError
 from splitbrain.impls.raft.invariants import INVARIANTS
+from splitbrain.impls.raft.node import RaftNode
 from splitbrain.impls.raft.variants import VARIANTS
-from splitbrain.sim import ClientOp, FaultConfig, Rand, Workload
+from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload
 
 KEYS = ("x", "y")
 VALUES = ("a", "b", "c", "d")
@@ -41,8 +52,34 @@ SEARCH: dict[str, tuple[FaultConfig, int]] = {
 }
 
 
+READS = ("leader", "local")
+
+
+class LocalReads(RaftNode):
+    """Reads answered by any node from its own state machine, at once (mixed into a variant's class)."""
+
+    def on_client(self, request: Request) -> None:
+        if request.f == "get":
+            self.reply(request, self.kv.get(request.key, ""))
+        else:
+            super().on_client(request)
+
+
+_LOCAL: dict[type[Node], type[Node]] = {}
+
+
+def local_reads(cls: type[Node]) -> type[Node]:
+    """``cls`` (a :class:`RaftNode`) answering reads locally; one class per variant, made once."""
+    made = _LOCAL.get(cls)
+    if made is None:
+        name = f"{cls.__name__}[reads=local]"
+        made = _LOCAL[cls] = type(name, (LocalReads, cls), {"__module__": cls.__module__, "__qualname__": name})
+    return made
+
+
 class RaftKVWorkload(Workload):
-    """Three nodes (``node_count=5`` for five), three clients, two keys, get / put / append."""
+    """Three nodes (``node_count=5`` for five), three clients, two keys, get / put / append; ``reads``
+    is ``"leader"`` (linearizable, the default) or ``"local"`` (any node answers; see the module)."""
 
     name = "raft-kv"
     search = SEARCH  # the faults and steps each bug variant is searched with
@@ -55,6 +92,18 @@ class RaftKVWorkload(Workload):
     faults = RAFT_FAULTS
     max_steps = 400
     invariants = INVARIANTS
+    reads: str = "leader"
+
+    _settable = (*Workload._settable, "reads")
+
+    def __init__(self, **overrides: Any) -> None:
+        super().__init__(**overrides)
+        if self.reads not in READS:
+            raise UsageError(f"workload {self.name}: reads must be one of {', '.join(READS)}; got {self.reads!r}")
+
+    def node_class(self, variant: str) -> type[Node]:
+        cls = super().node_class(variant)
+        return local_reads(cls) if self.reads == "local" else cls
 
     def generate(self, rand: Rand, process: int) -> ClientOp:
         key = rand.choice(KEYS)
