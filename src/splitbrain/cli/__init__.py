@@ -2,6 +2,7 @@
 
 * :mod:`.check` — ``check``, ``models``: recorded histories;
 * :mod:`.fuzz` — ``workloads``, ``fuzz``: campaigns in the simulator;
+* :mod:`.cap` — ``cap``: availability and consistency under partitions, side by side;
 * :mod:`.failures` — ``replay``, ``shrink``, ``show``: saved failures;
 * :mod:`.live` — ``run``, ``stress``: real servers and real threads.
 
@@ -23,6 +24,7 @@ from typing import NoReturn
 import click
 
 from splitbrain._version import __version__
+from splitbrain.cli.cap import cap
 from splitbrain.cli.check import check, models
 from splitbrain.cli.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from splitbrain.cli.failures import replay, show, shrink
@@ -47,7 +49,7 @@ def cli(debug: bool) -> None:
         os.environ["SPLITBRAIN_DEBUG"] = "1"
 
 
-for _command in (check, models, workloads, fuzz, replay, shrink, show, run, stress):
+for _command in (check, models, workloads, fuzz, cap, replay, shrink, show, run, stress):
     cli.add_command(_command)
 
 
