@@ -242,3 +242,16 @@ def test_cli_takes_every_model_name(tmp_path: Path, name: str, capsys: pytest.Ca
     with pytest.raises(SystemExit) as exit_info:
         main(["check", str(path), "--checker", "txn", "--consistency", name, "--sequential-keys"])
     assert exit_info.value.code in (0, None), capsys.readouterr()
+
+
+def test_the_public_check_passes_the_register_options_through() -> None:
+    import splitbrain
+    from splitbrain.errors import UsageError
+
+    h = History.from_ops(serial((0, [("w", "x", 1)]), (1, [("w", "x", 2)]), (2, [("r", "x", 1)]),
+                                (3, [("r", "x", 2)]), (2, [("r", "x", 2)]), (3, [("r", "x", 1)])))
+    assert splitbrain.check(h, checker="txn", consistency="read-uncommitted").valid is True
+    r = splitbrain.check(h, checker="txn", consistency="read-uncommitted", sequential_keys=True)
+    assert r.valid is False and "cyclic-versions" in r.explain()
+    with pytest.raises(UsageError, match="apply only to checker='txn'"):
+        splitbrain.check(h, "register", linearizable_keys=True)

@@ -41,10 +41,20 @@ def _mops(inf: Inference, node: int, k: Any) -> list[tuple[str, Any]]:
 
 
 def _first_read(inf: Inference, node: int, k: Any) -> Any:
+    """What the transaction saw of others' writes to ``k``: its first read, less its own appends before it
+    (a read after them shows them at its end). None when it wrote the key before reading it otherwise."""
+    own: list[Any] = []
     for fn, v in _mops(inf, node, k):
-        if fn == "r":
-            return v
-        break
+        if fn == "append":
+            own.append(v)
+        elif fn == "r":
+            if not own:
+                return v
+            if isinstance(v, tuple) and list(v[len(v) - len(own):]) == own:
+                return v[: len(v) - len(own)]
+            return None
+        else:
+            return None
     return None
 
 
@@ -69,6 +79,16 @@ def _read_text(read: Any) -> str:
 
 def edge_sentence(inf: Inference, e: int) -> str:
     """Why edge ``e`` holds, ending with its kind in parentheses."""
+    try:
+        return _sentence(inf, e)
+    except (ValueError, KeyError, IndexError, StopIteration):  # pragma: no cover - a safety net
+        g = inf.graph  # an explanation must never cost the verdict: say at least what the edge is
+        key = g.keys[g.key[e]] if g.key[e] >= 0 else None
+        return (f"{inf.name(g.src[e])} -> {inf.name(g.dst[e])} on {key!r}, by the rule "
+                f"{g.rule_of(e)} ({label(inf, e)})")
+
+
+def _sentence(inf: Inference, e: int) -> str:
     g = inf.graph
     a, b, rule = g.src[e], g.dst[e], g.rule_of(e)
     an, bn = inf.name(a), inf.name(b)
