@@ -21,6 +21,7 @@ from splitbrain.live.targets import TARGETS
 __all__ = ["run", "stress"]
 
 DEFAULT_TIME = 10.0
+REPORT_LIMIT = 20_000  # operations: a timeline of more is megabytes of HTML nobody can scroll
 
 
 def _parse_faults(text: str, supported: frozenset[str] | None = None) -> list[str]:
@@ -191,6 +192,10 @@ def _report(outcome: Any) -> Any:
     if outcome.workload == "append":
         graphs = [a.graph for a in result.anomalies if a.graph is not None]
         return write_graph_report(graphs[0], path) if graphs else None
+    if outcome.failing_history is None and outcome.operations > REPORT_LIMIT:
+        click.echo(f"report:  not drawn: {outcome.operations} operations are too many for one timeline "
+                   "(perf.svg shows the run; re-check the history with --html for a page anyway)", err=True)
+        return None
     history = outcome.failing_history if outcome.failing_history is not None else outcome.history
     return write_history_report(history, result, path)
 

@@ -27,6 +27,7 @@ cleanup, or ``splitbrain run --cleanup``, collects anything left).
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
 import sys
@@ -41,7 +42,6 @@ from typing import Any, TextIO
 from splitbrain.checker.result import Result, Verdict
 from splitbrain.errors import UsageError
 from splitbrain.histories.history import History
-from splitbrain.histories.io import write_history
 from splitbrain.histories.recorder import Recorder
 from splitbrain.live import orphans
 from splitbrain.live.journal import HISTORY, Journal, SpoolRecorder
@@ -396,7 +396,7 @@ def run_workload(
                     chaos.stop(heal=False, timeout=1.0)  # no healing: every server is about to be killed
                 if owned:
                     target.stop()
-                write_history(recorder.history(), path, format="jsonl")  # an interrupted run is evidence
+                _promote(journal, path)  # an interrupted run is evidence: what was recorded is kept
                 if progress is not None:
                     print(f"\ninterrupted: servers stopped, partial history saved to {path}", file=progress,
                           flush=True)
@@ -404,12 +404,12 @@ def run_workload(
             finally:
                 if owned:
                     target.stop()
-        history = recorder.history()
-        write_history(history, path, format="jsonl")  # atomic: a reader never sees half a file
+        history = recorder.history()  # read back from the journal, once
+        _promote(journal, path)
     finally:
         if not path.exists():  # a run that failed (a server that would not start) keeps its evidence too
             with contextlib.suppress(Exception):
-                write_history(recorder.history(), path, format="jsonl")
+                _promote(journal, path)
         journal.close(keep=not path.exists())
         runfile.close()
     outcome = RunResult(
@@ -434,6 +434,13 @@ def run_workload(
         if verdicts.violation_ns is not None:
             outcome.first_violation = (verdicts.violation_ns - started_ns) / 1e9
     return outcome
+
+
+def _promote(journal: Journal, path: Path) -> None:
+    """The journal, complete and synced, becomes ``history.jsonl`` by a rename (atomic: a reader sees the
+    whole history or none; and nothing is serialised twice)."""
+    journal.close(keep=True)
+    os.replace(journal.path, path)
 
 
 def _run_dir(out: Path, name: str) -> Path:
