@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,28 @@ def test_cli_takes_keys_and_the_new_faults(tmp_path: Path, capsys: pytest.Captur
 def test_nothing_is_left_running() -> None:
     assert processes.running() == []
     assert not [name for name in children() if "redis" in name]
+
+
+@pytest.mark.slow
+def test_a_long_run_keeps_memory_flat(tmp_path: Path) -> None:
+    """The events live in the journal, not in memory: over a minute of a fast run the runner's resident
+    memory stays within a few MB while the history grows by tens of MB on disk."""
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(2.0):
+            with open("/proc/self/status") as status:
+                samples.append(next(int(line.split()[1]) for line in status if line.startswith("VmRSS")))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        outcome = run_workload(RedisTarget(), clients=8, time_limit=60.0, keys=10, out=tmp_path, progress=None,
+                               check=False)
+    finally:
+        stop.set()
+        sampler.join()
+    settled = samples[5:-2]  # after the start-up, before the history is read back for the check
+    assert outcome.operations > 20_000
+    assert max(settled) - min(settled) < 20_000, samples  # kB
