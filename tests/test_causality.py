@@ -212,3 +212,13 @@ def test_cli_causal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     row = json.loads(capsys.readouterr().out)
     assert row["checker"] == "causal" and row["valid"] is False and row["file"] == str(path)
     assert row["anomalies"][0]["name"] == "read-your-writes" and row["anomalies"][0]["events"] == [0, 1, 2, 3]
+
+
+def test_the_version_order_is_transitive() -> None:
+    """1 before 2 (2's writer read 1 first) and 2 before 3 (likewise): a session that read 3 and then 1
+    went backwards, though no single step links 1 to 3."""
+    ops = (call(0, "write", "x", 1) + call(1, "read", "x", out=1) + call(1, "write", "x", 2)
+           + call(2, "read", "x", out=2) + call(2, "write", "x", 3)
+           + call(3, "read", "x", out=3) + call(3, "read", "x", out=1))
+    r = check(ops)
+    assert r.valid is False and r.names == ["monotonic-reads"]

@@ -125,24 +125,37 @@ class _Versions:
         self.writer: dict[tuple[Any, Any], Operation] = {}
         self.read_before: dict[int, set[tuple[Any, Any]]] = {}  # write id -> versions its session read
         seen: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
+        self.versions: dict[Any, list[Any]] = defaultdict(list)  # key -> its written values, in order
+        self._newer: dict[tuple[Any, Any], set[Any]] = {}  # (key, a) -> every version proven newer than a
         # keys whose versions cannot be told apart: a value written twice, or another mutation (cas…)
         self.ambiguous: set[Any] = {op.key for op in ops if op.f not in _KNOWN}
         for op in ops:
             if op.f in WRITE and op.status in ("ok", "info"):
                 if (op.key, op.input) in self.writer:
                     self.ambiguous.add(op.key)
+                if (op.key, op.input) not in self.writer:
+                    self.versions[op.key].append(op.input)
                 self.writer.setdefault((op.key, op.input), op)
                 self.read_before[op.id] = set(seen[op.process])
             elif op.f in READ and op.ok:
                 seen[op.process].update((op.key, v) for v in values(op)[0] if v is not None)
 
     def older(self, key: Any, a: Any, b: Any) -> str | None:
-        """Why version ``a`` of ``key`` is known to be older than ``b`` (None if it is not)."""
+        """Why version ``a`` of ``key`` is known to be older than ``b`` (None if it is not): directly
+        (``initial``, ``session``, ``read``, ``causal``) or through a chain of such steps (``chain``: a
+        before x before ... before b — the version order is transitive, and a read that skipped the
+        middle of a chain is as stale as one that skipped its first link)."""
         tick()
         if a == b or b is None:
             return None
         if a is None:
             return "initial"
+        why = self._direct(key, a, b)
+        if why is not None:
+            return why
+        return "chain" if b in self._newer_than(key, a) else None
+
+    def _direct(self, key: Any, a: Any, b: Any) -> str | None:
         wa, wb = self.writer.get((key, a)), self.writer.get((key, b))
         if wa is None or wb is None:
             return None
@@ -151,6 +164,21 @@ class _Versions:
         if (key, a) in self.read_before.get(wb.id, ()):
             return "read"
         return "causal" if before(wa, wb) else None
+
+    def _newer_than(self, key: Any, a: Any) -> set[Any]:
+        """Every version of ``key`` reachable from ``a`` by direct steps (a breadth-first search, kept)."""
+        found = self._newer.get((key, a))
+        if found is None:
+            found = set()
+            frontier = [a]
+            while frontier:
+                x = frontier.pop()
+                for v in self.versions.get(key, ()):
+                    if v != a and v not in found and self._direct(key, x, v) is not None:
+                        found.add(v)
+                        frontier.append(v)
+            self._newer[(key, a)] = found
+        return found
 
     def misses(self, key: Any, got: tuple[Any, ...], multi: bool, b: Any) -> bool:
         """A read that returned ``got`` does not reflect version ``b``."""
