@@ -110,9 +110,21 @@ def search(inf: Inference, *, max_searches: int = 2000, per_class: int = 5) -> C
     except OutOfTime:
         speller.truncated = True
     report.present |= {a.name for a in speller.found}
-    report.found = speller.found + speller.unspelled(decided)
+    _drop_implied_nonadjacent(report.present, {a.name for a in speller.found})
+    report.found = speller.found + speller.unspelled(decided, report.present)
     report.searches, report.truncated = max_searches - speller.budget, speller.truncated
     return report
+
+
+def _drop_implied_nonadjacent(present: set[str], spelled: set[str]) -> None:
+    """A component with two rw edges holds a closed walk without adjacent ones, but when a G-single is
+    known at that level or below, that walk shows nothing more (G-single is G-nonadjacent): the name stays
+    only when a G-nonadjacent was spelled out, or no G-single is known."""
+    suffixes = ("", "-process", "-realtime")
+    for i, suffix in enumerate(suffixes):
+        name = "G-nonadjacent" + suffix
+        if name in present and name not in spelled and any("G-single" + s in present for s in suffixes[: i + 1]):
+            present.discard(name)
 
 
 def _core(inf: Inference, mask: int) -> tuple[list[int], dict[int, list[int]]]:
@@ -344,41 +356,46 @@ class _Speller:
         """One cycle per component of class ``key`` (``single``: a G-single, else — if ``nonadjacent`` —
         a G-nonadjacent), at most ``per_class`` in all."""
         comp = lv.comp[key]
-        spelled = 0
+        spelled: Counter[str] = Counter()  # examples per name
         for c, edges in sorted(lv.candidates[key].items(), key=lambda ce: min(ce[1])):
-            cycle = self.one(key, lv, comp, c, edges, nonadjacent)
-            if self.truncated:
-                return
-            if cycle is not None:
-                spelled += 1
-                self.found.append(cycle_anomaly(self.inf, classify(self.inf, cycle), cycle))
-            if spelled >= self.per_class:
+            more_nonadjacent = nonadjacent and spelled["G-nonadjacent" + lv.suffix] < self.per_class
+            for cycle in self.one(key, lv, comp, c, edges, more_nonadjacent):
+                name = classify(self.inf, cycle)
+                if spelled[name] < self.per_class:
+                    spelled[name] += 1
+                    self.found.append(cycle_anomaly(self.inf, name, cycle))
+            if self.truncated or sum(spelled.values()) >= 2 * self.per_class:
                 return
 
     def one(self, key: str, lv: _Level, comp: array[int], c: int, edges: list[int],
-            nonadjacent: bool) -> list[int] | None:
+            nonadjacent: bool) -> list[list[int]]:
+        """Cycles through the component's candidate edges: one of its class; for ``single``, a G-single
+        when one closes, else, if ``nonadjacent`` and the component has two rw edges or more, a
+        G-nonadjacent."""
         g, extra = self.inf.graph, lv.extra
         masks = {"G0": WW | extra, "G1c": WW | WR | extra, "G2-item": WW | WR | RW | extra}
         if key != "single":
             e = edges[0]
             path = self.path(g.dst[e], g.src[e], masks[key], lambda v: comp[v] == c)
-            return None if path is None else [e, *path]
+            return [] if path is None else [[e, *path]]
         data = WW | WR | extra
 
         def member(v: int) -> bool:
             return comp[2 * v] == c or comp[2 * v + 1] == c
+        found = []
         # an anti-dependency pointing back in time (a stale read) closes without another one far more often
         # than one pointing forwards: try those first
         nodes = self.inf.nodes
         for e in sorted(edges, key=lambda e: nodes[g.dst[e]].call - nodes[g.src[e]].call)[:8]:
             path = self.path(g.dst[e], g.src[e], data, member)
             if path is not None:
-                return [e, *path]
-        if len(edges) < 2 or not nonadjacent:
-            return None
-        e = edges[0]
-        path = self.nonadjacent_path(g.dst[e], g.src[e], data, member)
-        return None if path is None else [e, *path]
+                return [[e, *path]]
+        if len(edges) > 1 and nonadjacent:
+            e = edges[0]
+            path = self.nonadjacent_path(g.dst[e], g.src[e], data, member, avoid=e)
+            if path is not None:
+                found.append([e, *path])
+        return found
 
     def _spend(self) -> bool:
         if self.budget <= 0:
@@ -413,9 +430,11 @@ class _Speller:
             v = self.inf.graph.src[e]
         return path[::-1]
 
-    def nonadjacent_path(self, start: int, goal: int, mask: int, member: Callable[[int], bool]) -> list[int] | None:
-        """A shortest walk ``start`` → ``goal`` leaving ``start`` just after an rw edge, holding one more rw
-        edge or more and no two rw edges in a row, and not ending in one (it closes with an rw edge)."""
+    def nonadjacent_path(self, start: int, goal: int, mask: int, member: Callable[[int], bool],
+                         avoid: int) -> list[int] | None:
+        """A shortest walk ``start`` → ``goal`` leaving ``start`` just after an rw edge (``avoid``, which it
+        does not take again), holding one more rw edge or more and no two rw edges in a row, and not ending
+        in one (it closes with the rw edge)."""
         if not self._spend():
             return None
         out, dst, bits = self.finder.out, self.finder.dst, self.finder.bits
@@ -429,6 +448,8 @@ class _Speller:
                 tick()
                 v, last_rw, more = x >> 2, x >> 1 & 1, x & 1
                 for e in out[v]:
+                    if e == avoid:
+                        continue
                     d = dst[e]
                     if bits[e] & mask:
                         y = d * 4 + more
@@ -448,7 +469,7 @@ class _Speller:
             path.append(e)
         return path[::-1]
 
-    def unspelled(self, decided: list[_Level]) -> list[Anomaly]:
+    def unspelled(self, decided: list[_Level], present: set[str]) -> list[Anomaly]:
         """A must-exist finding for each class shown to exist that no spelled cycle names."""
         spelled = {a.name for a in self.found}
         out = []
@@ -458,7 +479,7 @@ class _Speller:
             if lv is None:
                 continue
             name = base + lv.suffix
-            if name in spelled:
+            if name in spelled or name not in present:
                 continue
             key = "single" if base in ("G-single", "G-nonadjacent") else base
             want = (lambda es: len(es) == 1) if base == "G-single" else (lambda es: len(es) > 1) \
