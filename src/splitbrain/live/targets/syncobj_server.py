@@ -36,6 +36,8 @@ from typing import Any
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated  # type: ignore[import-untyped]
 from pysyncobj.syncobj import SyncObjException  # type: ignore[import-untyped]
 
+__all__ = ["DEFINITE", "Store", "main", "serve"]
+
 DEFINITE = {FAIL_REASON.MISSING_LEADER, FAIL_REASON.QUEUE_FULL}
 
 
