@@ -39,7 +39,7 @@ CONSISTENCY_MODELS: tuple[str, ...] = (*MODELS, *ALIASES)
 #: model -> every anomaly name that rules it out
 FORBIDDEN: dict[str, frozenset[str]] = {m: forbidden(m) for m in CONSISTENCY_MODELS}
 
-_SESSION = ("strong-session-", "strong-session-serializable")
+_SESSION = ("strong-session-",)
 _REALTIME = ("strong-read-", "strong-snapshot-isolation", "strict-serializable")
 
 
