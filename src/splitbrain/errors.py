@@ -10,6 +10,7 @@ __all__ = [
     "CheckFailed",
     "CheckIncomplete",
     "InvalidHistory",
+    "NondeterminismError",
     "NotLinearizable",
     "SplitbrainError",
     "UnknownModel",
@@ -51,6 +52,12 @@ class UnknownModel(SplitbrainError, LookupError):
 
 class UsageError(SplitbrainError, ValueError):
     """An argument to a public function or command is not acceptable."""
+
+
+class NondeterminismError(SplitbrainError, RuntimeError):
+    """Code running inside the simulator reached outside it (the wall clock, the global ``random``, a
+    real socket, thread or process): the run could not be reproduced. The message names the call, where
+    it was made, and what to use instead."""
 
 
 class CheckFailed(SplitbrainError, AssertionError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from splitbrain.checker.linearizability import check_linearizability
+from splitbrain.errors import NondeterminismError
 from splitbrain.histories import History
 from splitbrain.sim import ChoiceSource, FaultConfig, ReplaySource, RunResult, Trace, Workload, World
 
@@ -112,6 +113,8 @@ def run_schedule(
     world = World(workload, variant, source=source, faults=faults, max_steps=max_steps)
     try:
         run = world.run()
+    except NondeterminismError:
+        raise  # not a bug of the system under test: the run cannot be reproduced, so it is not a verdict
     except Exception as exc:  # the implementation under test crashed: that is a failure too
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{frame.filename}:{frame.lineno} in {frame.name}"

@@ -76,7 +76,7 @@ def family(step: Step) -> str | None:
         return f"timer {step.node} {step.timer}"
     if kind in ("invoke", "timeout"):
         return f"client c{step.client}"
-    if kind in ("crash", "restart"):
+    if kind in ("crash", "power-loss", "restart"):
         return f"crash {step.node}"
     if kind in ("pause", "resume"):
         return f"pause {step.node}"

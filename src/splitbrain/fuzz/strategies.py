@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from splitbrain.errors import NondeterminismError
 from splitbrain.fuzz.explore import SearchOutcome
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, Verdict, history_checks, judge
 from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload, World
@@ -194,6 +195,8 @@ def run_bound(
         bind(world)
     try:
         run = world.run()
+    except NondeterminismError:
+        raise  # not a bug of the system under test: the run cannot be reproduced, so it is not a verdict
     except Exception as exc:  # the implementation under test crashed: a failure, as in run_schedule
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{frame.filename}:{frame.lineno} in {frame.name}"

@@ -8,26 +8,33 @@ The re-exported names keep their defining ``__module__``: msgspec resolves a Str
 module named there, so trio's habit of rewriting it to the public path would break decoding.
 """
 
-from splitbrain.sim.client import ClientOp
+from splitbrain.sim.aims import Aim, Trigger, after_deliver, after_reply, after_send, at, when, when_role
+from splitbrain.sim.client import Client, ClientOp
 from splitbrain.sim.clock import Clock
+from splitbrain.sim.disk import Disk
 from splitbrain.sim.faults import DEFAULT_WEIGHTS, FAULT_KINDS, NO_FAULTS, FaultConfig
 from splitbrain.sim.network import Message
 from splitbrain.sim.node import Node, Rand, Request
-from splitbrain.sim.scheduler import Choice, ChoiceSource, HypothesisSource, RandomSource, ReplaySource
+from splitbrain.sim.runtime import Delivery, Violation
+from splitbrain.sim.scheduler import Choice, ChoiceSource, Enabled, HypothesisSource, RandomSource, ReplaySource
 from splitbrain.sim.trace import Step, Trace
 from splitbrain.sim.vclock import VectorClock
 from splitbrain.sim.workload import Invariant, Workload, invariant
-from splitbrain.sim.world import Delivery, RunResult, Violation, World, replay
+from splitbrain.sim.world import RunResult, World, replay
 
 __all__ = [
     "DEFAULT_WEIGHTS",
     "FAULT_KINDS",
     "NO_FAULTS",
+    "Aim",
     "Choice",
     "ChoiceSource",
+    "Client",
     "ClientOp",
     "Clock",
     "Delivery",
+    "Disk",
+    "Enabled",
     "FaultConfig",
     "HypothesisSource",
     "Invariant",
@@ -40,10 +47,17 @@ __all__ = [
     "RunResult",
     "Step",
     "Trace",
+    "Trigger",
     "VectorClock",
     "Violation",
     "Workload",
     "World",
+    "after_deliver",
+    "after_reply",
+    "after_send",
+    "at",
     "invariant",
     "replay",
+    "when",
+    "when_role",
 ]

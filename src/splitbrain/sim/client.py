@@ -14,19 +14,33 @@ refused TCP connection): the node never saw it.
 
 A ``redirect`` answer sends the same request to another node without completing it; after
 :data:`MAX_REDIRECTS` hops the operation fails (no node acted on it, by the redirect contract).
+
+Each slot also has a :class:`Client`: the client library's own state and policy, kept for the whole run
+(across the slot's processes). It picks each operation and the node it goes to, hears every answer
+(``on_answer``), and may retry a failed or timed-out attempt at another node (``retry``) — client-side
+failover, which a client that forgets the leader, or retries a non-idempotent write blindly, gets
+wrong. A retry resends the *same* request (same id), so the history still holds one operation; its
+completion is the last attempt's answer. The default :class:`Client` does what clients did before it
+existed: the workload's ``generate`` and ``choose_node``, no retries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from splitbrain.histories import NEMESIS, History, Op
 from splitbrain.sim.node import Request
 from splitbrain.sim.vclock import VectorClock
 
+if TYPE_CHECKING:
+    from splitbrain.sim.node import Rand
+    from splitbrain.sim.workload import Workload
+
 __all__ = [
     "MAX_REDIRECTS",
+    "Client",
     "ClientOp",
     "ClientSlot",
     "Recorder",
@@ -38,6 +52,8 @@ __all__ = [
 MAX_REDIRECTS = 3
 
 ReplyKind = Literal["ok", "fail", "redirect", "info"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +75,76 @@ class Reply:
     node: str
 
 
+class Client:
+    """A client's own state and policy; subclass it and name it in ``Workload.client_class``.
+
+    Attributes set by the world: ``name`` (``"c0"``…), ``index``, ``nodes`` (every node id),
+    ``workload``, and ``process`` (the slot's current process id, which changes when a process retires).
+    Keep any state you like on ``self``: it lasts the whole run. Randomness comes from :meth:`randint`
+    and :meth:`choice` (drawn through the world's scheduler and recorded, so replays repeat it) or from
+    the ``rand`` handed to :meth:`generate` and :meth:`choose_node`.
+
+    Hooks, all optional:
+
+    * :meth:`generate` / :meth:`choose_node` — the next operation, and the node it goes to;
+    * :meth:`on_answer` — every answer: ``ok``, ``fail``, ``redirect``, ``info`` (connection reset) or
+      ``timeout``, with the node it came from (e.g. remember who the leader is);
+    * :meth:`retry` — after a ``fail``, ``info`` or ``timeout``: a node to send the same request to
+      instead of completing the operation, or ``None``. At most ``max_retries`` per operation.
+    """
+
+    name: str
+    index: int
+    nodes: tuple[str, ...]
+    workload: Workload
+    process: int
+    #: retries allowed per operation (``retry`` is not asked once they are used up)
+    max_retries: int = 3
+
+    _draw: Callable[[int, int], int]
+
+    def on_start(self) -> None:
+        """Called once, before the first operation."""
+
+    def generate(self, rand: Rand) -> ClientOp:
+        """The next operation (default: the workload's ``generate``)."""
+        return self.workload.generate(rand, self.process)
+
+    def choose_node(self, rand: Rand) -> str:
+        """The node the next operation goes to (default: the workload's ``choose_node``)."""
+        return self.workload.choose_node(rand, self.nodes, self.process)
+
+    def on_answer(self, request: Request, kind: str, value: Any, node: str | None) -> None:
+        """``request`` was answered: ``kind`` is ``ok``, ``fail``, ``redirect``, ``info`` or ``timeout``;
+        ``value`` is the result, the error or the node redirected to."""
+
+    def retry(self, request: Request, kind: str, error: Any, node: str | None) -> str | None:
+        """After a ``fail``, ``info`` or ``timeout`` from ``node``: the node to send the same request to, or
+        ``None`` to complete the operation as it stands (the default)."""
+        return None
+
+    def randint(self, lo: int, hi: int) -> int:
+        """An int in ``[lo, hi]``, drawn through the world's scheduler (recorded; replays repeat it)."""
+        if hi < lo:
+            raise ValueError(f"randint({lo}, {hi}): empty range")
+        return self._draw(lo, hi)
+
+    def choice(self, options: Sequence[_T]) -> _T:
+        if not options:
+            raise ValueError("choice from an empty sequence")
+        return options[self._draw(0, len(options) - 1)]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {getattr(self, 'name', '?')}>"
+
+
 @dataclass(slots=True)
 class ClientSlot:
     """One client: its current process and the request it waits for, if any."""
 
     index: int
     process: int
+    client: Client = field(default_factory=Client)
     waiting: Request | None = None
     target: str | None = None
     #: the node that has received the waiting request (a crash there makes the outcome unknown)
@@ -73,6 +153,8 @@ class ClientSlot:
     #: the earliest time of the next invocation (clients back off after a fail or info)
     next_at: int = 0
     redirects: int = 0
+    #: retries of the waiting request so far
+    retries: int = 0
 
     @property
     def name(self) -> str:

@@ -8,9 +8,11 @@ Fault kinds: ``drop``, ``duplicate``, ``delay`` (each acts on one node-to-node m
 ``reorder`` (links stop being FIFO), ``partition`` (nodes split into groups), ``oneway`` (one-way
 partition), ``bridge`` (two sides that cannot talk, and one node that talks to both — Jepsen's bridge
 nemesis; opt-in, see :data:`DEFAULT_KINDS`), ``crash`` (a node loses its memory; ``restart`` recovers
-it from storage), ``pause`` (a node stops processing until ``resume``) and ``skew`` (a node's clock gets
-a new offset and drift). Recoveries
-(``heal``, ``restart``, ``resume``) come with their fault and do not count against the budget.
+it from storage), ``pause`` (a node stops processing until ``resume``), ``skew`` (a node's clock gets
+a new offset and drift) and ``power-loss`` (a node's machine loses power: a crash that also loses the
+storage writes it did not sync, some of them torn — see :mod:`splitbrain.sim.disk`; opt-in, like
+``bridge``). Recoveries (``heal``, ``restart``, ``resume``) come with their fault and do not count
+against the budget.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ __all__ = [
 
 FAULT_KINDS: tuple[str, ...] = (
     "drop", "duplicate", "delay", "reorder", "partition", "oneway", "bridge", "crash", "pause", "skew",
+    "power-loss",
 )
 
-#: the kinds a ``FaultConfig()`` allows: all but ``bridge``, which came later — enabling it by default would
-#: change the schedule every saved seed and trace (whose header omits a default config) stands for
-DEFAULT_KINDS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k != "bridge")
+#: the kinds a ``FaultConfig()`` allows: all but ``bridge`` and ``power-loss``, which came later — enabling
+#: them by default would change the schedule every saved seed and trace (whose header omits a default
+#: config) stands for
+DEFAULT_KINDS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k not in ("bridge", "power-loss"))
 
 #: the weight of each kind of step, relative to a message delivery (1000). ``advance`` moves time to the
 #: next deadline when nothing is ready; ``stall`` is the weight of the same step while events are ready
@@ -47,14 +51,15 @@ DEFAULT_WEIGHTS: dict[str, int] = {
     "deliver": 1000, "timer": 1000, "timeout": 1000, "invoke": 250, "advance": 1000, "stall": 30,
     "drop": 3, "duplicate": 2, "delay": 3,
     "partition": 5, "oneway": 3, "bridge": 3, "heal": 20,
-    "crash": 3, "restart": 20, "pause": 3, "resume": 20, "skew": 3,
+    "crash": 3, "restart": 20, "pause": 3, "resume": 20, "skew": 3, "power-loss": 3,
 }
 
 
 class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The faults a world may inject.
 
-    ``kinds`` lists the allowed fault kinds (default :data:`DEFAULT_KINDS`: every kind but ``bridge``);
+    ``kinds`` lists the allowed fault kinds (default :data:`DEFAULT_KINDS`: every kind but ``bridge`` and
+    ``power-loss``);
     ``weights`` overrides entries of :data:`DEFAULT_WEIGHTS`; ``budget`` caps the number of fault steps
     (``None``: no cap); ``max_down`` caps the nodes crashed or paused at once (``None``: a minority);
     skews are drawn from ``[-max_skew, max_skew]`` ticks, drifts from ``[-max_drift_ppm, max_drift_ppm]``

@@ -1,54 +1,87 @@
-"""The nemesis steps: message faults, partitions, crashes, pauses, clock skew, and the quiesce step.
+"""The nemesis steps: message faults, partitions, crashes, power losses, pauses, clock skew, quiesce.
 
 Each fault is a step the scheduler may pick when the world's :class:`~splitbrain.sim.FaultConfig`
 allows it and its budget lasts; its parameters (partition groups, skew, extra delay) are drawn when it
 runs and recorded as fields of the step, so a replay applies them as written. Crashes, restarts,
 partitions, heals, pauses and skews are also written to the history as ``nemesis`` events, Jepsen's
 convention, for reports.
+
+A ``crash`` kills the process: the node's storage survives whole (written data sits in the operating
+system's cache). A ``power-loss`` also takes the machine down: the node restarts on what its disk
+had synced, plus the unsynced writes that happened to land (:mod:`splitbrain.sim.disk`); which ones is
+drawn when the step runs and recorded in its ``kept`` field, so a replay loses exactly the same writes.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from splitbrain.errors import UsageError
 from splitbrain.sim.clock import Clock
+from splitbrain.sim.disk import key_name
 from splitbrain.sim.network import cuts_between, cuts_one_way
 from splitbrain.sim.runtime import WorldBase
-from splitbrain.sim.scheduler import Choice
 
 __all__ = [
     "NemesisSteps",
 ]
 
+_ONE = ("",)  # the ids of a run of one key
+_NEED_ROOM = frozenset({"crash", "pause", "power-loss"})  # faults that take a node away: max_down applies
+
 
 class NemesisSteps(WorldBase):
     """The fault choices and the handlers of fault steps."""
 
-    def _fault_choices(self) -> list[Choice]:
-        f, w, out = self.faults, self._w, []
-        fresh = f.budget is None or self.faults_used < f.budget
+    def _fault_runs(self, runs: list[tuple[str, Sequence[str], int]]) -> tuple[int, int]:
+        """Append the faults that may run now to ``runs`` (see :class:`~splitbrain.sim.scheduler.Enabled`),
+        in canonical order — message faults (per message in flight between nodes), partitions, heal,
+        then node faults (per node) — and return how many keys they add and their total weight.
+
+        The message faults' runs hold a live view of the messages, so only their count varies from step
+        to step; the rest changes only with the faults used, the cut links and which nodes are up, and
+        is kept from the last step for as long as those stay the same."""
+        key = (self._epoch, self.faults_used, self.network.cuts)
+        cached = self._fault_cache
+        if cached is None or cached[0] != key:
+            cached = self._fault_cache = (key, *self._list_faults())
+        _, fresh, rest, n, total = cached
         if fresh:
-            messages = [m.id for m in self.network.in_flight.values() if not m.client]
-            for prefix, weight in self._message_faults:
-                out += [(prefix + sid, weight) for sid in messages]
-            out += self._global_faults
-        if self.network.cuts and w["heal"]:
-            out.append(("heal", w["heal"]))
-        up = [n for n in self.node_ids if self._nodes[n] is not None and not self._paused[n]]
-        room = fresh and len(self.node_ids) - len(up) < self._max_down
-        for kind, nodes, allowed in (
-            ("crash", up, room),
-            ("restart", [n for n in self.node_ids if self._nodes[n] is None], True),
-            ("pause", up, room),
-            ("resume", [n for n in self.node_ids if self._paused[n]], True),
-            ("skew", up, fresh),
-        ):
-            if allowed and kind in self._node_faults:
-                out += [(f"{kind}:{n}", w[kind]) for n in nodes]
-        return out
+            count = len(self.network.between_nodes)
+            if count and self._message_runs:
+                runs += self._message_runs
+                n += count * len(self._message_runs)
+                total += count * self._message_weight
+        runs += rest
+        return n, total
+
+    def _list_faults(self) -> tuple[bool, list[tuple[str, Sequence[str], int]], int, int]:
+        """Whether the budget lasts, and the runs of every fault but the message faults."""
+        runs: list[tuple[str, Sequence[str], int]] = []
+        budget = self.faults.budget
+        n = total = 0
+        fresh = budget is None or self.faults_used < budget
+        if fresh:
+            for key, weight in self._global_faults:
+                runs.append((key, _ONE, weight))
+                n += 1
+                total += weight
+        heal = self._w["heal"]
+        if heal and self.network.cuts:
+            runs.append(("heal", _ONE, heal))
+            n += 1
+            total += heal
+        if self._node_faults:
+            targets = self._targets
+            room = fresh and len(self.node_ids) - len(self._up) < self._max_down
+            for kind, prefix, weight in self._node_faults:
+                nodes = targets[kind]
+                if nodes and (room if kind in _NEED_ROOM else fresh if kind == "skew" else True):
+                    runs.append((prefix, nodes, weight))
+                    n += len(nodes)
+                    total += len(nodes) * weight
+        return fresh, runs, n, total
 
     def _do_drop(self, arg: str, params: Mapping[str, Any]) -> None:
         m = self.network.pop(arg)
@@ -60,7 +93,7 @@ class NemesisSteps(WorldBase):
         m = self.network.in_flight[arg]
         copy_msg = self.network.duplicate(m.id, now=self.time, delay=self._draw(*self.workload.delay))
         self._rec.update(msg=m.id, src=m.src, dst=m.dst)
-        self._sent.append(copy_msg.id)
+        self._sent.append(copy_msg)
         self.faults_used += 1
 
     def _do_delay(self, arg: str, params: Mapping[str, Any]) -> None:
@@ -128,12 +161,13 @@ class NemesisSteps(WorldBase):
         self.network.set_cuts(frozenset())
         self.recorder.nemesis("heal", None, time=self.time)
 
-    def _do_crash(self, node_id: str, params: Mapping[str, Any]) -> None:
+    def _take_down(self, node_id: str) -> None:
+        """What a crash and a power loss share: the incarnation, its timers, the messages to it and the
+        requests it held are gone."""
         self._discard(node_id)
         self._paused[node_id] = False
-        self._storage[node_id] = copy.deepcopy(self._storage[node_id])
         for timer in [t for t in self._timers if t[0] == node_id]:
-            del self._timers[timer]
+            self._timer_drop(timer)
         unread = [m.payload for m in self.network.in_flight.values() if m.client and m.dst == node_id]
         self._lost += self.network.drop_to(node_id)
         for req in unread:
@@ -142,8 +176,35 @@ class NemesisSteps(WorldBase):
             if slot.waiting is not None and slot.at == node_id:
                 self._connection_error(slot.waiting, node_id, "info", "connection reset")
         self._rec["node"] = node_id
-        self.recorder.nemesis("crash", node_id, time=self.time)
+        self._refresh_nodes()
         self.faults_used += 1
+
+    def _do_crash(self, node_id: str, params: Mapping[str, Any]) -> None:
+        self._disks[node_id].restart_after_crash()
+        self._take_down(node_id)
+        self.recorder.nemesis("crash", node_id, time=self.time)
+
+    def _do_power_loss(self, node_id: str, params: Mapping[str, Any]) -> None:
+        recorded = params.get("kept")
+
+        def fate(key: Any, appended: int | None) -> int:
+            if isinstance(recorded, Mapping):  # a replay loses what the recorded step lost
+                n = recorded.get(key_name(key), 0)
+                if appended is None or n < 0 or n >= appended:
+                    return -1 if n else 0
+                return n
+            if appended is None:
+                return -self._draw_param(0, 1)
+            landed = self._draw_param(0, appended)
+            return -1 if landed == appended else landed
+
+        disk = self._disks[node_id]
+        dirty = bool(disk.dirty())
+        kept = disk.restart_after_power_loss(fate)
+        self._take_down(node_id)
+        if dirty:
+            self._rec["kept"] = kept
+        self.recorder.nemesis("power-loss", node_id, time=self.time)
 
     def _do_restart(self, node_id: str, params: Mapping[str, Any]) -> None:
         self._rec["node"] = node_id
@@ -152,12 +213,14 @@ class NemesisSteps(WorldBase):
 
     def _do_pause(self, node_id: str, params: Mapping[str, Any]) -> None:
         self._paused[node_id] = True
+        self._refresh_nodes()
         self._rec["node"] = node_id
         self.recorder.nemesis("pause", node_id, time=self.time)
         self.faults_used += 1
 
     def _do_resume(self, node_id: str, params: Mapping[str, Any]) -> None:
         self._paused[node_id] = False
+        self._refresh_nodes()
         self._rec["node"] = node_id
         self.recorder.nemesis("resume", node_id, time=self.time)
 
@@ -177,6 +240,7 @@ class NemesisSteps(WorldBase):
         for node_id in resumed:
             self._paused[node_id] = False
             self.recorder.nemesis("resume", node_id, time=self.time)
+        self._refresh_nodes()
         restarted = [n for n in self.node_ids if self._nodes[n] is None]
         for node_id in restarted:
             self.recorder.nemesis("restart", node_id, time=self.time)

@@ -6,10 +6,13 @@ A node reacts to four events — ``on_start`` (first start and every restart), `
 actor shape of stateright and Maelstrom: a node never sees the scheduler, the network or other nodes'
 memory, which is what lets the world run it deterministically.
 
-``self.storage`` is a dict that survives crashes: every write to it is durable at once (like an fsynced
-write), and the world takes a deep copy at the crash. Every other attribute is lost: a restart builds a
-new object of the class and calls ``on_start``. Messages should be immutable values (tuples, frozen
-dataclasses): the world passes them by reference, and a duplicated message is the same object twice.
+``self.storage`` is a dict that survives crashes, like files on a disk (:mod:`splitbrain.sim.disk`): a
+``crash`` (the process dies) keeps every write; a ``power-loss`` (the machine dies) keeps what the node
+made durable with :meth:`Node.fsync` (or :meth:`Node.persist`), and of the rest whatever happened to
+land, some of it torn — unless the workload's ``disk`` is ``"durable"``, where every write is durable at
+once. Every other attribute is lost: a restart builds a new object of the class and calls ``on_start``.
+Messages should be immutable values (tuples, frozen dataclasses): the world passes them by reference, and
+a duplicated message is the same object twice.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class Runtime(Protocol):
 
     def draw(self, lo: int, hi: int) -> int: ...
 
+    def fsync(self, node: Node, keys: tuple[Any, ...]) -> None: ...
+
     def annotate(self, node: Node, note: str) -> None: ...
 
     def record(self, node: Node, f: str, value: Any, key: Any, vclock: Mapping[str, int] | None) -> None: ...
@@ -93,8 +98,9 @@ class Node:
     """Base class for a simulated server. Override the ``on_*`` handlers; the defaults do nothing.
 
     Attributes set by the world before ``__init__`` runs: ``id`` (``"n1"``…), ``nodes`` (every node id,
-    sorted), ``storage`` (durable dict). Subclasses may define ``__init__(self)`` without arguments, but
-    the usual place for initial state is ``on_start``, which also runs after every restart.
+    sorted), ``storage`` (the node's disk, a dict; see :meth:`fsync`). Subclasses may define
+    ``__init__(self)`` without arguments, but the usual place for initial state is ``on_start``, which also
+    runs after every restart.
     """
 
     id: str
@@ -160,6 +166,19 @@ class Node:
     def redirect(self, request: Request, node: str) -> None:
         """Send the client to ``node`` with the same request; only when this node did not act on it."""
         self._rt.respond(self, request, "redirect", node)
+
+    def fsync(self, *keys: Any) -> None:
+        """Make this node's ``storage`` writes durable: those to ``keys``, or every key when none is given
+        (think of each key as a file, and of this as ``fsync`` on it). Until then a ``power-loss`` may lose
+        them or tear them. A node that answers a request or sends a promise must sync what the answer
+        depends on first."""
+        self._rt.fsync(self, keys)
+
+    def persist(self, items: Mapping[Any, Any] | None = None, /, **more: Any) -> None:
+        """Write ``items`` (and keyword items) to ``storage`` and sync those keys: a durable write."""
+        written = {**(items or {}), **more}
+        self.storage.update(written)
+        self._rt.fsync(self, tuple(written))
 
     def now(self) -> int:
         """This node's local clock (skewed and drifting; see :mod:`splitbrain.sim.clock`)."""

@@ -1,22 +1,33 @@
 """`WorldBase`: the state of a simulated world and the runtime its nodes call into.
 
-The world is split by concern: this module holds the state (nodes, storage, clocks, vector clocks,
+The world is split by concern: this module holds the state (nodes, disks, clocks, vector clocks,
 timers, network, client slots, recorder) with the primitives every step uses — drawing a choice,
 sending a message, booting a node — and implements :class:`~splitbrain.sim.node.Runtime`;
-:mod:`~splitbrain.sim.sessions` runs the clients, :mod:`~splitbrain.sim.nemesis` the faults, and
-:mod:`~splitbrain.sim.world` the event loop.
+:mod:`~splitbrain.sim.sessions` runs the clients, :mod:`~splitbrain.sim.nemesis` the faults,
+:mod:`~splitbrain.sim.aiming` the aimed faults and :mod:`~splitbrain.sim.world` the event loop.
+
+Speed: the world keeps derived state up to date instead of recomputing it every step — the nodes that
+can receive (:attr:`_receptive`), the nodes each node fault may hit, the timers in canonical order, the
+key strings of every timer, client and node fault — so that listing the enabled events is a pass over
+the messages in flight and little else.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from typing import Any, cast
 
 from splitbrain.errors import UsageError
 from splitbrain.histories import freeze
+from splitbrain.sim.aims import Aim
+from splitbrain.sim.audit import Auditor, code_modules
 from splitbrain.sim.client import ClientSlot, Recorder, Reply, ReplyKind
 from splitbrain.sim.clock import Clock
+from splitbrain.sim.disk import Disk
 from splitbrain.sim.faults import DEFAULT_WEIGHTS, FAULT_KINDS, FaultConfig
 from splitbrain.sim.network import Message, Network
 from splitbrain.sim.node import Node, Rand, Request
@@ -30,6 +41,11 @@ __all__ = [
     "Violation",
     "WorldBase",
 ]
+
+_ABSENT: Any = object()
+
+#: the node faults, in the canonical order the world lists them (``power-loss`` came last)
+NODE_FAULTS = ("crash", "restart", "pause", "resume", "skew", "power-loss")
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,8 @@ class WorldBase:
         faults: FaultConfig | Any = None,
         max_steps: int | None = None,
         max_quiesce_steps: int = 20_000,
+        aims: Any = None,
+        audit: bool = True,
     ) -> None:
         if seed is not None and source is not None:
             raise UsageError("pass either seed or source to World, not both")
@@ -79,41 +97,114 @@ class WorldBase:
         self.time = 0
         self.phase: Phase = "start"
         self.network = Network()
-        self.clients = [ClientSlot(i, process=i) for i in range(workload.clients)]
-        self._slots = {slot.name: slot for slot in self.clients}
         self._nodes: dict[str, Node | None] = dict.fromkeys(self.node_ids)
-        self._storage: dict[str, dict[str, Any]] = {n: {} for n in self.node_ids}
+        self._disks = {n: Disk(cast(Any, workload.disk)) for n in self.node_ids}
         self._clocks = {n: Clock() for n in self.node_ids}
-        self._vclocks = {name: VectorClock() for name in (*self.node_ids, *self._slots)}
         self._paused = dict.fromkeys(self.node_ids, False)
+        # timers: (node, name) -> deadline; the due ones sorted (canonical order) with their "node:name",
+        # and the others in a heap of (deadline, key) — an entry whose timer moved or went is stale
         self._timers: dict[tuple[str, str], int] = {}
+        self._timers_due: list[tuple[str, str]] = []
+        self._timers_due_ids: list[str] = []
+        self._timer_heap: list[tuple[int, tuple[str, str]]] = []
+        self._timer_ids: dict[tuple[str, str], str] = {}  # (node, name) -> "node:name"
         self._next_process = workload.clients
+        self._busy = 0  # client slots waiting for an answer
         self._next_request = 1
         seed_note = f" seed {self.source.seed}" if self.source.seed is not None else ""
         self.recorder = Recorder(f"{workload.name}/{variant}{seed_note}")
         self.steps: list[Step] = []
-        self.deliveries: list[Delivery] = []
+        self._delivery_log: list[tuple[Message, VectorClock]] = []
+        self._deliveries: list[Delivery] = []
         self.violation: Violation | None = None
         self.faults_used = 0
         self._w = {kind: self.faults.weight(kind) for kind in DEFAULT_WEIGHTS}
         minority = (len(self.node_ids) - 1) // 2
         self._max_down = minority if self.faults.max_down is None else self.faults.max_down
         self._rand = Rand(self._draw_param)
+        self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
         on = [k for k in DEFAULT_WEIGHTS if self._w[k] and (k not in FAULT_KINDS or self.faults.allows(k))]
         self._message_faults = [(f"{k}:", self._w[k]) for k in ("drop", "duplicate", "delay") if k in on]
+        self._message_runs = [(prefix, self.network.node_messages, w) for prefix, w in self._message_faults]
+        self._message_weight = sum(w for _, w in self._message_faults)
         fewest = {"partition": 2, "oneway": 2, "bridge": 3}  # nodes a partition of each shape needs
         self._global_faults = [(k, self._w[k]) for k in fewest if k in on and len(self.node_ids) >= fewest[k]]
-        self._node_faults = frozenset(k for k in ("crash", "restart", "pause", "resume", "skew") if k in on)
+        self._node_faults = [(k, f"{k}:", self._w[k]) for k in NODE_FAULTS if k in on]
+        #: some fault can be drawn now or later; when not, faults are listed only while links are cut or
+        #: nodes are down or paused (by World.step or an aim), for their heal, restart or resume
+        self._faulty = bool(self._message_faults or self._global_faults or any(
+            k in ("crash", "pause", "skew", "power-loss") for k, _, _ in self._node_faults
+        ))
         self._later: int | None = None
         self._rec: dict[str, Any] = {}
         self._draws: list[int] = []
-        self._sent: list[str] = []
+        self._sent: list[Message] = []
         self._lost: list[str] = []
+        self._delivered: Message | None = None
+        self._stirred = False  # the current step ran node code, or changed which nodes are up
+        self._epoch = 0  # counts changes of which nodes are up or paused
+        self._fault_cache: tuple[Any, ...] | None = None  # NemesisSteps._fault_runs's last answer
+        # clients: a slot per client, each with its own Client object
+        self.clients = [ClientSlot(i, process=i) for i in range(workload.clients)]
+        self._slots = {slot.name: slot for slot in self.clients}
+        for slot in self.clients:
+            slot.client = self._new_client(slot)
+        self._vclocks = {name: VectorClock() for name in (*self.node_ids, *self._slots)}
+        # what World.enabled lists, built once: each client's runs, advance, and the weights it reads
+        self._client_runs = [
+            (s, (f"timeout:{s.index}", ("",), self._w["timeout"]), (f"invoke:{s.index}", ("",), self._w["invoke"]))
+            for s in self.clients
+        ]
+        self._advance_run = ("advance", ("",), self._w["advance"])
+        self._stall_run = ("advance", ("",), self._w["stall"])
+        self._w_deliver, self._w_timer = self._w["deliver"], self._w["timer"]
+        self._refresh_nodes()
+        # aimed faults (splitbrain.sim.aiming) and the determinism auditor (splitbrain.sim.audit)
+        self.aims: list[Aim] = list(workload.aims if aims is None else aims)
+        self._aim_setup()
+        classes = (self._cls, workload.client_class, type(workload))
+        self._auditor: Auditor | None = Auditor(code_modules(*classes)) if audit else None
+
+    def _aim_setup(self) -> None:  # defined by AimSteps
+        raise NotImplementedError
+
+    def _new_client(self, slot: ClientSlot) -> Any:
+        cls = self.workload.client_class
+        client = cls.__new__(cls)
+        client.name, client.index, client.nodes = slot.name, slot.index, self.node_ids
+        client.workload, client.process, client._draw = self.workload, slot.process, self._draw
+        client.__init__()  # type: ignore[misc]
+        return client
+
+    def _watching(self) -> AbstractContextManager[None]:
+        """Audit this thread while the world runs code (see :mod:`splitbrain.sim.audit`)."""
+        return self._auditor.watching() if self._auditor is not None else nullcontext()
+
+    # -- derived state, kept up to date -------------------------------------------------------------
+    def _refresh_nodes(self) -> None:
+        """Recompute what depends on which nodes are up and paused (after a crash, restart, pause...)."""
+        self._epoch += 1
+        nodes, paused = self._nodes, self._paused
+        up = [n for n in self.node_ids if nodes[n] is not None and not paused[n]]
+        self._up = up
+        self._all_up = len(up) == len(self.node_ids)
+        self._receptive = frozenset((*up, *self._slots))
+        down = [n for n in self.node_ids if nodes[n] is None]
+        self._targets = {
+            "crash": up, "restart": down, "pause": up, "resume": [n for n in self.node_ids if paused[n]],
+            "skew": up, "power-loss": up,
+        }
+
+    def _timer_id(self, key: tuple[str, str]) -> str:
+        found = self._timer_ids.get(key)
+        if found is None:
+            found = self._timer_ids[key] = f"{key[0]}:{key[1]}"
+        return found
 
     # -- primitives used by every kind of step -------------------------------------------------------
-    def _receptive(self, name: str) -> bool:
-        return name in self._slots or (self._nodes[name] is not None and not self._paused[name])
+    def _receptive_now(self, name: str) -> bool:
+        return name in self._receptive
 
     def _draw(self, lo: int, hi: int) -> int:
         """A choice recorded in the step's ``draws`` (message delays, ``Node.randint``)."""
@@ -129,27 +220,36 @@ class WorldBase:
 
     def _call(self, node_id: str, method: str, *args: Any) -> None:
         node = self._nodes[node_id]
+        self._stirred = True  # node code runs: state-only invariants must look again
         try:
             getattr(node, method)(*args)
         except Exception as exc:
-            exc.add_note(
-                f"raised by {node!r}.{method} at step {len(self.steps)} (t={self.time}) of "
-                f"{self.recorder.source}"
-            )
+            self._blame(exc, node, method)
             raise
 
+    def _blame(self, exc: Exception, node: Node | None, method: str) -> None:
+        exc.add_note(
+            f"raised by {node!r}.{method} at step {len(self.steps)} (t={self.time}) of {self.recorder.source}"
+        )
+
+    def _incarnate(self, node_id: str) -> None:
+        self._stirred = True
+        self._nodes[node_id] = self._cls._create(node_id, self.node_ids, self._disks[node_id].cache, self)
+
     def _boot(self, node_id: str) -> None:
-        self._nodes[node_id] = self._cls._create(node_id, self.node_ids, self._storage[node_id], self)
+        self._incarnate(node_id)
+        self._refresh_nodes()
         self._call(node_id, "on_start")
 
     def _send(self, src: str, dst: str, payload: Any, *, client: bool) -> Message:
         vc = self._vclocks[src] = self._vclocks[src].tick(src)
-        delay = self._draw(*self.workload.delay)
+        lo, hi = self._delay
+        delay = lo if hi <= lo else self._draw(lo, hi)
         reachable = dst in self._slots or self._nodes[dst] is not None
         msg, in_flight = self.network.send(
             src, dst, payload, now=self.time, delay=delay, vclock=vc, client=client, reachable=reachable,
         )
-        self._sent.append(msg.id)
+        self._sent.append(msg)
         if not in_flight:
             self._lost.append(msg.id)
             if client and not reachable and isinstance(payload, Request):
@@ -160,9 +260,9 @@ class WorldBase:
         """The client's network stack reports an error from ``node``; the node itself did nothing."""
         msg, _ = self.network.send(
             node, req.client, Reply(req.id, kind, error, node), now=self.time,
-            delay=self._draw(*self.workload.delay), vclock=VectorClock(), client=True,
+            delay=self._draw(*self._delay), vclock=VectorClock(), client=True,
         )
-        self._sent.append(msg.id)
+        self._sent.append(msg)
 
     # -- the runtime the nodes call (splitbrain.sim.node.Runtime) --------------------------------------
     def _live(self, node: Node) -> bool:
@@ -170,21 +270,85 @@ class WorldBase:
         return self._nodes.get(node.id) is node
 
     def send(self, node: Node, dst: str, msg: Any) -> None:
-        if not self._live(node):
+        # _send, unrolled for the commonest call of all: a live node sending to another node
+        src = node.id
+        nodes = self._nodes
+        if nodes.get(src) is not node:
             return
-        if dst not in self._nodes:
-            raise UsageError(f"{node.id} sends to unknown node {dst!r} (nodes: {', '.join(self.node_ids)})")
-        self._send(node.id, dst, msg, client=False)
+        target = nodes.get(dst, _ABSENT)
+        if target is _ABSENT:
+            raise UsageError(f"{src} sends to unknown node {dst!r} (nodes: {', '.join(self.node_ids)})")
+        vclocks = self._vclocks
+        vc = vclocks[src] = vclocks[src].tick(src)
+        lo, hi = self._delay
+        message, in_flight = self.network.post(
+            src, dst, msg, self.time, lo if hi <= lo else self._draw(lo, hi), vc, False, target is not None,
+        )
+        self._sent.append(message)
+        if not in_flight:
+            self._lost.append(message.id)
 
     def set_timer(self, node: Node, delay: int, name: str) -> None:
-        if self._live(node):
+        if self._nodes.get(node.id) is node:
             if delay < 0:
                 raise UsageError(f"{node.id}: timer {name!r} delay must be >= 0, got {delay}")
-            self._timers[(node.id, name)] = self.time + self._clocks[node.id].to_virtual(delay)
+            self._timer_set((node.id, name), self.time + self._clocks[node.id].to_virtual(delay))
 
     def cancel_timer(self, node: Node, name: str) -> None:
-        if self._live(node):
-            self._timers.pop((node.id, name), None)
+        if self._live(node) and (node.id, name) in self._timers:
+            self._timer_drop((node.id, name))
+
+    # -- timers, kept sorted by when they are due (World.enabled reads them) ------------------------------
+    def _timer_set(self, key: tuple[str, str], deadline: int) -> None:
+        old = self._timers.get(key)
+        if old == deadline:
+            return
+        if old is not None and old <= self.time:
+            self._timer_undue(key)
+        self._timers[key] = deadline
+        if deadline <= self.time:
+            self._timer_due(key)
+        else:
+            heappush(self._timer_heap, (deadline, key))
+
+    def _timer_drop(self, key: tuple[str, str]) -> None:
+        """The timer fired, was cancelled, or its node went down."""
+        if self._timers.pop(key) <= self.time:
+            self._timer_undue(key)
+
+    def _timer_due(self, key: tuple[str, str]) -> None:
+        due = self._timers_due
+        i = bisect_left(due, key)
+        if i == len(due) or due[i] != key:
+            due.insert(i, key)
+            self._timers_due_ids.insert(i, self._timer_ids.get(key) or self._timer_id(key))
+
+    def _timer_undue(self, key: tuple[str, str]) -> None:
+        due = self._timers_due
+        i = bisect_left(due, key)
+        if i < len(due) and due[i] == key:
+            del due[i]
+            del self._timers_due_ids[i]
+
+    def _advance_to(self, now: int) -> None:
+        """Move time to ``now``: the messages and timers whose time came are due."""
+        self.time = now
+        self.network.advance(now)
+        heap, timers = self._timer_heap, self._timers
+        while heap and heap[0][0] <= now:
+            deadline, key = heappop(heap)
+            if timers.get(key) == deadline:
+                self._timer_due(key)
+
+    def _next_timer(self) -> int | None:
+        """The earliest deadline of a timer not yet due, if any."""
+        heap, timers = self._timer_heap, self._timers
+        while heap:
+            deadline, key = heap[0]
+            if timers.get(key) == deadline:
+                return deadline
+            heappop(heap)
+        return None
 
     def respond(self, node: Node, request: Request, kind: str, value: Any) -> None:
         if not self._live(node):
@@ -200,6 +364,10 @@ class WorldBase:
 
     def draw(self, lo: int, hi: int) -> int:
         return self._draw(lo, hi)
+
+    def fsync(self, node: Node, keys: tuple[Any, ...]) -> None:
+        if self._live(node):
+            self._disks[node.id].sync(keys)
 
     def annotate(self, node: Node, note: str) -> None:
         """Attach ``note`` to the current step, for the reader (replay ignores it)."""
@@ -230,12 +398,22 @@ class WorldBase:
 
     def _discard(self, node_id: str) -> None:
         """Drop a node's incarnation, letting it release what the simulation gave it (threads)."""
+        self._stirred = True
         node, self._nodes[node_id] = self._nodes[node_id], None
         discard = getattr(node, "_discard", None)
         if discard is not None:
             discard()
 
-    # -- inspecting the world (tests, invariants) -----------------------------------------------------
+    # -- inspecting the world (tests, invariants, aims) ----------------------------------------------
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every delivered message so far, in order, with the sender's and the receiver's clocks (built
+        on first use: most runs never ask)."""
+        done, log = self._deliveries, self._delivery_log
+        for m, vc in log[len(done):]:
+            done.append(Delivery(m.id, m.src, m.dst, m.vclock, vc))
+        return done
+
     def node(self, node_id: str) -> Node | None:
         """The live node object, or ``None`` while it is crashed."""
         return self._nodes[node_id]
@@ -244,7 +422,13 @@ class WorldBase:
         return [n for n in self._nodes.values() if n is not None]
 
     def storage(self, node_id: str) -> dict[str, Any]:
-        return self._storage[node_id]
+        """The node's storage as it reads it (synced or not)."""
+        return self._disks[node_id].cache
+
+    def disk(self, node_id: str) -> Disk:
+        """The node's :class:`~splitbrain.sim.disk.Disk`: ``disk(n).durable`` is what a power loss keeps,
+        ``disk(n).dirty()`` the keys it may lose."""
+        return self._disks[node_id]
 
     def clock(self, node_id: str) -> Clock:
         return self._clocks[node_id]
@@ -262,3 +446,23 @@ class WorldBase:
     def timers(self) -> dict[tuple[str, str], int]:
         """Pending timers: (node, name) -> virtual deadline, sorted."""
         return {key: self._timers[key] for key in sorted(self._timers)}
+
+    def last_sent(self) -> list[Message]:
+        """The messages the last step sent (lost ones included), with their contents."""
+        return list(self._sent)
+
+    def role(self, name: str) -> str | None:
+        """The node playing role ``name`` of ``Workload.roles`` now, or ``None``."""
+        try:
+            fn = self.workload.roles[name]
+        except KeyError:
+            known = ", ".join(self.workload.roles) or "none"
+            raise UsageError(f"workload {self.workload.name!r} has no role {name!r} (roles: {known})") from None
+        found = fn(cast(Any, self))
+        return found if found in self._nodes else None
+
+    def request_f(self, client: str, request: int) -> str | None:
+        """The operation of client ``client``'s request ``request`` while it is pending, else ``None``."""
+        slot = self._slots.get(client)
+        waiting = slot.waiting if slot is not None else None
+        return waiting.f if waiting is not None and waiting.id == request else None

@@ -13,24 +13,31 @@ Sources: :class:`RandomSource` (one seeded ``random.Random``, for fast campaigns
 longer enabled — what shrinking needs) and
 :class:`HypothesisSource` (draws from Hypothesis data, so Hypothesis generates and shrinks schedules).
 The idea of putting all nondeterminism behind one seeded interface is FoundationDB's simulation testing.
+
+The world hands ``choose`` an :class:`Enabled`: a sequence of ``(key, weight)`` pairs like any other,
+stored as runs of keys that share a weight (every deliverable message, every message a ``drop`` could
+hit). A source that only needs the total weight and the key at one position (:func:`total_weight`,
+:func:`weighted`) pays for the runs, not for every key; the keys of a long run are never built.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, overload
 
 from splitbrain.sim.trace import Step, Trace
 
 __all__ = [
     "Choice",
     "ChoiceSource",
+    "Enabled",
     "HypothesisSource",
     "Phase",
     "RandomSource",
     "ReplaySource",
+    "has_key",
     "total_weight",
     "weighted",
 ]
@@ -42,6 +49,113 @@ Choice = tuple[str, int]
 Phase = Literal["start", "run", "quiesce"]
 
 _FRAME = frozenset({"start", "quiesce"})  # steps the world always takes, at the start and before quiescing
+_new = object.__new__
+
+
+class Enabled(Sequence[Choice]):
+    """The enabled events in canonical order, as runs: each run is ``prefix + id`` for every id of a
+    sequence, all with one weight. Indexing and iterating give the ``(key, weight)`` pairs; :meth:`total`,
+    :meth:`pick` and :meth:`has` answer without building them.
+
+    ``also`` optionally names keys the world accepts although they are not listed (with weight 0): a
+    replay uses it for the faults a trace aimed (:mod:`splitbrain.sim.aims`).
+    """
+
+    __slots__ = ("_n", "_runs", "_total", "also")
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[str, Sequence[str], int]] = []
+        self._n = 0  # keys in all runs
+        self._total = 0  # their total weight
+        self.also: Callable[[str], bool] | None = None
+
+    @classmethod
+    def of(cls, runs: list[tuple[str, Sequence[str], int]], n: int, total: int) -> Enabled:
+        """An :class:`Enabled` holding ``runs`` (every run non-empty): ``n`` keys weighing ``total``."""
+        out = _new(cls)
+        out._runs, out._n, out._total, out.also = runs, n, total, None
+        return out
+
+    def add(self, prefix: str, ids: Sequence[str], weight: int) -> None:
+        """Append the keys ``prefix + id`` for each of ``ids``, each weighing ``weight``."""
+        n = len(ids)
+        if n:
+            self._runs.append((prefix, ids, weight))
+            self._n += n
+            self._total += n * weight
+
+    def add_one(self, key: str, weight: int) -> None:
+        self._runs.append((key, ("",), weight))
+        self._n += 1
+        self._total += weight
+
+    def extend(self, choices: Sequence[Choice]) -> None:
+        for key, weight in choices:
+            self.add_one(key, weight)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def first(self) -> str:
+        """The first key (the only one, when ``len(self) == 1``)."""
+        prefix, ids, _ = self._runs[0]
+        return prefix + ids[0]
+
+    @overload
+    def __getitem__(self, index: int) -> Choice: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Choice]: ...
+
+    def __getitem__(self, index: int | slice) -> Choice | list[Choice]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += len(self)
+        for prefix, ids, weight in self._runs:
+            n = len(ids)
+            if index < n:
+                return prefix + ids[index], weight
+            index -= n
+        raise IndexError("enabled event index out of range")
+
+    def __iter__(self) -> Iterator[Choice]:
+        for prefix, ids, weight in self._runs:
+            for item in ids:
+                yield prefix + item, weight
+
+    def total(self) -> int:
+        return self._total
+
+    def pick(self, r: int) -> str:
+        """The key at position ``r`` of the cumulative weights (``0 <= r < total``), as :func:`weighted`."""
+        for prefix, ids, weight in self._runs:
+            span = len(ids) * weight
+            if r < span:
+                return prefix + ids[r // weight]
+            r -= span
+        prefix, ids, _ = self._runs[-1]
+        return prefix + ids[len(ids) - 1]
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is listed (:attr:`also` is not consulted)."""
+        return any(key.startswith(prefix) and key[len(prefix):] in ids for prefix, ids, _ in self._runs)
+
+    def keys(self) -> list[str]:
+        return [key for key, _ in self]
+
+    def __repr__(self) -> str:
+        return f"Enabled({list(self)!r})"
+
+
+def has_key(enabled: Sequence[Choice], key: str) -> bool:
+    """Whether ``key`` is among ``enabled``."""
+    if isinstance(enabled, Enabled):
+        return enabled.has(key)
+    return any(k == key for k, _ in enabled)
 
 
 class ChoiceSource(ABC):
@@ -49,6 +163,9 @@ class ChoiceSource(ABC):
 
     #: the seed, when the source has one (recorded in the trace)
     seed: int | None = None
+    #: the source follows a recorded trace: the world then fires no aimed fault of its own (the trace's
+    #: aimed steps are followed like the others)
+    follows_trace: bool = False
 
     @abstractmethod
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
@@ -75,6 +192,8 @@ class ChoiceSource(ABC):
 
 def weighted(enabled: Sequence[Choice], r: int) -> str:
     """The key at position ``r`` of the cumulative weights (``0 <= r < total``)."""
+    if isinstance(enabled, Enabled):
+        return enabled.pick(r)
     for key, weight in enabled:
         if r < weight:
             return key
@@ -83,6 +202,8 @@ def weighted(enabled: Sequence[Choice], r: int) -> str:
 
 
 def total_weight(enabled: Sequence[Choice]) -> int:
+    if isinstance(enabled, Enabled):
+        return enabled.total()
     return sum(weight for _, weight in enabled)
 
 
@@ -92,8 +213,37 @@ class RandomSource(ChoiceSource):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
+        bits = self.rng.getrandbits
+
+        def below(n: int) -> int:
+            # random.Random._randbelow (for n > 0), which randrange and randint use: the same numbers,
+            # one call fewer, and independent of how a future Python spells it
+            k = n.bit_length()
+            r = bits(k)
+            while r >= n:
+                r = bits(k)
+            return r
+
+        self._below = below
 
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
+        if type(enabled) is Enabled:  # the world's: the same choice as below, without building pairs
+            n = enabled._n
+            if n <= 1:
+                if not n:
+                    return None
+                prefix, ids, _ = enabled._runs[0]
+                return prefix + ids[0]
+            total = enabled._total
+            if total <= 0:
+                return enabled[self.rng.randrange(n)][0]
+            r = self._below(total)
+            for prefix, ids, weight in enabled._runs:  # Enabled.pick, inline
+                span = len(ids) * weight
+                if r < span:
+                    return prefix + ids[r // weight]
+                r -= span
+            return enabled.pick(r)
         if not enabled:
             return None
         if len(enabled) == 1:
@@ -101,9 +251,13 @@ class RandomSource(ChoiceSource):
         total = total_weight(enabled)
         if total <= 0:
             return enabled[self.rng.randrange(len(enabled))][0]
-        return weighted(enabled, self.rng.randrange(total))
+        # randrange(n) for n > 0 is _randbelow(n): called directly, the same numbers at less cost
+        return weighted(enabled, self._below(total))
 
     def draw(self, lo: int, hi: int) -> int:
+        # randint(lo, hi) is randrange(lo, hi + 1), which for hi >= lo is lo + _randbelow(hi - lo + 1)
+        if hi >= lo:
+            return lo + self._below(hi - lo + 1)
         return self.rng.randint(lo, hi)
 
 
@@ -126,6 +280,8 @@ class ReplaySource(ChoiceSource):
     a link renumbers the later messages of that link; this mapping is what keeps an edited trace meaning
     what it said.)
     """
+
+    follows_trace = True
 
     def __init__(self, trace: Trace, *, fallback_seed: int | None = None) -> None:
         self.trace = trace
@@ -166,15 +322,14 @@ class ReplaySource(ChoiceSource):
         return None if name is None else f"{rec.kind}:{name}"
 
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
-        keys = {key for key, _ in enabled}
         steps = self.trace.steps
-        if not keys:
+        if not enabled:
             return None
-        if keys <= _FRAME:
+        if len(enabled) == 1 and enabled[0][0] in _FRAME:
             # the start step and the quiesce marker: follow the recorded one if it is next, and never
             # consume another kind of step for them
             self._step, self._draws, self._next_draw = None, [], 0
-            if self.cursor < len(steps) and steps[self.cursor].kind in keys:
+            if self.cursor < len(steps) and steps[self.cursor].kind == enabled[0][0]:
                 self._step = steps[self.cursor]
                 self._draws = self._step.draws or []
                 self.cursor += 1
@@ -186,7 +341,7 @@ class ReplaySource(ChoiceSource):
                 break
             self.cursor += 1
             key = self._key(rec)
-            if key is not None and key in keys:
+            if key is not None and (has_key(enabled, key) or (rec.aim is not None and _aimable(enabled, key))):
                 self.followed += 1
                 self._step = rec
                 self._draws = rec.draws or []
@@ -208,6 +363,12 @@ class ReplaySource(ChoiceSource):
 
     def recorded(self) -> Step | None:
         return self._step
+
+
+def _aimable(enabled: Sequence[Choice], key: str) -> bool:
+    """Whether the world accepts the aimed fault ``key`` of a recorded step though it is not enabled."""
+    also = enabled.also if isinstance(enabled, Enabled) else None
+    return also is not None and also(key)
 
 
 def _link(message: str) -> str:

@@ -3,6 +3,9 @@
 See :mod:`splitbrain.sim.client` for the semantics (Jepsen's ok / fail / info, redirects, retiring a
 process after an unknown outcome). Operations and target nodes are drawn when an ``invoke`` step runs
 and recorded as its fields, so a replay issues the same operation even after earlier steps are removed.
+Each slot's :class:`~splitbrain.sim.client.Client` picks them, hears every answer and may retry a
+failed or timed-out attempt elsewhere; a retry is recorded on the step that caused it (``result``
+``retry``, ``node`` the new target).
 """
 
 from __future__ import annotations
@@ -27,16 +30,18 @@ class ClientSteps(WorldBase):
 
     def _do_invoke(self, arg: str, params: Mapping[str, Any]) -> None:
         slot = self.clients[int(arg)]
+        client = slot.client
         if "f" in params:
             op = ClientOp(params["f"], params.get("value"), params.get("op_key"))
         else:
-            op = self.workload.generate(self._rand, slot.process)
-        target = params.get("node") or self.workload.choose_node(self._rand, self.node_ids, slot.process)
+            op = client.generate(self._rand)
+        target = params.get("node") or client.choose_node(self._rand)
         if target not in self._nodes:
             raise UsageError(f"client {slot.name} asked to send to unknown node {target!r} ({self.node_ids})")
         req = Request(self._next_request, slot.process, slot.name, op.f, freeze(op.value), freeze(op.key))
         self._next_request += 1
-        slot.waiting, slot.target, slot.at, slot.redirects = req, target, None, 0
+        slot.waiting, slot.target, slot.at, slot.redirects, slot.retries = req, target, None, 0, 0
+        self._busy += 1
         slot.deadline = self.time + self.workload.op_timeout
         self._rec.update(client=slot.index, process=req.process, f=req.f, value=req.value, op_key=req.key,
                          node=target)
@@ -49,6 +54,9 @@ class ClientSteps(WorldBase):
             self._rec["result"] = "stale"
             return
         self._rec.update(client=slot.index, process=req.process, result=reply.kind)
+        slot.client.on_answer(req, reply.kind, reply.value, reply.node)
+        if reply.kind in ("fail", "info") and self._retry(slot, req, reply.kind, reply.value, reply.node):
+            return
         if reply.kind == "redirect":
             target = reply.value
             if slot.redirects < MAX_REDIRECTS and target in self._nodes:
@@ -74,12 +82,33 @@ class ClientSteps(WorldBase):
         if reply.kind != "ok":
             slot.next_at = self.time + self.workload.backoff
         slot.waiting = None
+        self._busy -= 1
+
+    def _retry(self, slot: ClientSlot, req: Request, kind: str, error: Any, node: str | None) -> bool:
+        """Ask the client whether to retry ``req`` elsewhere; if so, resend it and say so."""
+        client = slot.client
+        if slot.retries >= client.max_retries:
+            return False
+        target = client.retry(req, kind, error, node)
+        if target is None:
+            return False
+        if target not in self._nodes:
+            raise UsageError(f"client {slot.name} retried at unknown node {target!r} ({self.node_ids})")
+        slot.retries += 1
+        slot.target, slot.at = target, None
+        slot.deadline = self.time + self.workload.op_timeout
+        self._rec.update(result="retry", node=target)
+        self._send(slot.name, target, req, client=True)
+        return True
 
     def _do_timeout(self, arg: str, params: Mapping[str, Any]) -> None:
         slot = self.clients[int(arg)]
         req = slot.waiting
         assert req is not None
         self._rec.update(client=slot.index, process=req.process, f=req.f)
+        slot.client.on_answer(req, "timeout", None, slot.target)
+        if self._retry(slot, req, "timeout", "timeout", slot.target):
+            return
         vc = self._vclocks[slot.name] = self._vclocks[slot.name].tick(slot.name)  # a client event
         self.recorder.complete(req, "info", time=self.time, node=slot.target, vclock=vc, value=req.value,
                                error="timeout")
@@ -88,6 +117,7 @@ class ClientSteps(WorldBase):
     def _retire(self, slot: ClientSlot) -> None:
         """The process's last operation has an unknown outcome: it is dead, a new process continues."""
         slot.waiting = None
+        self._busy -= 1
         slot.next_at = self.time + self.workload.backoff
-        slot.process = self._next_process
+        slot.process = slot.client.process = self._next_process
         self._next_process += 1

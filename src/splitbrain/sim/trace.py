@@ -34,11 +34,11 @@ TRACE_VERSION = 1
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 _MSG_KINDS = frozenset({"deliver", "drop", "duplicate", "delay"})
-_NODE_KINDS = frozenset({"crash", "restart", "pause", "resume", "skew"})
+_NODE_KINDS = frozenset({"crash", "power-loss", "restart", "pause", "resume", "skew"})
 _CLIENT_KINDS = frozenset({"invoke", "timeout"})
 
 
-class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One step of a run. Only the fields that matter for its kind are set."""
 
     step: int
@@ -67,6 +67,11 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     draws: list[int] | None = None
     #: what the step's node noted, for the reader (a controlled thread: where it stopped next)
     note: str | None = None
+    #: the aimed fault that fired this step (:mod:`splitbrain.sim.aims`); replays take it like any step
+    aim: str | None = None
+    #: a power loss: the unsynced storage keys that landed anyway, ``-1`` whole or ``n`` torn after the
+    #: first ``n`` appended items (every other unsynced key was lost)
+    kept: dict[str, int] | None = None
 
     def key(self) -> str:
         """The stable id of the choice this step made (what a replay looks for among enabled events)."""
@@ -80,17 +85,26 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             return f"{self.kind}:{self.node}"
         return self.kind
 
-    def describe(self) -> str:
-        """One readable line, e.g. ``  12 t=340   deliver msg 17 n1->n2``."""
+    def describe(self, payload: str | None = None) -> str:
+        """One readable line, e.g. ``  12 t=340   deliver msg n1>n2#3``; ``payload`` (the message's
+        contents, which the trace does not hold) is shown after the message when given."""
         parts = [f"{self.step:>4} t={self.t:<5} {self.kind}"]
         if self.msg is not None:
             parts.append(f"msg {self.msg}")
+            if payload is not None:
+                parts.append(payload)
         if self.kind == "invoke":
             parts.append(f"c{self.client} p{self.process} {self.f} {_show(self.value)} to {self.node}")
         elif self.kind == "timeout":
             parts.append(f"c{self.client} p{self.process} {self.f}")
+            if self.result == "retry":
+                parts.append(f"(retries at {self.node})")
         elif self.kind == "deliver" and self.f is not None:
             parts.append(f"(p{self.process} {self.f} request)")
+        elif self.result == "stale":
+            parts.append("(stale reply: its operation had already completed)")
+        elif self.result == "retry":
+            parts.append(f"(c{self.client} p{self.process} retries at {self.node})")
         elif self.result is not None:
             answer = {"ok": _show(self.value), "redirect": f"to {self.node}"}.get(self.result, "")
             parts.append(f"(p{self.process} {self.result} {answer})".replace(" )", ")"))
@@ -107,8 +121,13 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             parts.append(f"to {self.to}")
         if self.restarted or self.resumed:
             parts.append(f"restarted {self.restarted or []} resumed {self.resumed or []}")
+        if self.kept is not None:
+            kept = ", ".join(k if n < 0 else f"{k} (torn after {n})" for k, n in self.kept.items())
+            parts.append(f"unsynced writes kept: {kept or 'none'}")
         if self.note is not None:
             parts.append(f"-> {self.note}")
+        if self.aim is not None:
+            parts.append(f"[aimed: {self.aim}]")
         if self.sent:
             parts.append(f"sent {self.sent}")
         if self.lost:
@@ -162,7 +181,11 @@ class Trace(msgspec.Struct, kw_only=True):
     def load(cls, path: str | os.PathLike[str]) -> Trace:
         return cls.loads(Path(path).read_bytes(), source=os.fspath(path))
 
-    def describe(self) -> str:
-        """The whole trace as readable lines."""
-        head = f"{self.workload}/{self.variant} seed={self.seed} nodes={','.join(self.nodes)}"
-        return "\n".join([head, *(s.describe() for s in self.steps)])
+    def describe(self, *, header: bool = True, payloads: dict[str, str] | None = None) -> str:
+        """The whole trace as readable lines: a header (unless ``header`` is false), then one line per step,
+        with each message's contents when ``payloads`` (message id -> text) has them."""
+        seed = f" seed={self.seed}" if self.seed is not None else ""
+        head = [f"{self.workload}/{self.variant}{seed} nodes={','.join(self.nodes)}"] if header else []
+        found = payloads or {}
+        lines = [s.describe(found.get(s.msg) if s.msg is not None else None) for s in self.steps]
+        return "\n".join([*head, *lines])

@@ -18,6 +18,8 @@ __all__ = [
 
 Order = Literal["before", "after", "equal", "concurrent"]
 
+_new = object.__new__
+
 
 class VectorClock:
     """A map from process name to event count; every operation returns a new clock."""
@@ -40,9 +42,24 @@ class VectorClock:
 
     def tick(self, name: str) -> VectorClock:
         """The clock after one more local event of ``name``."""
-        counts = dict(self._counts)
+        counts = self._counts.copy()
         counts[name] = counts.get(name, 0) + 1
-        return VectorClock._of(counts)
+        clock = _new(VectorClock)
+        clock._counts = counts
+        return clock
+
+    def receive(self, other: VectorClock, name: str) -> VectorClock:
+        """``self.merge(other).tick(name)`` in one copy: ``name``'s clock after receiving a message
+        stamped ``other`` (the simulator does this on every delivery)."""
+        counts = self._counts.copy()
+        get = counts.get
+        for key, count in other._counts.items():
+            if count > get(key, 0):
+                counts[key] = count
+        counts[name] = get(name, 0) + 1
+        clock = _new(VectorClock)
+        clock._counts = counts
+        return clock
 
     def merge(self, other: VectorClock) -> VectorClock:
         """The entry-wise maximum: what a receiver knows after seeing ``other``."""
@@ -102,3 +119,4 @@ class VectorClock:
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}: {count}" for name, count in self.to_dict().items())
         return f"VectorClock({{{inner}}})"
+

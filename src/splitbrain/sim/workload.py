@@ -9,20 +9,27 @@ Eventually consistent systems are judged on the state they converge to, so two o
 quiesce phase: ``settle`` keeps the world running (timers and messages only) for that many ticks after
 the last client operation completed, and :meth:`Workload.final_reads` then reads every replica into the
 history as ``final-read`` operations. A workload that sets neither runs exactly as before.
+
+Four settings reach past the nodes: ``disk`` says what a power loss keeps of ``storage``
+(:mod:`splitbrain.sim.disk`), ``client_class`` gives each client its own state and failover policy
+(:class:`~splitbrain.sim.client.Client`), ``roles`` names the nodes that play a part at a given moment
+(``"leader"``), and ``aims`` lists faults aimed at roles and events (:mod:`splitbrain.sim.aims`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from splitbrain.errors import UsageError
-from splitbrain.sim.client import ClientOp
+from splitbrain.sim.client import Client, ClientOp
+from splitbrain.sim.disk import DISKS
 from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.node import Node, Rand
 
 if TYPE_CHECKING:
+    from splitbrain.sim.aims import Aim
     from splitbrain.sim.world import World
 
 __all__ = [
@@ -34,15 +41,33 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Invariant:
-    """A named safety property of world state: ``check(world)`` returns ``None`` or what is wrong."""
+    """A named safety property of world state: ``check(world)`` returns ``None`` or what is wrong.
+
+    ``state_only`` declares that the check reads nothing but the nodes and their storage (not the time,
+    the clients or the network): the world then skips it after a step that ran no node code — time
+    advancing, a message fault, a partition, a client sending a request or hearing back — since such a
+    step cannot change its verdict. Most steps of a run are such steps.
+    """
 
     name: str
     check: Callable[[World], str | None]
+    state_only: bool = False
 
 
-def invariant(fn: Callable[[World], str | None]) -> Invariant:
-    """Decorator: an :class:`Invariant` named after the function (``one_primary`` -> ``one-primary``)."""
-    return Invariant(fn.__name__.strip("_").replace("_", "-"), fn)
+@overload
+def invariant(fn: Callable[[World], str | None], /) -> Invariant: ...
+
+
+@overload
+def invariant(*, state_only: bool = False) -> Callable[[Callable[[World], str | None]], Invariant]: ...
+
+
+def invariant(fn: Any = None, /, *, state_only: bool = False) -> Any:
+    """Decorator: an :class:`Invariant` named after the function (``one_primary`` -> ``one-primary``);
+    ``@invariant(state_only=True)`` for a check that reads only node state (see :class:`Invariant`)."""
+    if fn is None:
+        return lambda f: Invariant(f.__name__.strip("_").replace("_", "-"), f, state_only)
+    return Invariant(fn.__name__.strip("_").replace("_", "-"), fn, state_only)
 
 
 class Workload:
@@ -72,10 +97,21 @@ class Workload:
     #: bug variant -> ``(faults, max_steps)`` it is searched with (``splitbrain fuzz --search``): the
     #: faults its scenario needs, made frequent; optional, and only for named bugs
     search: Mapping[str, tuple[FaultConfig, int]] = {}
+    #: what survives a ``power-loss`` fault: ``"fsync"`` — what the node synced (``Node.fsync``), plus
+    #: whichever unsynced writes happen to land, some torn; ``"durable"`` — every write, at once (a power
+    #: loss is then a crash). A plain ``crash`` keeps every write either way (see :mod:`splitbrain.sim.disk`)
+    disk: str = "fsync"
+    #: each client slot's own state and policy (:class:`~splitbrain.sim.client.Client`)
+    client_class: type[Client] = Client
+    #: role name -> ``fn(world)`` giving the node that plays it now (or ``None``), for aimed faults:
+    #: ``{"leader": current_leader}``
+    roles: Mapping[str, Callable[[World], str | None]] = {}
+    #: faults aimed at roles and events, fired as explicit steps (:mod:`splitbrain.sim.aims`)
+    aims: Sequence[Aim] = ()
 
     _settable: ClassVar[tuple[str, ...]] = (
         "name", "model", "variants", "node_count", "clients", "op_timeout", "backoff", "delay", "faults",
-        "max_steps", "invariants", "settle", "search",
+        "max_steps", "invariants", "settle", "search", "disk", "client_class", "roles", "aims",
     )
 
     def __init__(self, **overrides: Any) -> None:
@@ -98,6 +134,13 @@ class Workload:
             )
         if not isinstance(self.settle, int) or self.settle < 0:
             raise UsageError(f"workload {self.name}: settle must be an int >= 0 (ticks), got {self.settle!r}")
+        if self.disk not in DISKS:
+            raise UsageError(f"workload {self.name}: disk must be one of {', '.join(DISKS)}; got {self.disk!r}")
+        if not (isinstance(self.client_class, type) and issubclass(self.client_class, Client)):
+            raise UsageError(
+                f"workload {self.name}: client_class must be a subclass of splitbrain.sim.Client, got "
+                f"{self.client_class!r}"
+            )
 
     def generate(self, rand: Rand, process: int) -> ClientOp:
         """The next operation for ``process``; draw randomness only from ``rand``."""

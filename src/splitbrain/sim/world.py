@@ -18,22 +18,29 @@ let messages, timers and timeouts run until every client's operation has complet
 phase is a trace step; invariants are checked after each one and the first violation ends the run.
 
 Nothing here reads the wall clock, the global ``random`` or the iteration order of a set or a hash, so
-the same workload, variant and choices give a byte-identical trace and history.
+the same workload, variant and choices give a byte-identical trace and history; while it runs, the
+determinism auditor (:mod:`splitbrain.sim.audit`) stops the code under test from doing so either.
+Aimed faults (:mod:`splitbrain.sim.aims`) run as steps of their own before the source is asked again.
+
+At the start every node is created before any ``on_start`` runs, so a message one node sends another
+from ``on_start`` is delivered, whichever starts first (it used to be lost when the receiver started
+later).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from splitbrain.errors import UsageError
 from splitbrain.histories import History
+from splitbrain.sim.aiming import AimSteps
 from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.nemesis import NemesisSteps
 from splitbrain.sim.node import Request
-from splitbrain.sim.runtime import Delivery, Violation
-from splitbrain.sim.scheduler import Choice, ChoiceSource, ReplaySource
+from splitbrain.sim.runtime import Violation
+from splitbrain.sim.scheduler import ChoiceSource, Enabled, ReplaySource
 from splitbrain.sim.sessions import ClientSteps
 from splitbrain.sim.trace import Step, Trace
 from splitbrain.sim.workload import Workload
@@ -46,6 +53,8 @@ __all__ = [
 
 
 _NEVER = 1 << 62  # later than any deadline
+_ONE = ("",)  # the ids of a run holding one key (its prefix)
+_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,13 @@ class RunResult:
     skipped: int = 0
 
 
-class World(ClientSteps, NemesisSteps):
+class World(ClientSteps, NemesisSteps, AimSteps):
     """A seeded simulation of ``workload``'s ``variant`` (see the module docstring).
 
-    Pass ``seed`` (a :class:`RandomSource`) or any ``source``; ``faults`` and ``max_steps`` override the
-    workload's. Use :meth:`run` for a whole run, or :meth:`start`, :meth:`enabled`, :meth:`step` and
-    :meth:`quiesce` to drive it by hand.
+    Pass ``seed`` (a :class:`RandomSource`) or any ``source``; ``faults``, ``max_steps`` and ``aims`` (a
+    list of :class:`~splitbrain.sim.aims.Aim`) override the workload's; ``audit=False`` turns the
+    determinism auditor off. Use :meth:`run` for a whole run, or :meth:`start`, :meth:`enabled`,
+    :meth:`step` and :meth:`quiesce` to drive it by hand.
     """
 
     def __init__(
@@ -77,34 +87,52 @@ class World(ClientSteps, NemesisSteps):
         faults: FaultConfig | Any = None,
         max_steps: int | None = None,
         max_quiesce_steps: int = 20_000,
+        aims: Any = None,
+        audit: bool = True,
     ) -> None:
         super().__init__(
             workload, variant, seed=seed, source=source, faults=faults, max_steps=max_steps,
-            max_quiesce_steps=max_quiesce_steps,
+            max_quiesce_steps=max_quiesce_steps, aims=aims, audit=audit,
         )
+        source_type = type(self.source)
+        # the source hooks most sources leave as they are, looked up once instead of called every step
+        self._told = None if source_type.executed is ChoiceSource.executed else self.source.executed
+        self._recorded = None if source_type.recorded is ChoiceSource.recorded else self.source.recorded
+        self._invariants = tuple(workload.invariants)
+        self._watchful = tuple(inv for inv in self._invariants if not getattr(inv, "state_only", False))
         self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
-            kind: getattr(self, f"_do_{kind}")
+            kind: getattr(self, "_do_" + kind.replace("-", "_"))
             for kind in (
                 "start", "deliver", "timer", "timeout", "invoke", "advance", "drop", "duplicate", "delay",
                 "partition", "oneway", "bridge", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce",
+                "power-loss",
             )
         }
 
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> RunResult:
-        """Start, run up to ``max_steps`` chosen steps, quiesce, and return the result."""
+        """Start, run up to ``max_steps`` steps (chosen or aimed), quiesce, and return the result."""
         try:
-            self.start()
-            steps = 0
-            while self.violation is None and self.phase == "run" and steps < self.max_steps:
-                enabled = self.enabled()
-                key = self.source.choose(enabled, "run") if enabled else None
-                if key is None:
-                    break
-                self._execute(key, self._params())
-                steps += 1
-            if self.violation is None:
-                self.quiesce()
+            with self._watching():
+                self.start()
+                steps = 0
+                choose, execute, enabled, limit = self.source.choose, self._execute, self.enabled, self.max_steps
+                params, aiming = (self._params if self._recorded is not None else dict), self._aiming
+                while self.violation is None and self.phase == "run" and steps < limit:
+                    if aiming:
+                        aimed = self._next_aimed()
+                        if aimed is not None:
+                            execute(*aimed)
+                            steps += 1
+                            continue
+                    events = enabled()
+                    key = choose(events, "run") if events._n else None
+                    if key is None:
+                        break
+                    execute(key, params())
+                    steps += 1
+                if self.violation is None:
+                    self.quiesce()
         finally:
             self.close()
         return self.result()
@@ -123,7 +151,8 @@ class World(ClientSteps, NemesisSteps):
         if self.phase != "start":
             return
         self.source.choose([("start", 1)], "start")  # lets a replay line up the step's draws
-        self._execute("start", {})
+        with self._watching():
+            self._execute("start", {})
         self.phase = "run"
 
     def quiesce(self) -> None:
@@ -133,13 +162,17 @@ class World(ClientSteps, NemesisSteps):
         self.start()
         if self.phase == "quiesce" or self.violation is not None:
             return
+        with self._watching():
+            self._quiesce()
+
+    def _quiesce(self) -> None:
         self.phase = "quiesce"
         self.source.choose([("quiesce", 1)], "quiesce")
         self._execute("quiesce", self._params())
         steps = 0
         settled_at: int | None = None  # the time settling ends, once every client is done
         while self.violation is None and steps < self.max_quiesce_steps:
-            if all(slot.waiting is None for slot in self.clients):
+            if not self._busy:  # every client's operation has completed
                 if settled_at is None:
                     settled_at = self.time + self.workload.settle
                 if self.time >= settled_at:
@@ -168,7 +201,8 @@ class World(ClientSteps, NemesisSteps):
             raise UsageError(
                 f"{key!r} is not enabled at step {len(self.steps)} (t={self.time}); enabled: {keys}"
             )
-        return self._execute(key, params)
+        with self._watching():
+            return self._execute(key, params)
 
     def result(self) -> RunResult:
         return RunResult(
@@ -183,72 +217,150 @@ class World(ClientSteps, NemesisSteps):
         )
 
     # -- the enabled events --------------------------------------------------------------------------
-    def enabled(self) -> list[Choice]:
-        """The events that may run now, as ``(key, weight)`` in canonical order."""
-        w, now, quiescing = self._w, self.time, self.phase == "quiesce"
-        ready: list[Choice] = []
+    def enabled(self) -> Enabled:
+        """The events that may run now, as ``(key, weight)`` in canonical order: deliverable messages (in
+        creation order), due timers (by node and name), client timeouts and invocations (by slot),
+        ``advance``, then the faults.
+
+        The network and the timers are kept sorted by when they are due, so this reads the due ones
+        and the next deadline instead of looking at every message and timer — except without the
+        ``reorder`` fault, where a message is deliverable only at the head of its link."""
+        # the hottest function of the simulator: locals only, and few calls on the common path
+        now, quiescing = self.time, self.phase == "quiesce"
+        runs: list[tuple[str, Sequence[str], int]] = []
+        n = total = 0
         later = _NEVER
-        heads: set[tuple[str, str]] | None = None if self._reorder else set()
-        w_deliver = w["deliver"]
-        for m in self.network.in_flight.values():
-            if heads is not None:
-                link = (m.src, m.dst)
-                if link in heads:
-                    continue
-                heads.add(link)
-            if m.deliver_at > now:
-                if m.deliver_at < later:
-                    later = m.deliver_at
-            elif self._receptive(m.dst):
-                ready.append(("deliver:" + m.id, w_deliver))
-        for timer in sorted(self._timers):
-            deadline = self._timers[timer]
-            if deadline > now:
+        receptive = self._receptive
+        network = self.network
+        if network.in_flight:
+            if self._reorder:
+                ready = network.due
+                if ready and not self._all_up:
+                    in_flight = network.in_flight
+                    ready = [mid for mid in ready if in_flight[mid].dst in receptive]
+                else:
+                    ready = ready[:]
+                pending = network._pending
+                if pending:
+                    at, _, mid = pending[0]
+                    m = network.in_flight.get(mid)
+                    later = at if m is not None and m.deliver_at == at else network.next_due() or _NEVER
+            else:  # FIFO links: only the oldest message of each link
+                ready = []
+                heads: set[tuple[str, str]] = set()
+                for mid, m in network.in_flight.items():
+                    link = m.link
+                    if link in heads:
+                        continue
+                    heads.add(link)
+                    at = m.deliver_at
+                    if at > now:
+                        if at < later:
+                            later = at
+                    elif m.dst in receptive:
+                        ready.append(mid)
+            if ready:
+                n = len(ready)
+                total = n * self._w_deliver
+                runs.append(("deliver:", ready, self._w_deliver))
+        if self._timers:
+            due_ids = self._timers_due_ids
+            if due_ids and not self._all_up:
+                due_ids = [i for k, i in zip(self._timers_due, due_ids, strict=True) if k[0] in receptive]
+            else:
+                due_ids = due_ids[:]
+            if due_ids:
+                n += len(due_ids)
+                total += len(due_ids) * self._w_timer
+                runs.append(("timer:", due_ids, self._w_timer))
+            heap = self._timer_heap
+            if heap:
+                deadline, timer = heap[0]
+                if self._timers.get(timer) != deadline:
+                    deadline = self._next_timer() or _NEVER
                 if deadline < later:
                     later = deadline
-            elif self._receptive(timer[0]):
-                ready.append((f"timer:{timer[0]}:{timer[1]}", w["timer"]))
-        for slot in self.clients:
+        for slot, timeout_run, invoke_run in self._client_runs:
             if slot.waiting is not None:
                 if slot.deadline > now:
-                    later = min(later, slot.deadline)
+                    if slot.deadline < later:
+                        later = slot.deadline
                 else:
-                    ready.append((f"timeout:{slot.index}", w["timeout"]))
+                    runs.append(timeout_run)
+                    n += 1
+                    total += timeout_run[2]
             elif quiescing:
                 continue
             elif slot.next_at > now:
-                later = min(later, slot.next_at)
+                if slot.next_at < later:
+                    later = slot.next_at
             else:
-                ready.append((f"invoke:{slot.index}", w["invoke"]))
-        self._later = None if later is _NEVER else later
-        if later is not _NEVER:
-            if not ready:
-                ready.append(("advance", w["advance"]))
-            elif not quiescing and w["stall"]:
-                ready.append(("advance", w["stall"]))
-        if not quiescing:
-            ready += self._fault_choices()
-        return ready
+                runs.append(invoke_run)
+                n += 1
+                total += invoke_run[2]
+        if self._aiming and not quiescing:
+            aimed = self._aim_deadline()
+            if aimed is not None and aimed < later:
+                later = aimed
+        if later == _NEVER:
+            self._later = None
+        else:
+            self._later = later
+            if not n:
+                runs.append(self._advance_run)
+                n = 1
+                total += self._advance_run[2]
+            elif not quiescing and self._stall_run[2]:
+                runs.append(self._stall_run)
+                n += 1
+                total += self._stall_run[2]
+        if not quiescing and (self._faulty or not self._all_up or network.cuts):
+            more, weight = self._fault_runs(runs)
+            n += more
+            total += weight
+        out = _new(Enabled)
+        out._runs, out._n, out._total, out.also = runs, n, total, None
+        if self._aim_replay and not quiescing:
+            out.also = self._aimable
+        return out
 
     # -- executing a step --------------------------------------------------------------------------
     def _params(self) -> dict[str, Any]:
-        rec = self.source.recorded()
+        if self._recorded is None:
+            return {}
+        rec = self._recorded()
         if rec is None:
             return {}
         return {name: value for name in rec.__struct_fields__ if (value := getattr(rec, name)) is not None}
 
     def _execute(self, key: str, params: Mapping[str, Any]) -> Step:
         kind, _, arg = key.partition(":")
-        self._rec, self._draws, self._sent, self._lost = {}, [], [], []
+        rec: dict[str, Any] = {}
+        draws: list[int] = []
+        sent: list[Any] = []
+        lost: list[str] = []
+        self._rec, self._draws, self._sent, self._lost, self._delivered = rec, draws, sent, lost, None
+        self._stirred = False
         t = self.time
         self._handlers[kind](arg, params)
-        step = Step(
-            step=len(self.steps), t=t, kind=kind, **self._rec, sent=self._sent or None,
-            lost=self._lost or None, draws=self._draws or None,
-        )
-        self.steps.append(step)
-        self.source.executed(step)
-        for inv in self.workload.invariants:
+        if params and "aim" in params:
+            rec["aim"] = params["aim"]
+        auditor = self._auditor
+        if auditor is not None and auditor.escaped is not None:
+            raise auditor.escaped  # the code under test caught the auditor's error and carried on
+        if sent:
+            rec["sent"] = [m.id for m in sent]
+        if lost:
+            rec["lost"] = lost
+        if draws:
+            rec["draws"] = draws
+        steps = self.steps
+        step = Step(step=len(steps), t=t, kind=kind, **rec)
+        steps.append(step)
+        if self._told is not None:
+            self._told(step)
+        # a step that ran no node code cannot change what a state-only invariant reads
+        for inv in self._invariants if self._stirred else self._watchful:
             problem = inv.check(self)
             if problem is not None:
                 self.violation = Violation(inv.name, problem, step.step)
@@ -256,29 +368,44 @@ class World(ClientSteps, NemesisSteps):
         return step
 
     def _do_start(self, arg: str, params: Mapping[str, Any]) -> None:
+        # every node exists before any starts: a message sent from on_start reaches a node that starts later
         for node_id in self.node_ids:
-            self._boot(node_id)
+            self._incarnate(node_id)
+        self._refresh_nodes()
+        for node_id in self.node_ids:
+            self._call(node_id, "on_start")
+        for slot in self.clients:
+            slot.client.on_start()
 
     def _do_deliver(self, arg: str, params: Mapping[str, Any]) -> None:
-        m = self.network.pop(arg)
-        self._rec.update(msg=m.id, src=m.src, dst=m.dst)
-        vc = self._vclocks[m.dst] = self._vclocks[m.dst].merge(m.vclock).tick(m.dst)
-        self.deliveries.append(Delivery(m.id, m.src, m.dst, m.vclock, vc))
-        slot = self._slots.get(m.dst)
+        m = self._delivered = self.network.pop(arg)
+        dst = m.dst
+        rec = self._rec
+        rec["msg"], rec["src"], rec["dst"] = arg, m.src, dst
+        vc = self._vclocks[dst] = self._vclocks[dst].receive(m.vclock, dst)
+        self._delivery_log.append((m, vc))
+        if not m.client:
+            node = self._nodes[dst]
+            self._stirred = True
+            try:
+                node.on_message(m.src, m.payload)  # type: ignore[union-attr]
+            except Exception as exc:
+                self._blame(exc, node, "on_message")
+                raise
+            return
+        slot = self._slots.get(dst)
         if slot is not None:
             self._client_receive(slot, m.payload, vc)
-        elif m.client:
+        else:
             req: Request = m.payload
             self._rec.update(process=req.process, f=req.f)
             if self._slots[req.client].waiting is req:
-                self._slots[req.client].at = m.dst
-            self._call(m.dst, "on_client", req)
-        else:
-            self._call(m.dst, "on_message", m.src, m.payload)
+                self._slots[req.client].at = dst
+            self._call(dst, "on_client", req)
 
     def _do_timer(self, arg: str, params: Mapping[str, Any]) -> None:
         node_id, _, name = arg.partition(":")
-        del self._timers[(node_id, name)]
+        self._timer_drop((node_id, name))
         self._rec.update(node=node_id, timer=name)
         self._call(node_id, "on_timer", name)
 
@@ -287,11 +414,13 @@ class World(ClientSteps, NemesisSteps):
         # a trace with steps removed keeps the times it recorded (anything due meanwhile just runs late)
         assert self._later is not None and self._later > self.time
         target = params.get("to")
-        self.time = target if isinstance(target, int) and target > self.time else self._later
+        self._advance_to(target if isinstance(target, int) and target > self.time else self._later)
         self._rec["to"] = self.time
 
 
-def replay(trace: Trace, workload: Workload, *, fallback_seed: int | None = None) -> RunResult:
+def replay(
+    trace: Trace, workload: Workload, *, fallback_seed: int | None = None, audit: bool = True
+) -> RunResult:
     """Run ``workload`` again following ``trace``; a full trace reproduces its history exactly."""
     if trace.workload != workload.name:
         raise UsageError(f"the trace is of workload {trace.workload!r}, not {workload.name!r}")
@@ -300,4 +429,6 @@ def replay(trace: Trace, workload: Workload, *, fallback_seed: int | None = None
             f"the trace has nodes {trace.nodes}; workload {workload.name} has {list(workload.node_ids)}"
         )
     source = ReplaySource(trace, fallback_seed=fallback_seed)
-    return World(workload, trace.variant, source=source, faults=trace.faults, max_steps=trace.max_steps).run()
+    return World(
+        workload, trace.variant, source=source, faults=trace.faults, max_steps=trace.max_steps, audit=audit,
+    ).run()
