@@ -27,7 +27,7 @@ def test_registry() -> None:
     assert isinstance(load_workload("raft-kv"), type(WORKLOAD))
     assert WORKLOAD.model == "kv"
     assert WORKLOAD.bug_variants == [
-        "unpersisted-vote", "commit-old-term", "stale-read", "truncate-on-append", "no-step-down",
+        "unpersisted-vote", "unsynced-vote", "commit-old-term", "stale-read", "truncate-on-append", "no-step-down",
     ]
     assert set(SEARCH) == set(WORKLOAD.bug_variants)
 

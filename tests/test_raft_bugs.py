@@ -24,6 +24,7 @@ WORKLOAD = load_workload("raft-kv")
 #: variant -> (schedules budget, checks that may catch it)
 FIND = {
     "unpersisted-vote": (50, {"invariant:election-safety"}),
+    "unsynced-vote": (50, {"invariant:election-safety"}),  # under power-loss: a crash keeps unsynced writes
     "stale-read": (50, {"checker:linearizability"}),
     "truncate-on-append": (100, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
     "no-step-down": (150, {"checker:linearizability", "invariant:election-safety"}),
@@ -33,6 +34,7 @@ FIND = {
 #: slowest to replay, only in the slow run below)
 SHRINK = {
     "unpersisted-vote": (150, 20),
+    "unsynced-vote": (150, 20),
     "truncate-on-append": (250, 30),
     "stale-read": (250, 60),
     "commit-old-term": (250, 100),
@@ -40,6 +42,7 @@ SHRINK = {
 #: variant -> (shrink replays, the stated step bound): each shrinks to a 1-minimal trace within them (slow)
 MINIMAL = {
     "unpersisted-vote": (300, 20),
+    "unsynced-vote": (300, 20),
     "truncate-on-append": (500, 30),
     "stale-read": (800, 55),
     "commit-old-term": (1000, 70),

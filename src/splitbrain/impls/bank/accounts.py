@@ -101,6 +101,7 @@ class BankWorkload(Workload):
     """
 
     node_count = 4
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     clients = 3
     read_share = 30
 
@@ -156,7 +157,7 @@ def outcomes(world: World) -> Outcomes:
     return audit
 
 
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def atomic_outcome(world: World) -> str | None:
     """No transaction is committed at one node and aborted at another, over the whole run (AC1)."""
     return outcomes(world).conflict

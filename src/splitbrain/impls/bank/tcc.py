@@ -300,7 +300,7 @@ class TCCParticipant:
 
 
 # -- invariants ------------------------------------------------------------------------------------------
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def money_conserved(world: World) -> str | None:
     """Available plus frozen money is TOTAL, where a confirmed transfer (by anyone) counts as applied at a
     shard that still holds its reservation: its frozen debit is gone, its credit is in."""
@@ -326,7 +326,7 @@ def money_conserved(world: World) -> str | None:
     )
 
 
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def no_reservation_after_finish(world: World) -> str | None:
     """Once every participant acknowledged a transfer's confirm or cancel, no shard holds a reservation
     for it — a frozen debit or a noted credit — since nobody will ever settle it."""

@@ -382,7 +382,7 @@ class Shard:
 
 
 # -- invariants ------------------------------------------------------------------------------------------
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def money_conserved(world: World) -> str | None:
     """The committed state holds TOTAL: every shard's balances, plus — for a transaction that is
     committed but not yet applied at a shard — the change its prepare record will make there."""

@@ -251,6 +251,7 @@ class CausalBroadcastWorkload(Workload):
     """Three nodes, three clients broadcasting unique message ids."""
 
     name = "causal-broadcast"
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "causal"  # judged by history_checks(), not by a sequential model
     variants = {"correct": CausalBroadcastNode, "deliver-on-receipt": DeliverOnReceipt,

@@ -237,6 +237,7 @@ class _CRDTWorkload(Workload):
     """What the two CRDT workloads share: three replicas, three clients, settling, final reads."""
 
     model = "eventual"  # judged by history_checks(), not by a sequential model
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     node_count = 3
     clients = 3
     op_timeout = 60

@@ -57,6 +57,8 @@ class GCounter:
         return sum(n for _, n in self.counts)
 
     def merge(self, other: GCounter) -> GCounter:
+        if other.counts == self.counts:  # merging is idempotent: gossip mostly brings what a replica has
+            return self
         return GCounter(_pointwise(self.counts, other.counts, max))
 
 
@@ -77,7 +79,8 @@ class PNCounter:
         return self.up.value - self.down.value
 
     def merge(self, other: PNCounter) -> PNCounter:
-        return type(self)(self.up.merge(other.up), self.down.merge(other.down))
+        up, down = self.up.merge(other.up), self.down.merge(other.down)
+        return self if up is self.up and down is self.down else type(self)(up, down)
 
 
 class SumMergePNCounter(PNCounter):
@@ -119,6 +122,8 @@ class ORSet:
         return tuple(sorted({e for e, t in self.tags if t not in gone}))
 
     def merge(self, other: ORSet) -> ORSet:
+        if other.tags == self.tags and other.removed == self.removed:  # idempotent: nothing new
+            return self
         return ORSet(_union(self.tags, other.tags), _union(self.removed, other.removed))
 
 

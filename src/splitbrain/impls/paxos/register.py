@@ -284,7 +284,7 @@ def _paxos_nodes(world: World) -> list[PaxosNode]:
     return [n for n in world.live_nodes() if isinstance(n, PaxosNode)]
 
 
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def one_value_per_slot(world: World) -> str | None:
     """At most one value is chosen per slot: chosen = accepted by a majority at one ballot, at any time."""
     record = _audit(world)
@@ -305,7 +305,7 @@ def one_value_per_slot(world: World) -> str | None:
     return None
 
 
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def learners_agree(world: World) -> str | None:
     """No two nodes learn different values for one slot."""
     record = _audit(world)
@@ -335,6 +335,7 @@ class PaxosWorkload(Workload):
     """Three nodes (``node_count=5`` for five), three clients, read / write / cas over values 0-4."""
 
     name = "paxos"
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "cas-register"
     variants = {"correct": PaxosNode, "forget-promise": ForgetPromise, "ignore-accepted": IgnoreAccepted}

@@ -250,7 +250,7 @@ class LocalRead(PrimaryBackup):
     local_read = True
 
 
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def one_primary_per_view(world: World) -> str | None:
     """At most one live node acts as primary of any view, and only the view's designated primary."""
     seen: dict[int, str] = {}
@@ -271,6 +271,7 @@ class PrimaryBackupWorkload(Workload):
     """Three nodes, three clients issuing read / write / cas over values 0-4, every fault kind."""
 
     name = "primary-backup"
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     model = "cas-register"
     variants = {"correct": PrimaryBackup, "early-ack": EarlyAck, "local-read": LocalRead}
     node_count = 3

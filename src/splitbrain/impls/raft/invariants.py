@@ -3,6 +3,10 @@
 Election Safety, Leader Completeness and State Machine Safety speak about the whole run, not one moment
 (a leader of term 5 seen earlier; an entry committed earlier), so the checks keep an :class:`Audit` on the
 world object: what they have seen so far. A replay builds a new world, hence a new audit.
+
+Every check reads only the nodes and their storage, so each is declared ``state_only``: the world skips it
+after a step that ran no node code (time advancing, a message fault, a client hearing back), when it
+cannot have anything new to see — most steps of a run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ class Audit:
     applied: list[tuple[Command, str]] = field(default_factory=list)  # index-1 -> (command, first node)
     applied_seen: dict[Node, int] = field(default_factory=dict)  # node incarnation -> commands audited
     leader_seen: dict[Node, tuple[int, int]] = field(default_factory=dict)  # node -> (term, verified)
+    logs_checked: list[list[Entry]] = field(default_factory=list)  # copies of the logs last found matching
+    nodes_at: tuple[int, list[Any]] = (-1, [])  # (step count, the live Raft nodes then): shared by the checks
 
 
 def audit(world: World) -> Audit:
@@ -33,15 +39,24 @@ def audit(world: World) -> Audit:
     return found
 
 
-def _raft_nodes(world: World) -> list[Any]:
-    return [n for n in world.live_nodes() if hasattr(n, "role")]
+def _raft_nodes(world: World, record: Audit) -> list[Any]:
+    """The live Raft nodes (a node is up or down only between steps: the checks of one step share them)."""
+    now = len(world.steps)
+    if record.nodes_at[0] != now:
+        record.nodes_at = (now, [n for n in world.live_nodes() if hasattr(n, "role")])
+    return record.nodes_at[1]
 
 
-@invariant
+def _logs(world: World) -> list[list[Entry]]:
+    return [world.storage(n).get("log") or [] for n in world.node_ids]
+
+
+@invariant(state_only=True)
 def election_safety(world: World) -> str | None:
     """At most one leader per term, over the whole run."""
-    leaders = audit(world).leaders
-    for node in _raft_nodes(world):
+    record = audit(world)
+    leaders = record.leaders
+    for node in _raft_nodes(world, record):
         if node.role == "leader":
             first = leaders.setdefault(node.term, node.id)
             if first != node.id:
@@ -49,11 +64,16 @@ def election_safety(world: World) -> str | None:
     return None
 
 
-@invariant
+@invariant(state_only=True)
 def log_matching(world: World) -> str | None:
     """If two logs hold an entry with the same index and term, they are identical up to that index.
-    Checking the highest such index of each pair suffices: its prefix contains every lower one."""
-    logs = [(n, world.storage(n).get("log") or []) for n in world.node_ids]
+    Checking the highest such index of each pair suffices: its prefix contains every lower one. Logs
+    unchanged since they last matched need no new check (most steps touch no log)."""
+    current = _logs(world)
+    record = audit(world)
+    if current == record.logs_checked:  # entries are shared tuples: this compares pointers, mostly
+        return None
+    logs = list(zip(world.node_ids, current, strict=True))
     for i, (a, log_a) in enumerate(logs):
         for b, log_b in logs[i + 1:]:
             k = min(len(log_a), len(log_b))
@@ -65,16 +85,17 @@ def log_matching(world: World) -> str | None:
                     f"{a} and {b} agree on index {k} (term {log_a[k - 1][0]}) but differ at index {j + 1}: "
                     f"{log_a[j]} vs {log_b[j]}"
                 )
+    record.logs_checked = [list(log) for log in current]
     return None
 
 
-@invariant
+@invariant(state_only=True)
 def leader_completeness(world: World) -> str | None:
     """A committed entry is in the log of every leader of a later term. An entry's commit term is the term
     of the first node seen holding it committed: no earlier than the true one, so the check is sound."""
     record = audit(world)
     committed = record.committed
-    nodes = _raft_nodes(world)
+    nodes = _raft_nodes(world, record)
     for node in nodes:
         log = node.log
         for index in range(len(committed) + 1, min(node.commit, len(log)) + 1):
@@ -98,12 +119,12 @@ def leader_completeness(world: World) -> str | None:
     return None
 
 
-@invariant
+@invariant(state_only=True)
 def state_machine_safety(world: World) -> str | None:
     """No two nodes apply different commands at one log index."""
     record = audit(world)
     applied, seen = record.applied, record.applied_seen
-    for node in _raft_nodes(world):
+    for node in _raft_nodes(world, record):
         mine = node.applied
         start = seen.get(node, 0)
         for index in range(start, len(mine)):

@@ -2,8 +2,10 @@
 Understandable Consensus Algorithm"; ReadIndex from Ongaro's thesis, section 6.4).
 
 * Durable (``self.storage``): ``term``, ``vote`` and ``log`` (a list of ``(term, command)``), written
-  before any message that depends on them is sent. Everything else — role, commit index, the state
-  machine — is rebuilt after a restart.
+  *and synced* (``fsync``) before any message that depends on them is sent — a vote, an acknowledgement
+  of entries, a leader counting its own copy of an entry. Figure 2 calls this "updated on stable storage
+  before responding to RPCs"; a write the disk has not synced does not survive a ``power-loss``.
+  Everything else — role, commit index, the state machine — is rebuilt after a restart.
 * Elections: randomized timeouts; a candidate re-sends RequestVote each heartbeat to peers that have not
   granted (lost messages would otherwise stall an election for a whole timeout).
 * Replication: AppendEntries with at most ``MAX_BATCH`` entries, consistency check on
@@ -38,7 +40,8 @@ PARK_TRIES = 3
 class RaftNode(Node):
     """The correct Raft node; the ``ClassVar`` switches are the bug variants' knobs."""
 
-    persist_vote: ClassVar[bool] = True  # term and vote survive a crash
+    persist_vote: ClassVar[bool] = True  # term and vote are written to storage
+    sync_vote: ClassVar[bool] = True  # ... and synced before anything depends on them
     commit_current_term_only: ClassVar[bool] = True  # Figure 8's rule
     confirm_reads: ClassVar[bool] = True  # ReadIndex round before answering a read
     truncate_on_conflict_only: ClassVar[bool] = True  # keep matching entries on AppendEntries
@@ -52,10 +55,10 @@ class RaftNode(Node):
     def on_start(self) -> None:
         s = self.storage
         if "log" not in s:
-            s.update(term=0, vote=None, log=[])
+            self.persist(term=0, vote=None, log=[])
         self.log = s["log"]
         if self.persist_vote:
-            self.term, self.vote = s["term"], s["vote"]
+            self.term, self.vote = s.get("term", 0), s.get("vote")
         else:  # the bug: recover the term from the log, and forget the vote
             self.term, self.vote = (self.log[-1][0] if self.log else 0), None
         self.role = "follower"
@@ -82,6 +85,8 @@ class RaftNode(Node):
     def _save(self) -> None:
         if self.persist_vote:
             self.storage.update(term=self.term, vote=self.vote)
+            if self.sync_vote:
+                self.fsync("term", "vote")
 
     def _reset_election(self) -> None:
         self.set_timer(self.randint(*ELECTION_TIMEOUT), "election")
@@ -192,6 +197,7 @@ class RaftNode(Node):
             self._retry_parked()
             return
         self._store(prev, m.entries)
+        self.fsync("log")  # the entries are on disk before the reply says so
         last = prev + len(m.entries)
         if m.commit > self.commit and last > self.commit:
             self.commit = min(m.commit, last)
@@ -315,6 +321,7 @@ class RaftNode(Node):
                 self._serve_reads()
                 return
         self.log.append((self.term, (request.id, request.f, request.key, request.value)))
+        self.fsync("log")  # the leader counts its own copy towards the majority: it must be durable
         self.waiting[len(self.log)] = request
         for peer in self.peers:
             if self.next_index[peer] == len(self.log):

@@ -15,6 +15,16 @@ class UnpersistedVote(RaftNode):
     persist_vote = False
 
 
+class UnsyncedVote(RaftNode):
+    """Term and vote are written to storage but never synced before the node answers (it syncs only its
+    log, as if they lived in a separate file written without ``fsync``). A process crash keeps them — the
+    operating system still holds the write — so plain crashes never show it; a ``power-loss`` loses
+    them, and the restarted node can grant a second vote in a term it already voted in (Figure 2: "updated
+    on stable storage before responding to RPCs")."""
+
+    sync_vote = False
+
+
 class CommitOldTerm(RaftNode):
     """The leader commits entries of earlier terms by counting replicas — the Figure 8 case (section
     5.4.2): such an entry can still be overwritten by a leader elected without it."""
@@ -48,6 +58,7 @@ class NoStepDown(RaftNode):
 VARIANTS: dict[str, type[Node]] = {
     "correct": RaftNode,
     "unpersisted-vote": UnpersistedVote,
+    "unsynced-vote": UnsyncedVote,
     "commit-old-term": CommitOldTerm,
     "stale-read": StaleRead,
     "truncate-on-append": TruncateOnAppend,

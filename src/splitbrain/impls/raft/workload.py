@@ -31,6 +31,10 @@ RAFT_FAULTS = FaultConfig(
 #: scenario each bug needs, made frequent. The correct version must pass under every one of them too.
 SEARCH: dict[str, tuple[FaultConfig, int]] = {
     "unpersisted-vote": (FaultConfig(kinds=("drop", "crash"), weights={"crash": 60, "restart": 200, "drop": 10}), 400),
+    # caught only by a power loss: a crash keeps what the node wrote, synced or not
+    "unsynced-vote": (
+        FaultConfig(kinds=("drop", "power-loss"), weights={"power-loss": 60, "restart": 200, "drop": 10}), 400,
+    ),
     "commit-old-term": (
         FaultConfig(
             kinds=("drop", "partition", "crash"),
@@ -53,6 +57,12 @@ SEARCH: dict[str, tuple[FaultConfig, int]] = {
 
 
 READS = ("leader", "local")
+
+
+def _leader(world: Any) -> str | None:
+    """The live node leading the highest term, if any (a deposed leader may not know it yet)."""
+    leaders = [n for n in world.live_nodes() if getattr(n, "role", None) == "leader"]
+    return max(leaders, key=lambda n: (n.term, n.id)).id if leaders else None
 
 
 class LocalReads(RaftNode):
@@ -92,6 +102,10 @@ class RaftKVWorkload(Workload):
     faults = RAFT_FAULTS
     max_steps = 400
     invariants = INVARIANTS
+    #: Raft syncs what it promises (``fsync`` before a vote or an acknowledgement): a power loss keeps only that
+    disk = "fsync"
+    #: who the leader is: the live leader of the highest term (for aimed faults: ``Aim("crash", "leader", ...)``)
+    roles = {"leader": lambda world: _leader(world)}
     reads: str = "leader"
 
     _settable = (*Workload._settable, "reads")

@@ -286,6 +286,7 @@ class CircuitBreakerWorkload(Workload):
     """A breaker (n1) in front of a flaky backend (n2); four clients make guarded calls."""
 
     name = "circuit-breaker"
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "circuit-breaker"
     variants = {"correct": BreakerNode, "probe-stampede": StampedeNode, "reset-race": ResetRaceNode}

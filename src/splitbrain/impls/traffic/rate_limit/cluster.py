@@ -160,7 +160,7 @@ class NonAtomicLimiterNode(LimiterNode):
     non_atomic = True
 
 
-@invariant
+@invariant(state_only=True)  # reads node state and storage only
 def stored_tokens_within_burst(world: World) -> str | None:
     """The store's bucket holds between 0 and ``burst`` tokens."""
     bucket = world.storage(STORE).get("bucket")
@@ -179,6 +179,7 @@ class RateLimitClusterWorkload(Workload):
     """A store and two gateways; four clients ``acquire`` through random gateways, every fault kind."""
 
     name = "rate-limit-cluster"
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "rate-limit"
     variants = {"correct": LimiterNode, "non-atomic-increment": NonAtomicLimiterNode}

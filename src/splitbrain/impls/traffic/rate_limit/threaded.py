@@ -214,6 +214,7 @@ SEARCH: dict[str, tuple[FaultConfig, int]] = {
 # -- workloads -------------------------------------------------------------------------------------------
 class _LimiterWorkload(Workload):
     node_count = 1
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     clients = 3
     op_timeout = 100
     backoff = 3

@@ -184,6 +184,7 @@ class WRRWorkload(Workload):
     """A balancer (n1) over three weighted backends (n2-n4) that fail and recover; four clients pick."""
 
     name = "wrr"
+    disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "wrr"
     variants = {"correct": BalancerNode, "bursty": BurstyNode, "shared-cursor-race": RacyCursorNode}
