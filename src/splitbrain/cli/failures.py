@@ -32,30 +32,44 @@ def _load(path: str, workload: str | None) -> tuple[dict[str, Any], Any, Any]:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--workload", "workload_name", default=None, help=_WORKLOAD_HELP)
+@click.option("--check-determinism", "elsewhere", is_flag=True,
+              help="Run the second replay in a new Python process with another PYTHONHASHSEED, and name the "
+                   "first step where the two runs part.")
 @verbose_option
-def replay(file: str, workload_name: str | None, verbose: int) -> None:
+def replay(file: str, workload_name: str | None, elsewhere: bool, verbose: int) -> None:
     """Re-run a saved failure (twice, to prove it is deterministic); say whether it still fails.
 
-    Exit status: 1 it still fails, 0 it no longer does, 3 bad input, 4 the two replays differed (or an
-    internal error).
+    Exit status: 1 it still fails, 0 it no longer does, 3 bad input, 4 the two replays differed (the
+    first step where they part is printed).
     """
     from splitbrain.cli.exits import EXIT_INTERNAL
+    from splitbrain.fuzz.determinism import compare_runs, replay_elsewhere
     from splitbrain.fuzz.schedule import replay_trace
-    from splitbrain.histories import dumps_history
 
     record, trace, workload = _load(file, workload_name)
     first = replay_trace(workload, trace)
-    second = replay_trace(workload, trace)
-    same = (first.trace.dumps() == second.trace.dumps()
-            and dumps_history(first.history) == dumps_history(second.history))
-    click.echo(f"{trace.workload}/{trace.variant}: {len(trace.steps)} steps replayed twice: "
-               + ("identical traces and histories" if same else "THE TWO REPLAYS DIFFER (nondeterminism)"))
+    if elsewhere:
+        second_trace, second_history = replay_elsewhere(file, workload_name)
+        how = "here and in a new process (another PYTHONHASHSEED)"
+    else:
+        second = replay_trace(workload, trace)
+        second_trace, second_history = second.trace, second.history
+        how = "twice"
+    divergence = compare_runs(first.trace, first.history, second_trace, second_history)
+    click.echo(f"{trace.workload}/{trace.variant}: {len(trace.steps)} steps replayed {how}: "
+               + ("identical traces and histories" if divergence is None
+                  else "THE TWO REPLAYS DIFFER (nondeterminism)"))
     if verbose:
         click.echo(first.trace.describe())
-    if not same:
-        click.echo("the code under test is not deterministic: it reads something the simulator does not control "
-                   "(the wall clock, global random, a real socket, a thread)", err=True)
+    if divergence is not None:
+        click.echo(divergence.describe())
+        click.echo("the code under test is not deterministic: it depends on something the simulator does not "
+                   "control (iteration over a set, id(), state kept between runs, the wall clock ...)", err=True)
         sys.exit(EXIT_INTERNAL)
+    saved = compare_runs(trace, b"", first.trace, b"")
+    if saved is not None and not first.skipped:
+        click.echo(f"note: this replay departs from the saved trace at step {saved.index} (saved by another "
+                   "version of the code?)")
     expected = record.get("signature")
     now = first.verdict.signature
     if now is None:
@@ -140,9 +154,14 @@ def show(file: str, plain: bool, html: str | None, workload_name: str | None, ve
 
         check_output(html, inputs=(file,))
         click.echo(f"report: {write_trace_report(record, html)}", err=True)
-    click.echo(f"{record.get('signature')}  ({len(trace.steps)} steps, seed {record.get('seed')})")
+    # one header: the trace's own seed when a seeded source made it, else the schedule's (a Hypothesis-driven
+    # trace has none of its own)
+    seed = trace.seed if trace.seed is not None else record.get("seed")
+    click.echo(f"{record.get('signature')}  {trace.workload}/{trace.variant}, {len(trace.steps)} steps, seed {seed}")
     if plain:
-        click.echo(trace.describe())
+        from splitbrain.fuzz.plain import plain_lines
+
+        click.echo(plain_lines(workload, trace))
     else:
         # -v shows every step, the settle phase of an eventually consistent run included
         render_columns(workload, trace, Console(width=max(120, Console().width)), fold_settle=not verbose)

@@ -216,8 +216,7 @@ def _fuzz_one(
     for failure in report.failures:
         record = load_failure(failure.path)
         page = write_trace_report(record, report_path_for(failure.path))
-        echo(f"\nFAILURE {failure.signature}: trace shrunk from {failure.steps_found} to "
-             f"{failure.steps_shrunk} steps, saved to {failure.path}")
+        echo(f"\nFAILURE {failure.signature}: {_how_shrunk(spec, failure)}, saved to {failure.path}")
         if verbose:
             from splitbrain.fuzz.saved import trace_of
 
@@ -248,3 +247,10 @@ def _fuzz_one(
         echo("no schedule ran within the budget: nothing was checked (give more --time or a --count)")
         return EXIT_UNKNOWN
     return EXIT_UNKNOWN if report.unknown == report.schedules else EXIT_OK
+
+
+def _how_shrunk(spec: Any, failure: Any) -> str:
+    """What happened to a failure's trace: shrunk from so many steps to so many, or kept (--no-shrink)."""
+    if not spec.shrink:
+        return f"trace of {failure.steps_found} steps, not shrunk (--no-shrink)"
+    return f"trace shrunk from {failure.steps_found} to {failure.steps_shrunk} steps"

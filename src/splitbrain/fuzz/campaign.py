@@ -354,10 +354,9 @@ def run_campaign(
                     results[shard_index] = shard_result
                     progress.update(shard_result.schedules, len(shard_result.failures))
                     for failure in shard_result.failures:
-                        progress.note(
-                            f"failure ({failure.signature}) saved to {failure.path}; trace shrunk from "
-                            f"{failure.steps_found} to {failure.steps_shrunk} steps"
-                        )
+                        kept = (f"trace shrunk from {failure.steps_found} to {failure.steps_shrunk} steps"
+                                if spec.shrink else f"trace of {failure.steps_found} steps, not shrunk")
+                        progress.note(f"failure ({failure.signature}) saved to {failure.path}; {kept}")
                     if shard_result.failures and not spec.keep_going:
                         stop_at = shard_index if stop_at is None else min(stop_at, shard_index)
                 if stop_at is not None:
