@@ -67,7 +67,7 @@ def replay(file: str, workload_name: str | None, elsewhere: bool, verbose: int) 
                    "control (iteration over a set, id(), state kept between runs, the wall clock ...)", err=True)
         sys.exit(EXIT_INTERNAL)
     saved = compare_runs(trace, b"", first.trace, b"")
-    if saved is not None and not first.skipped:
+    if saved is not None and not first.run.skipped:
         click.echo(f"note: this replay departs from the saved trace at step {saved.index} (saved by another "
                    "version of the code?)")
     expected = record.get("signature")

@@ -69,16 +69,20 @@ class AimSteps(WorldBase):
             return None
         event = Event(len(self.steps) - 1, tuple(self._sent), self._delivered)
         for entry in self._armed:
-            aim, left = entry
-            if left <= 0:
-                continue
-            hit = aim.when.fires(self, event)
-            if hit is None:
-                continue
-            planned = self._plan(aim, hit)
-            if planned is not None and self._aimable(planned[0]):
-                entry[1] -= 1
-                self._aim_queue.append(planned)
+            aim = entry[0]
+            seen = event
+            while entry[1] > 0:
+                hit = aim.when.fires(self, seen)
+                if hit is None:
+                    break
+                planned = self._plan(aim, hit)
+                if planned is not None and self._aimable(planned[0]):
+                    entry[1] -= 1
+                    self._aim_queue.append(planned)
+                if aim.target != "message" or hit.matched is None:
+                    break
+                # a message fault acts on each matching message of the step, while it may still fire
+                seen = Event(event.step, tuple(m for m in seen.sent if m is not hit.matched), event.delivered)
         return self._aim_queue.pop(0) if self._aim_queue else None
 
     def _resolve(self, aim: Aim, event: Event) -> str | None:

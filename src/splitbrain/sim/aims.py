@@ -25,7 +25,8 @@ remove it like any other step. An aimed fault ignores the fault budget, ``max_do
 Faults: ``crash``, ``power-loss``, ``restart``, ``pause``, ``resume``, ``skew`` (``params``: ``skew``,
 ``drift``), ``isolate`` (the target alone on one side: a ``partition`` step), ``partition`` (``params``:
 ``groups``, lists of node ids or role names), ``heal``, and ``drop``/``duplicate``/``delay`` (``params``:
-``delay``) of the message an :func:`after_send` trigger matched (target ``"message"``).
+``delay``) of the messages an :func:`after_send` trigger matched (target ``"message"``): each matching
+message of the step, while ``times`` lasts.
 
 Targets: a node id, a role name, ``"sender"``/``"receiver"`` (of the matched message), ``"replier"``
 (the node that answered the client), ``"message"`` (for message faults), or ``fn(world) -> node | None``.
