@@ -145,11 +145,12 @@ def refuse(what: str, why: str) -> NondeterminismError:
 
 
 # -- the replacement functions (each checks that host code is running on this thread) ---------------------
-_saved: dict[tuple[int, str], Any] = {}
+_prev: list[Any] = []  # what each replaced attribute held before this step (see hosting)
+_index: dict[tuple[int, str], int] = {}  # (id(owner), attribute) -> its position in _prev
 
 
 def _passthrough(owner: Any, attr: str) -> Callable[..., Any]:
-    return _saved[(id(owner), attr)]
+    return _prev[_index[(id(owner), attr)]]
 
 
 def _wall() -> float:
@@ -369,10 +370,20 @@ def _replacements() -> list[tuple[Any, str, Any]]:
 _REPLACEMENTS = _replacements()
 
 
+# modules are patched through their namespace dict, classes with setattr (their dict is read-only)
+_MODULE_SLOTS = [(vars(owner), attr, rep) for owner, attr, rep in _REPLACEMENTS if not isinstance(owner, type)]
+_CLASS_SLOTS = [(owner, attr, rep) for owner, attr, rep in _REPLACEMENTS if isinstance(owner, type)]
+for _i, (_owner_obj, _attr, _) in enumerate(
+    [(o, a, r) for o, a, r in _REPLACEMENTS if not isinstance(o, type)]
+    + [(o, a, r) for o, a, r in _REPLACEMENTS if isinstance(o, type)]
+):
+    _index[(id(_owner_obj), _attr)] = _i
+
+
 @contextmanager
 def hosting(node: AsyncNode) -> Iterator[None]:
     """Run the body as host ``node``: the replacements above are in place on this thread."""
-    global _current, _owner
+    global _current, _owner, _prev
     if _owner is not None:
         if _current is node and _owner == _thread.get_ident():
             yield  # re-entered (a client operation started while the host runs): already in place
@@ -381,16 +392,21 @@ def hosting(node: AsyncNode) -> Iterator[None]:
             f"simulated host {node.id} started running while host {_current.id if _current else '?'} was running: "
             "two worlds cannot run asyncio hosts at once in one process"
         )
-    previous = []
-    for owner, attr, replacement in _REPLACEMENTS:
-        current = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
-        _saved[(id(owner), attr)] = current
-        previous.append(current)
+    # the hottest path of splitbrain.aio (every step of every host): flat loops over precomputed slots
+    previous = [namespace[attr] for namespace, attr, _ in _MODULE_SLOTS]
+    previous += [owner.__dict__[attr] for owner, attr, _ in _CLASS_SLOTS]
+    _prev = previous
+    for namespace, attr, replacement in _MODULE_SLOTS:
+        namespace[attr] = replacement
+    for owner, attr, replacement in _CLASS_SLOTS:
         setattr(owner, attr, replacement)
     _current, _owner = node, _thread.get_ident()
     try:
         yield
     finally:
         _current, _owner = None, None
-        for (owner, attr, _), value in zip(_REPLACEMENTS, previous, strict=True):
-            setattr(owner, attr, value)
+        n = len(_MODULE_SLOTS)
+        for i, (namespace, attr, _) in enumerate(_MODULE_SLOTS):
+            namespace[attr] = previous[i]
+        for i, (owner, attr, _) in enumerate(_CLASS_SLOTS):
+            setattr(owner, attr, previous[n + i])

@@ -46,13 +46,13 @@ class HostStack:
     """The network stack of one host incarnation."""
 
     def __init__(self, node: AsyncNode, loop: SimLoop, *, boot: int, rto: float, rto_max: float,
-                 tcp_timeout: float) -> None:
+                 tcp_timeout: float, ack_delay: float) -> None:
         self.node, self.loop = node, loop
         self.addresses = host_addresses(node.nodes)
         self.hosts = {ip: n for n, ip in self.addresses.items()}
         self.ip = self.addresses[node.id]
         self.boot = boot
-        self.rto, self.rto_max, self.tcp_timeout = rto, rto_max, tcp_timeout
+        self.rto, self.rto_max, self.tcp_timeout, self.ack_delay = rto, rto_max, tcp_timeout, ack_delay
         self.connections: dict[tuple[int, str, int, int], Connection] = {}
         self.listeners: dict[int, SimServer] = {}
         self.udp: dict[int, UdpEndpoint] = {}

@@ -115,16 +115,24 @@ class AsyncNode(Node):
     Set ``main`` (an async function taking a :class:`Host`) and, to serve the world's clients, override
     :meth:`client`; :class:`~splitbrain.aio.workload.AsyncWorkload` makes these classes from plain
     functions. Settings: ``tick`` (seconds per simulated tick, for ``loop.time()`` and ``time.*``),
-    ``rto``/``rto_max`` (TCP's first and largest retransmission timeout, seconds), ``tcp_timeout`` (how
-    long TCP retransmits before it resets the connection) and ``client_timeout`` (seconds after which a
+    ``rto``/``rto_max`` (TCP's first and largest retransmission timeout, seconds: Linux's 200 ms minimum
+    by default), ``ack_delay`` (delayed ACK), ``tcp_timeout`` (how long TCP retransmits without progress
+    before it resets the connection) and ``client_timeout`` (seconds after which a
     client operation task is cancelled; the world has completed it as ``info`` by then).
     """
 
     main: ClassVar[Callable[[Host], Awaitable[Any]] | None] = None
+    #: ``True``: a step runs iterations until no callback is ready (at most ``max_iterations``), so I/O
+    #: lands only while the loop waits, as when the network is much slower than the CPU; ``False``: one
+    #: iteration per step, so the world may also deliver I/O between any two iterations (finer
+    #: interleavings, several times the steps)
+    drain: ClassVar[bool] = True
+    max_iterations: ClassVar[int] = 1000
     tick: ClassVar[float] = 0.001
-    rto: ClassVar[float] = 0.02
-    rto_max: ClassVar[float] = 0.5
-    tcp_timeout: ClassVar[float] = 2.0
+    rto: ClassVar[float] = 0.2
+    rto_max: ClassVar[float] = 1.0
+    tcp_timeout: ClassVar[float] = 3.0
+    ack_delay: ClassVar[float] = 0.04
     client_timeout: ClassVar[float] = 5.0
 
     async def client(self, host: Host, request: Request) -> Any:
@@ -143,7 +151,7 @@ class AsyncNode(Node):
         self.loop = SimLoop(self)
         cls = type(self)
         self.stack = HostStack(self, self.loop, boot=boots, rto=cls.rto, rto_max=cls.rto_max,
-                               tcp_timeout=cls.tcp_timeout)
+                               tcp_timeout=cls.tcp_timeout, ack_delay=cls.ack_delay)
         self.host = Host(self)
         main = cls.main
         with self._running():
@@ -217,10 +225,15 @@ class AsyncNode(Node):
     def _iterate(self) -> None:
         loop = self.loop
         self.monotonic_seconds()  # bring the floor up to the clock
-        loop.iterate(self._draw, self._due)
-        if loop.fatal is not None:
-            fatal, loop.fatal = loop.fatal, None
-            raise fatal
+        rounds = type(self).max_iterations if type(self).drain else 1
+        while True:
+            loop.iterate(self._draw, self._due)
+            if loop.fatal is not None:
+                fatal, loop.fatal = loop.fatal, None
+                raise fatal
+            rounds -= 1
+            if rounds <= 0 or not loop.has_ready():
+                break
         if loop.has_ready():
             self.set_timer(0, TIMER)
             return

@@ -58,11 +58,13 @@ class Rst(Tcp):
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Segment(Tcp):
-    """The ``seq``-th segment of one direction of a connection: bytes, or the end of the stream (FIN)."""
+    """The ``seq``-th segment of one direction of a connection: bytes, or the end of the stream (FIN).
+    ``ack`` piggybacks the sender's cumulative acknowledgement of the other direction (-1: none)."""
 
     seq: int
     data: bytes = b""
     fin: bool = False
+    ack: int = -1
 
     def __repr__(self) -> str:
         what = "FIN" if self.fin else f"{len(self.data)}B {self.data[:40]!r}"

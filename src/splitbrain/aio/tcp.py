@@ -5,8 +5,11 @@ reorders, and asyncio's transport on top of it.
 peer acknowledges it (cumulative ``Ack``), and resends every unacknowledged one when its retransmission
 timer fires, doubling the timeout each time (RFC 6298's back-off, without the RTT estimate). The other
 direction is delivered in order, once: an old segment is acknowledged again and dropped, an early one is
-kept until the gap fills. A connection whose oldest unacknowledged segment has waited ``tcp_timeout``
-gives up: its application sees ``TimeoutError`` (as after Linux's ``tcp_retries2``) and the peer a reset.
+kept until the gap fills. Acknowledgements ride on the next segment of the other direction, or go alone
+after ``ack_delay`` (delayed ACK, RFC 1122 4.2.3.2; Linux waits 40 ms), and at once for a duplicate or a
+segment past a gap, so that the sender learns of a loss quickly. A connection whose oldest
+unacknowledged segment has waited ``tcp_timeout`` without progress gives up: its application sees
+``TimeoutError`` (as after Linux's ``tcp_retries2``) and the peer a reset.
 So a partition stalls a connection, and resets it when it outlasts the timeout; a crashed peer resets
 it too (its new incarnation answers any segment of the old one with ``Rst``). There is no flow or
 congestion control: buffers are unbounded and the window is infinite.
@@ -46,6 +49,7 @@ class Connection:
         self.rto = stack.rto
         self.timer: asyncio.TimerHandle | None = None
         self.expected = 0
+        self.ack_timer: asyncio.TimerHandle | None = None
         self.early: dict[int, Segment] = {}
         self.peer_fin = False
         self.fin_sent = False
@@ -64,7 +68,8 @@ class Connection:
     def write(self, data: bytes, *, fin: bool = False) -> None:
         if self.fin_sent or self.state == "closed":
             return
-        seg = Segment(self.local, self.remote, self.cid, self.next_seq, data, fin)
+        seg = Segment(self.local, self.remote, self.cid, self.next_seq, data, fin, self.expected)
+        self._ack_sent()
         self.next_seq += 1
         self.fin_sent = fin
         if not self.unacked:
@@ -111,7 +116,10 @@ class Connection:
             self._acked(seg.next)
         elif isinstance(seg, Segment):
             self._establish()  # data from the server means it accepted, even if its SYN-ACK was lost
-            self._segment(seg)
+            if seg.ack >= 0:
+                self._acked(seg.ack)
+            if self.state != "closed":
+                self._segment(seg)
 
     def _establish(self) -> None:
         if self.state != "syn-sent":
@@ -124,7 +132,10 @@ class Connection:
             self.established.set_result(None)
 
     def _acked(self, upto: int) -> None:
-        for seq in [s for s in self.unacked if s < upto]:
+        done = [s for s in self.unacked if s < upto]
+        if not done:
+            return
+        for seq in done:
             del self.unacked[seq]
         if self.unacked:
             self.oldest_sent_at = self.stack.loop.time()
@@ -136,6 +147,7 @@ class Connection:
             self._maybe_done()
 
     def _segment(self, seg: Segment) -> None:
+        at_once = seg.seq != self.expected  # a duplicate, or past a gap: tell the sender now
         if seg.seq >= self.expected:
             self.early.setdefault(seg.seq, seg)
             while self.expected in self.early:
@@ -146,8 +158,21 @@ class Connection:
                 if got.fin:
                     self.peer_fin = True
                     self._deliver(None)
-        self.stack.transmit(self.remote, Ack(self.local, self.remote, self.cid, self.expected))
+        if at_once or self.peer_fin:
+            self._send_ack()
+        elif self.ack_timer is None:
+            self.ack_timer = self.stack.loop.call_later(self.stack.ack_delay, self._send_ack)
         self._maybe_done()
+
+    def _send_ack(self) -> None:
+        self._ack_sent()
+        if self.state != "closed":
+            self.stack.transmit(self.remote, Ack(self.local, self.remote, self.cid, self.expected))
+
+    def _ack_sent(self) -> None:
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
 
     def _deliver(self, data: bytes | None) -> None:
         if self.transport is None:
@@ -184,6 +209,7 @@ class Connection:
     def _drop(self) -> None:
         self.state = "closed"
         self._disarm()
+        self._ack_sent()
         self.unacked.clear()
         self.stack.forget(self)
 

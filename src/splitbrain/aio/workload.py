@@ -34,15 +34,16 @@ class AsyncWorkload(Workload):
 
     Required: ``name``, ``model``, ``servers`` (variant name -> entry coroutine function, ``"correct"``
     first), :meth:`client` and ``generate``. Settings beyond :class:`~splitbrain.sim.Workload`'s: ``tick``,
-    ``rto``, ``rto_max`` and ``tcp_timeout`` (seconds; see :class:`~splitbrain.aio.node.AsyncNode`).
+    ``rto``, ``rto_max``, ``ack_delay`` and ``tcp_timeout`` (seconds; see :class:`~splitbrain.aio.node.AsyncNode`).
     """
 
     #: variant name -> the entry coroutine function each host runs in that variant
     servers: Mapping[str, Server] = {}
     tick: float = 0.001
-    rto: float = 0.02
-    rto_max: float = 0.5
-    tcp_timeout: float = 2.0
+    rto: float = 0.2
+    rto_max: float = 1.0
+    tcp_timeout: float = 3.0
+    ack_delay: float = 0.04
 
     delay = (1, 5)
     op_timeout = 1000
@@ -50,7 +51,7 @@ class AsyncWorkload(Workload):
     max_steps = 1500
 
     _settable: ClassVar[tuple[str, ...]] = (
-        *Workload._settable, "servers", "tick", "rto", "rto_max", "tcp_timeout",
+        *Workload._settable, "servers", "tick", "rto", "rto_max", "tcp_timeout", "ack_delay",
     )
 
     def __init__(self, **overrides: Any) -> None:
@@ -88,6 +89,7 @@ class AsyncWorkload(Workload):
         attrs = {
             "main": staticmethod(main), "client": client, "tick": float(self.tick), "rto": float(self.rto),
             "rto_max": float(self.rto_max), "tcp_timeout": float(self.tcp_timeout),
+            "ack_delay": float(self.ack_delay),
             "client_timeout": client_timeout, "__module__": AsyncNode.__module__,
             "__qualname__": f"AsyncNode[{self.name}/{variant}]",
         }
