@@ -10,14 +10,16 @@ functions that would let its code see outside the simulation are replaced, on th
   wall clock. ``time.sleep()`` is refused: it would block the whole loop.
 * **randomness** — every function of the global ``random``, ``random.Random()`` without a seed,
   ``random.SystemRandom``, ``os.urandom``, ``uuid.uuid1``/``uuid4`` draw from the host's
-  :class:`HostRandom`, whose bits come from the world's choice source (recorded, replayed and shrunk
-  with the schedule). ``sample``/``choice``/``shuffle`` first put their population in a canonical order
-  when its items can be sorted: the distribution is the same, and code that samples from a ``set``
+  :class:`HostRandom`: its small choices come from the world's choice source (recorded, replayed and
+  shrunk with the schedule), its floats and identifiers from a generator seeded once per boot.
+  ``sample``/``choice``/``shuffle`` first put their population in a canonical order when its items can
+  be sorted: the distribution is the same, and code that samples from a ``set``
   (whose order depends on ``PYTHONHASHSEED``) stays reproducible.
 * **sockets** — ``socket.socket()`` makes a simulated socket (:mod:`splitbrain.aio.sockets`);
   ``getaddrinfo``/``gethostbyname`` resolve simulated host names; ``gethostname`` is the node id.
 * **refused** with :class:`~splitbrain.errors.NondeterminismError`, naming the call and the line of
-  host code that made it: threads, subprocesses, ``time.sleep``, and opening real files.
+  host code that made it: threads, subprocesses, ``time.sleep``, and opening real files (but for
+  imports, and the source lines of a traceback).
 
 The replacements are installed for each step and the previous values put back after it, so they stack
 on top of the determinism auditor's guards (:mod:`splitbrain.sim.audit`) instead of fighting them: host
@@ -68,36 +70,44 @@ def current_node() -> AsyncNode | None:
 
 
 class HostRandom(random.Random):
-    """A ``random.Random`` whose bits are drawn through the world's choice source.
+    """A simulated host's ``random.Random``: choices from the world's source, bits from a seeded generator.
 
-    Drawing every value through the source (rather than seeding a generator once) records each one in
-    the step that drew it, so a replay repeats it and shrinking can simplify it like any other choice.
+    A choice among a few options — ``randint``, ``randrange``, ``choice``, ``sample``, ``shuffle`` (every
+    call that goes through ``_randbelow``) and ``getrandbits(k)`` for ``k <= 32`` — is one draw from the
+    world's choice source: recorded in its step, replayed, and simplified by shrinking like any other
+    choice. Floats (``random()`` and everything built on it) and wide bit strings (``uuid4``, ``urandom``,
+    ``randbytes``) come from a Mersenne Twister seeded once per boot by ``seed`` (the host's id, its boot
+    and one draw): identifiers stay unique however the draws shrink — drawn through the source, a shrunk
+    run would give every ``uuid4()`` the same value, which no real run does.
     """
 
-    _CHUNK = 64
+    _CHOICE_BITS = 32
 
-    def __init__(self, draw: Callable[[int, int], int]) -> None:
+    def __init__(self, draw: Callable[[int, int], int], seed: str) -> None:
         self._draw_int = draw
+        self._bits = random.Random(seed)
         super().__init__(0)
 
-    def seed(self, a: Any = None, version: int = 2) -> None:  # the bits come from the source: nothing to seed
+    def seed(self, a: Any = None, version: int = 2) -> None:  # its generators are seeded by the host
         super().seed(0, version)
+
+    def _randbelow(self, n: int) -> int:
+        if n <= 1 << self._CHOICE_BITS:
+            return self._draw_int(0, n - 1)
+        return self._bits._randbelow(n)  # type: ignore[attr-defined]
 
     def getrandbits(self, k: int) -> int:
         if k < 0:
             raise ValueError("number of bits must be non-negative")
-        value, got = 0, 0
-        while got < k:
-            n = min(self._CHUNK, k - got)
-            value |= self._draw_int(0, (1 << n) - 1) << got
-            got += n
-        return value
+        if k <= self._CHOICE_BITS:
+            return self._draw_int(0, (1 << k) - 1)
+        return self._bits.getrandbits(k)
 
     def random(self) -> float:
-        return self.getrandbits(53) / (1 << 53)
+        return self._bits.random()
 
     def randbytes(self, n: int) -> bytes:
-        return self.getrandbits(n * 8).to_bytes(n, "little")
+        return self._bits.randbytes(n)
 
     def choice(self, seq: Sequence[_T]) -> _T:  # type: ignore[override]
         return super().choice(_canonical(seq))
@@ -219,7 +229,7 @@ def _system_random(attr: str) -> Callable[..., Any]:
 def _seed(self: random.Random, a: Any = None, version: int = 2) -> None:
     if a is None and _owner == _thread.get_ident() and not isinstance(self, HostRandom):
         assert _current is not None
-        a = _current.random.getrandbits(64)  # an unseeded Random() in host code: seeded by the source
+        a = _current.random.getrandbits(64)  # an unseeded Random() in host code: seeded by the host
     _passthrough(random.Random, "seed")(self, a, version)
 
 
@@ -310,13 +320,13 @@ def _open(owner: Any, attr: str) -> Callable[..., Any]:
 
 
 def _quiet_reader() -> bool:
-    """Whether the file is opened on behalf of a traceback (source lines), or by splitbrain itself."""
+    """Whether the file is opened on behalf of a traceback (source lines), an import, or splitbrain."""
     frame = sys._getframe(2)
     while frame is not None:
         module = frame.f_globals.get("__name__") or ""
         top = module.partition(".")[0]
-        if module in _QUIET_READERS:
-            return True
+        if module in _QUIET_READERS or module.startswith("importlib"):
+            return True  # source lines for a traceback, or an import (modules and their metadata)
         if top not in _STDLIB:
             return top == "splitbrain" and not module.startswith("splitbrain.impls")
         frame = frame.f_back  # type: ignore[assignment]

@@ -147,7 +147,7 @@ class AsyncNode(Node):
         self.fsync(BOOTS)
         self._dying = False
         self._floor = self.now()
-        self.random = HostRandom(self._draw)
+        self.random = HostRandom(self._draw, f"{self.id}/{boots}/{self.randint(0, (1 << 63) - 1)}")
         self.loop = SimLoop(self)
         cls = type(self)
         self.stack = HostStack(self, self.loop, boot=boots, rto=cls.rto, rto_max=cls.rto_max,
