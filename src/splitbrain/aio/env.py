@@ -132,11 +132,12 @@ def _canonical(seq: Any) -> Any:
 
 
 def _caller() -> Any:
-    """The frame of the host code responsible for a refused call (skipping the standard library)."""
+    """The frame of the host code responsible for a refused call (skipping the standard library and this
+    package)."""
     frame = sys._getframe(2)
     while frame is not None:
         module = frame.f_globals.get("__name__") or ""
-        if module.partition(".")[0] not in _STDLIB:
+        if module.partition(".")[0] not in _STDLIB and not module.startswith("splitbrain.aio"):
             return frame
         frame = frame.f_back  # type: ignore[assignment]
     return None
