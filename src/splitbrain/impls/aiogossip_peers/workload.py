@@ -89,12 +89,10 @@ def check_gossip(node_ids: tuple[str, ...]) -> Any:
         ops = history.operations
         published = {o.input: o for o in ops if o.f == "publish" and o.ok}
         counts = Counter((o.invoke.node, o.input) for o in ops if o.f == "deliver" and o.ok)
-        problems = []
-        for (node, msg), n in sorted(counts.items(), key=repr):
-            if n > 1:
-                problems.append(f"no-duplicates: {node} handed message {msg!r} to its subscriber {n} times")
+        twice = [f"{node} handed message {msg!r} to its subscriber {n} times"
+                 for (node, msg), n in sorted(counts.items(), key=repr) if n > 1]
         windows = _healthy_windows(history)
-        checked = 0
+        lost, checked = [], 0
         for msg, op in sorted(published.items(), key=repr):
             t = int(op.invoke.time or 0)
             if not any(lo <= t and t + DELIVERY_WINDOW <= hi for lo, hi in windows):
@@ -103,11 +101,15 @@ def check_gossip(node_ids: tuple[str, ...]) -> Any:
             publisher = op.completion.node if op.completion is not None else op.invoke.node
             missing = [n for n in node_ids if n != publisher and counts[(n, msg)] == 0]
             if missing:
-                problems.append(f"delivery: message {msg!r}, published by {publisher} at t={t} in a healthy "
-                                f"network, never reached {', '.join(missing)}")
-        if problems:
-            shown = problems[:12] + ([f"... and {len(problems) - 12} more"] if len(problems) > 12 else [])
-            return False, "aiogossip:\n" + "\n".join(f"  {p}" for p in shown)
+                lost.append(f"message {msg!r}, published by {publisher} at t={t} in a healthy network, never "
+                            f"reached {', '.join(missing)}")
+        lines = []
+        for prop, problems in (("no-duplicates", twice), ("delivery", lost)):
+            if problems:
+                lines.append(f"  {prop}: {len(problems)} violation(s), e.g.")
+                lines += [f"    {p}" for p in problems[:5]]
+        if lines:
+            return False, "aiogossip:\n" + "\n".join(lines)
         return True, (f"aiogossip: {len(published)} messages published, {checked} in a healthy network each "
                       f"reached every peer; no message handed to a subscriber twice")
 
