@@ -147,12 +147,14 @@ class AsyncNode(Node):
         self.fsync(BOOTS)
         self._dying = False
         self._floor = self.now()
-        self.random = HostRandom(self._draw, f"{self.id}/{boots}/{self.randint(0, (1 << 63) - 1)}")
-        self.loop = SimLoop(self)
+        self._random = HostRandom(self._draw, f"{self.id}/{boots}/{self.randint(0, (1 << 63) - 1)}")
+        self._loop = SimLoop(self)
         cls = type(self)
-        self.stack = HostStack(self, self.loop, boot=boots, rto=cls.rto, rto_max=cls.rto_max,
-                               tcp_timeout=cls.tcp_timeout, ack_delay=cls.ack_delay)
-        self.host = Host(self)
+        self._stack = HostStack(self, self._loop, boot=boots, rto=cls.rto, rto_max=cls.rto_max,
+                                tcp_timeout=cls.tcp_timeout, ack_delay=cls.ack_delay)
+        self._host = Host(self)
+        #: the host's exports, public so that traces (``splitbrain show``, the HTML view) show them per step
+        self.exports = self._host.exports
         main = cls.main
         with self._running():
             if main is not None:
@@ -161,7 +163,7 @@ class AsyncNode(Node):
 
     def on_message(self, src: str, msg: Any) -> None:
         with self._running():
-            self.stack.receive(msg)
+            self._stack.receive(msg)
             self._iterate()
 
     def on_timer(self, name: str) -> None:
@@ -173,6 +175,27 @@ class AsyncNode(Node):
         with self._running():
             self.loop.create_task(self._client(request), name=f"{self.id} client p{request.process}")
             self._iterate()
+
+    # -- the incarnation's parts (private attributes, so that trace views show only exports and storage) --
+    @property
+    def loop(self) -> SimLoop:
+        """This incarnation's event loop."""
+        return self._loop
+
+    @property
+    def stack(self) -> HostStack:
+        """This incarnation's network stack."""
+        return self._stack
+
+    @property
+    def host(self) -> Host:
+        """The :class:`Host` its code was given."""
+        return self._host
+
+    @property
+    def random(self) -> HostRandom:
+        """The host's ``random`` (see :class:`~splitbrain.aio.env.HostRandom`)."""
+        return self._random
 
     # -- clocks and randomness of the host ---------------------------------------------------------------
     def local_seconds(self) -> float:
@@ -201,7 +224,7 @@ class AsyncNode(Node):
     def _running(self) -> Iterator[None]:
         """The host's environment: its loop running, its clocks and randomness, no garbage collection
         (so finalisers run only where reference counts put them)."""
-        loop = self.loop
+        loop = self._loop
         collecting = gc.isenabled()
         gc.disable()
         hooks = sys.get_asyncgen_hooks()
@@ -223,7 +246,7 @@ class AsyncNode(Node):
         return when <= self._floor * type(self).tick + _EPS
 
     def _iterate(self) -> None:
-        loop = self.loop
+        loop = self._loop
         self.monotonic_seconds()  # bring the floor up to the clock
         rounds = type(self).max_iterations if type(self).drain else 1
         while True:
@@ -283,7 +306,7 @@ class AsyncNode(Node):
         inside the host's environment with everything they would send, draw or answer discarded, and
         ``storage`` is put back as it was: a process that lost power writes nothing more.
         """
-        loop = getattr(self, "loop", None)
+        loop = getattr(self, "_loop", None)
         if loop is None or loop._dead:
             return
         self._dying = True
