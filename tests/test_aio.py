@@ -8,6 +8,7 @@ aiogossip workloads: found, shrunk, replayed, and byte-identical across ``PYTHON
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -284,3 +285,45 @@ def test_aiogossip_runs_unmodified_and_gets_a_verdict(tmp_path: Path) -> None:
     # what the campaigns find (docs/how-to/asyncio.md): subscribers are handed gossip twice (the library's
     # own "FIXME: make messages idempotent" in Broker.listen)
     assert valid is False and "no-duplicates" in explanation
+
+
+async def swallowing_main(host: Host) -> None:
+    with contextlib.suppress(Exception):  # a library that logs every error and carries on
+        time.sleep(0.01)
+    await asyncio.sleep(1)
+
+
+def test_a_refusal_the_host_code_swallows_still_ends_the_run() -> None:
+    with pytest.raises(NondeterminismError, match=r"time\.sleep\(\)"):
+        World(PrimitivesWorkload(servers={"correct": swallowing_main}), seed=0).run()
+
+
+# -- UDP through a datagram protocol ---------------------------------------------------------------------------------
+class Echo(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.transport.sendto(data.upper(), addr)  # type: ignore[attr-defined]
+
+
+async def udp_main(host: Host) -> None:
+    loop = asyncio.get_running_loop()
+    await loop.create_datagram_endpoint(Echo, local_addr=(host.ip, 9000))
+    if host.id == "n2":
+        got: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                got.put_nowait(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=("n1", 9000))
+        for word in (b"a", b"b", b"c"):
+            transport.sendto(word)
+        SEEN["udp"] = sorted([await got.get() for _ in range(3)])
+
+
+def test_datagram_endpoints_reach_other_hosts() -> None:
+    SEEN.clear()
+    World(PrimitivesWorkload(servers={"correct": udp_main}), seed=0).run()
+    assert SEEN["udp"] == [b"A", b"B", b"C"]

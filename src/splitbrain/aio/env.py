@@ -149,10 +149,13 @@ def refuse(what: str, why: str) -> NondeterminismError:
     where = f", at {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}" if frame else ""
     node = current_node()
     host = f" on simulated host {node.id}" if node is not None else ""
-    return NondeterminismError(
+    error = NondeterminismError(
         f"{what} called by host code{host}{where}: it {why}. The simulated host cannot use it: nothing the "
         "run depends on may come from outside the simulation (splitbrain.aio)"
     )
+    if node is not None and node.refused is None:
+        node.refused = error  # raised after the step even if the host code catches it and carries on
+    return error
 
 
 # -- the replacement functions (each checks that host code is running on this thread) ---------------------

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from splitbrain.aio.env import HostRandom, current_node, hosting
 from splitbrain.aio.loop import NETWORK_ERRORS, SimLoop
 from splitbrain.aio.net import HostStack
-from splitbrain.errors import UsageError
+from splitbrain.errors import NondeterminismError, UsageError
 from splitbrain.sim import Node, Request
 
 __all__ = ["BOOTS", "TIMER", "AsyncNode", "Fail", "Host", "current_host"]
@@ -122,6 +122,8 @@ class AsyncNode(Node):
     """
 
     main: ClassVar[Callable[[Host], Awaitable[Any]] | None] = None
+    #: the first call of its code that the simulation refused (see :mod:`splitbrain.aio.env`), if any
+    refused: NondeterminismError | None = None
     #: ``True``: a step runs iterations until no callback is ready (at most ``max_iterations``), so I/O
     #: lands only while the loop waits, as when the network is much slower than the CPU; ``False``: one
     #: iteration per step, so the world may also deliver I/O between any two iterations (finer
@@ -257,6 +259,8 @@ class AsyncNode(Node):
             rounds -= 1
             if rounds <= 0 or not loop.has_ready():
                 break
+        if self.refused is not None:
+            raise self.refused  # the host code swallowed it; the run still cannot be trusted
         if loop.has_ready():
             self.set_timer(0, TIMER)
             return
