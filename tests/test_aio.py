@@ -327,3 +327,21 @@ def test_datagram_endpoints_reach_other_hosts() -> None:
     SEEN.clear()
     World(PrimitivesWorkload(servers={"correct": udp_main}), seed=0).run()
     assert SEEN["udp"] == [b"A", b"B", b"C"]
+
+
+# -- names bound from time/datetime in the host code's own module: the host's versions, under the auditor -------------
+from datetime import datetime as _datetime  # noqa: E402 - kept here, next to the test that needs them
+from time import monotonic as _monotonic  # noqa: E402
+
+
+async def bound_names_main(host: Host) -> None:
+    await asyncio.sleep(0.5)
+    SEEN[host.id] = (_monotonic(), _datetime.now().year)
+
+
+def test_names_bound_with_from_import_read_the_hosts_clock() -> None:
+    SEEN.clear()
+    World(PrimitivesWorkload(servers={"correct": bound_names_main}), seed=0).run()  # the auditor is on
+    monotonic, year = SEEN["n1"]
+    assert monotonic == pytest.approx(0.5, abs=0.01) and year == 2024
+    assert _monotonic() > 0 and _datetime.now().year > 2024  # outside host code: the real ones again

@@ -25,13 +25,17 @@ The replacements are installed for each step and the previous values put back af
 on top of the determinism auditor's guards (:mod:`splitbrain.sim.audit`) instead of fighting them: host
 code reaches the simulated functions, and everything else still meets the auditor. Names bound with
 ``from time import time`` before the simulation starts are not replaced (the auditor finds those in the
-workload's own modules); call such functions through their module.
+workload's own modules) — except in the modules of the hosts' own code (the entry coroutine's, the
+client's and the workload's), where :func:`bound_names` finds them; elsewhere, call such functions
+through their module. ``datetime.datetime.now()``/``utcnow()``/``today()`` and ``datetime.date.today()``
+read the host's wall clock too.
 """
 
 from __future__ import annotations
 
 import _thread
 import builtins
+import datetime
 import io
 import os
 import random
@@ -46,11 +50,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from splitbrain.errors import NondeterminismError
+from splitbrain.sim import audit
 
 if TYPE_CHECKING:
     from splitbrain.aio.node import AsyncNode
 
-__all__ = ["EPOCH", "HostRandom", "current_node", "hosting", "refuse"]
+__all__ = ["EPOCH", "HostRandom", "bound_names", "current_node", "hosting", "refuse"]
 
 #: the wall clock of every simulated host starts here (2024-01-01T00:00:00Z) plus its local clock
 EPOCH = 1_704_067_200
@@ -163,7 +168,7 @@ _prev: list[Any] = []  # what each replaced attribute held before this step (see
 _index: dict[tuple[int, str], int] = {}  # (id(owner), attribute) -> its position in _prev
 
 
-def _passthrough(owner: Any, attr: str) -> Callable[..., Any]:
+def _passthrough(owner: Any, attr: str) -> Any:
     return _prev[_index[(id(owner), attr)]]
 
 
@@ -337,6 +342,39 @@ def _quiet_reader() -> bool:
     return True
 
 
+_REAL_DATETIME = datetime.datetime
+_REAL_DATE = datetime.date
+
+
+class _HostDatetime(datetime.datetime):
+    """``datetime.datetime`` while host code runs: ``now()``, ``utcnow()`` and ``today()`` read the host's
+    wall clock (elsewhere, the clock of whatever was in place)."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:
+        if _owner != _thread.get_ident():
+            return _passthrough(datetime, "datetime").now(tz)
+        return cls.fromtimestamp(_wall(), tz)
+
+    @classmethod
+    def utcnow(cls) -> Any:
+        if _owner != _thread.get_ident():
+            return _passthrough(datetime, "datetime").utcnow()
+        return cls.fromtimestamp(_wall(), datetime.UTC).replace(tzinfo=None)
+
+    @classmethod
+    def today(cls) -> Any:
+        return cls.now()
+
+
+class _HostDate(datetime.date):
+    @classmethod
+    def today(cls) -> Any:
+        if _owner != _thread.get_ident():
+            return _passthrough(datetime, "date").today()
+        return cls.fromtimestamp(_wall())
+
+
 _THREAD = "starts a real thread, which the simulated host's scheduler cannot control; use asyncio tasks"
 _PROCESS = "starts a real process; a simulated host cannot depend on one"
 _SLEEP = "blocks the whole event loop in real time; use `await asyncio.sleep(...)` (virtual time)"
@@ -376,12 +414,45 @@ def _replacements() -> list[tuple[Any, str, Any]]:
     for name in ("system", "fork", "forkpty", "popen", "posix_spawn", "posix_spawnp"):
         if hasattr(os, name):
             out.append((os, name, _refusal(os, name, f"os.{name}()", _PROCESS)))
+    out.append((datetime, "datetime", _HostDatetime))
+    out.append((datetime, "date", _HostDate))
     out.append((builtins, "open", _open(builtins, "open")))
     out.append((io, "open", _open(io, "open")))
     return out
 
 
 _REPLACEMENTS = _replacements()
+
+
+#: id of each replaced function as it was when this module was imported (the real one) -> its replacement
+_BY_REAL: dict[int, tuple[Any, Any]] = {
+    id(owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)):
+        (owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr), rep)
+    for owner, attr, rep in _REPLACEMENTS
+}
+
+
+def _real(value: Any) -> Any:
+    """The function or class the auditor's guard ``value`` stands in for (``value`` if it is none)."""
+    if isinstance(value, type) and audit.guarded(value):  # its datetime stand-ins are subclasses
+        return _REAL_DATETIME if issubclass(value, _REAL_DATETIME) else _REAL_DATE
+    return audit.real(value)
+
+
+def bound_names(modules: Any) -> list[tuple[dict[str, Any], str, Any]]:
+    """``(namespace, name, replacement)`` for every name in ``modules`` bound to a replaced function —
+    ``from time import monotonic`` — directly or through the determinism auditor's guard of it (the
+    auditor rebinds such names in the workload's modules for the run): host code calling the name gets
+    the host's version, as it does through the module."""
+    out = []
+    for module in modules:
+        namespace = vars(module)
+        for name, value in list(namespace.items()):
+            real = _real(value)
+            found = _BY_REAL.get(id(real))
+            if found is not None and found[0] is real and not name.startswith("__"):
+                out.append((namespace, name, found[1]))
+    return out
 
 
 # modules are patched through their namespace dict, classes with setattr (their dict is read-only)
@@ -395,8 +466,9 @@ for _i, (_owner_obj, _attr, _) in enumerate(
 
 
 @contextmanager
-def hosting(node: AsyncNode) -> Iterator[None]:
-    """Run the body as host ``node``: the replacements above are in place on this thread."""
+def hosting(node: AsyncNode, bound: list[tuple[dict[str, Any], str, Any]] = ()) -> Iterator[None]:  # type: ignore[assignment]
+    """Run the body as host ``node``: the replacements above are in place on this thread, and so are the
+    ``bound`` names (see :func:`bound_names`)."""
     global _current, _owner, _prev
     if _owner is not None:
         if _current is node and _owner == _thread.get_ident():
@@ -414,11 +486,16 @@ def hosting(node: AsyncNode) -> Iterator[None]:
         namespace[attr] = replacement
     for owner, attr, replacement in _CLASS_SLOTS:
         setattr(owner, attr, replacement)
+    names = [namespace[name] for namespace, name, _ in bound]
+    for namespace, name, replacement in bound:
+        namespace[name] = replacement
     _current, _owner = node, _thread.get_ident()
     try:
         yield
     finally:
         _current, _owner = None, None
+        for (namespace, name, _), value in zip(bound, names, strict=True):
+            namespace[name] = value
         n = len(_MODULE_SLOTS)
         for i, (namespace, attr, _) in enumerate(_MODULE_SLOTS):
             namespace[attr] = previous[i]

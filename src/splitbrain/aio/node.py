@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from splitbrain.aio.env import HostRandom, current_node, hosting
+from splitbrain.aio.env import HostRandom, bound_names, current_node, hosting
 from splitbrain.aio.loop import NETWORK_ERRORS, SimLoop
 from splitbrain.aio.net import HostStack
 from splitbrain.errors import NondeterminismError, UsageError
@@ -122,6 +122,9 @@ class AsyncNode(Node):
     """
 
     main: ClassVar[Callable[[Host], Awaitable[Any]] | None] = None
+    #: modules of the host's own code whose ``from time import time``-style names get the host's versions
+    #: (default: the modules of ``main``, of :meth:`client` and of this class)
+    code_modules: ClassVar[tuple[str, ...]] = ()
     #: the first call of its code that the simulation refused (see :mod:`splitbrain.aio.env`), if any
     refused: NondeterminismError | None = None
     #: ``True``: a step runs iterations until no callback is ready (at most ``max_iterations``), so I/O
@@ -222,6 +225,22 @@ class AsyncNode(Node):
             self._rt.annotate(self, text)
 
     # -- running the loop ---------------------------------------------------------------------------------
+    @classmethod
+    def _bound(cls) -> list[Any]:
+        """The names in the host code's modules that :func:`~splitbrain.aio.env.bound_names` finds (once)."""
+        found = cls.__dict__.get("_bound_names")
+        if found is None:
+            names = list(cls.code_modules)
+            for fn in (cls.main, cls.client, cls):
+                module = getattr(fn, "__module__", None)
+                if isinstance(module, str):
+                    names.append(module)
+            modules = [sys.modules[n] for n in sorted(set(names)) if n in sys.modules
+                       and not (n.startswith("splitbrain.") and not n.startswith("splitbrain.impls"))]
+            found = bound_names(modules)
+            cls._bound_names = found  # type: ignore[attr-defined]
+        return found
+
     @contextmanager
     def _running(self) -> Iterator[None]:
         """The host's environment: its loop running, its clocks and randomness, no garbage collection
@@ -235,7 +254,7 @@ class AsyncNode(Node):
         asyncio.events._set_running_loop(loop)
         loop._running_step = True
         try:
-            with hosting(self):
+            with hosting(self, type(self)._bound()):
                 yield
         finally:
             loop._running_step = False

@@ -91,6 +91,7 @@ class AsyncWorkload(Workload):
             "rto_max": float(self.rto_max), "tcp_timeout": float(self.tcp_timeout),
             "ack_delay": float(self.ack_delay),
             "client_timeout": client_timeout, "__module__": AsyncNode.__module__,
+            "code_modules": tuple(m for m in (getattr(main, "__module__", None), type(self).__module__) if m),
             "__qualname__": f"AsyncNode[{self.name}/{variant}]",
         }
         return type(f"AsyncNode[{self.name}/{variant}]", (AsyncNode,), attrs)
