@@ -345,3 +345,18 @@ def test_names_bound_with_from_import_read_the_hosts_clock() -> None:
     monotonic, year = SEEN["n1"]
     assert monotonic == pytest.approx(0.5, abs=0.01) and year == 2024
     assert _monotonic() > 0 and _datetime.now().year > 2024  # outside host code: the real ones again
+
+
+async def system_random_main(host: Host) -> None:
+    import secrets
+
+    SEEN[host.id] = (random.SystemRandom().randrange(10**9), secrets.token_hex(8), os.urandom(4))
+
+
+def test_system_random_secrets_and_urandom_are_the_hosts() -> None:
+    runs = []
+    for _ in range(2):
+        SEEN.clear()
+        World(PrimitivesWorkload(servers={"correct": system_random_main}), seed=4).run()
+        runs.append(dict(SEEN))
+    assert runs[0] == runs[1] and runs[0]["n1"] != runs[0]["n2"]

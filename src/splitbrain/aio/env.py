@@ -37,6 +37,7 @@ import _thread
 import builtins
 import datetime
 import io
+import operator
 import os
 import random
 import socket
@@ -164,12 +165,13 @@ def refuse(what: str, why: str) -> NondeterminismError:
 
 
 # -- the replacement functions (each checks that host code is running on this thread) ---------------------
-_prev: list[Any] = []  # what each replaced attribute held before this step (see hosting)
-_index: dict[tuple[int, str], int] = {}  # (id(owner), attribute) -> its position in _prev
+_prev: list[tuple[Any, ...]] = []  # what the replaced attributes held before this step (see hosting)
+_index: dict[tuple[int, str], tuple[int, int]] = {}  # (id(namespace or class), attribute) -> place in _prev
 
 
 def _passthrough(owner: Any, attr: str) -> Any:
-    return _prev[_index[(id(owner), attr)]]
+    group, j = _index[(id(owner if isinstance(owner, type) else vars(owner)), attr)]
+    return _prev[group][j]
 
 
 def _wall() -> float:
@@ -226,6 +228,9 @@ def _random_function(attr: str) -> Callable[..., Any]:
 
 
 def _system_random(attr: str) -> Callable[..., Any]:
+    """``SystemRandom``'s methods (the auditor guards them for the whole run, so they are taken over here
+    rather than through ``random._urandom`` alone)."""
+
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _owner == _thread.get_ident():
             assert _current is not None
@@ -242,11 +247,16 @@ def _seed(self: random.Random, a: Any = None, version: int = 2) -> None:
     _passthrough(random.Random, "seed")(self, a, version)
 
 
-def _urandom(n: int) -> bytes:
-    if _owner == _thread.get_ident():
-        assert _current is not None
-        return _current.random.randbytes(n)
-    return _passthrough(os, "urandom")(n)
+def _urandom(owner: Any, attr: str) -> Callable[[int], bytes]:
+    """``os.urandom``, and ``random``'s own reference to it (which ``SystemRandom`` reads)."""
+
+    def urandom(n: int) -> bytes:
+        if _owner == _thread.get_ident():
+            assert _current is not None
+            return _current.random.randbytes(n)
+        return _passthrough(owner, attr)(n)
+
+    return urandom
 
 
 def _uuid4() -> uuid.UUID:
@@ -397,10 +407,11 @@ def _replacements() -> list[tuple[Any, str, Any]]:
                  "gauss", "betavariate", "paretovariate", "weibullvariate", "getrandbits", "randbytes", "seed"):
         if hasattr(random, name):
             out.append((random, name, _random_function(name)))
+    out.append((random, "_urandom", _urandom(random, "_urandom")))  # SystemRandom's source of bits
     for name in ("random", "getrandbits", "randbytes"):
         out.append((random.SystemRandom, name, _system_random(name)))
     out.append((random.Random, "seed", _seed))
-    out.append((os, "urandom", _urandom))
+    out.append((os, "urandom", _urandom(os, "urandom")))
     out.append((uuid, "uuid4", _uuid4))
     out.append((uuid, "uuid1", _uuid1))
     out.append((socket, "socket", _SocketFactory))
@@ -455,14 +466,33 @@ def bound_names(modules: Any) -> list[tuple[dict[str, Any], str, Any]]:
     return out
 
 
-# modules are patched through their namespace dict, classes with setattr (their dict is read-only)
-_MODULE_SLOTS = [(vars(owner), attr, rep) for owner, attr, rep in _REPLACEMENTS if not isinstance(owner, type)]
+# Modules are patched a namespace at a time (one C call each way: itemgetter to save, dict.update to
+# patch and restore), classes attribute by attribute (their dict is read-only).
+def _groups() -> list[tuple[dict[str, Any], tuple[str, ...], Any, dict[str, Any]]]:
+    by_namespace: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for owner, attr, rep in _REPLACEMENTS:
+        if not isinstance(owner, type):
+            namespace = vars(owner)
+            by_namespace.setdefault(id(namespace), (namespace, {}))[1][attr] = rep
+    return [(ns, tuple(reps), _getter(tuple(reps)), reps) for ns, reps in by_namespace.values()]
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Like ``operator.itemgetter(*keys)``, but always a tuple (itemgetter of one key gives the value)."""
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda namespace: (namespace[key],)
+    return operator.itemgetter(*keys)
+
+
+_MODULE_GROUPS = _groups()
 _CLASS_SLOTS = [(owner, attr, rep) for owner, attr, rep in _REPLACEMENTS if isinstance(owner, type)]
-for _i, (_owner_obj, _attr, _) in enumerate(
-    [(o, a, r) for o, a, r in _REPLACEMENTS if not isinstance(o, type)]
-    + [(o, a, r) for o, a, r in _REPLACEMENTS if isinstance(o, type)]
-):
-    _index[(id(_owner_obj), _attr)] = _i
+_CLASS_GROUP = len(_MODULE_GROUPS)  # the position of the classes' saved values in _prev
+for _g, (_ns, _keys, _, _) in enumerate(_MODULE_GROUPS):
+    for _j, _key in enumerate(_keys):
+        _index[(id(_ns), _key)] = (_g, _j)
+for _j, (_owner_obj, _attr, _) in enumerate(_CLASS_SLOTS):
+    _index[(id(_owner_obj), _attr)] = (_CLASS_GROUP, _j)
 
 
 @contextmanager
@@ -478,12 +508,12 @@ def hosting(node: AsyncNode, bound: list[tuple[dict[str, Any], str, Any]] = ()) 
             f"simulated host {node.id} started running while host {_current.id if _current else '?'} was running: "
             "two worlds cannot run asyncio hosts at once in one process"
         )
-    # the hottest path of splitbrain.aio (every step of every host): flat loops over precomputed slots
-    previous = [namespace[attr] for namespace, attr, _ in _MODULE_SLOTS]
-    previous += [owner.__dict__[attr] for owner, attr, _ in _CLASS_SLOTS]
+    # the hottest path of splitbrain.aio (every step of every host)
+    previous: list[tuple[Any, ...]] = [get(ns) for ns, _, get, _ in _MODULE_GROUPS]
+    previous.append(tuple([owner.__dict__[attr] for owner, attr, _ in _CLASS_SLOTS]))
     _prev = previous
-    for namespace, attr, replacement in _MODULE_SLOTS:
-        namespace[attr] = replacement
+    for ns, _, _, replacements in _MODULE_GROUPS:
+        ns.update(replacements)
     for owner, attr, replacement in _CLASS_SLOTS:
         setattr(owner, attr, replacement)
     names = [namespace[name] for namespace, name, _ in bound]
@@ -496,8 +526,7 @@ def hosting(node: AsyncNode, bound: list[tuple[dict[str, Any], str, Any]] = ()) 
         _current, _owner = None, None
         for (namespace, name, _), value in zip(bound, names, strict=True):
             namespace[name] = value
-        n = len(_MODULE_SLOTS)
-        for i, (namespace, attr, _) in enumerate(_MODULE_SLOTS):
-            namespace[attr] = previous[i]
-        for i, (owner, attr, _) in enumerate(_CLASS_SLOTS):
-            setattr(owner, attr, previous[n + i])
+        for (ns, keys, _, _), values in zip(_MODULE_GROUPS, previous, strict=False):
+            ns.update(zip(keys, values, strict=True))
+        for (owner, attr, _), value in zip(_CLASS_SLOTS, previous[_CLASS_GROUP], strict=True):
+            setattr(owner, attr, value)
