@@ -67,7 +67,8 @@ class AimSteps(WorldBase):
                 return key, params
         if not self.steps:
             return None
-        event = Event(len(self.steps) - 1, tuple(self._sent), self._delivered)
+        last = len(self.steps) - 1
+        event = Event(last, tuple(self._sent), self._delivered if self._delivered_at == last else None)
         for entry in self._armed:
             aim = entry[0]
             seen = event

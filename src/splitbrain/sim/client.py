@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import msgspec
+
 from splitbrain.histories import NEMESIS, History, Op
 from splitbrain.sim.node import Request
 from splitbrain.sim.vclock import VectorClock
@@ -56,8 +58,7 @@ ReplyKind = Literal["ok", "fail", "redirect", "info"]
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class ClientOp:
+class ClientOp(msgspec.Struct, frozen=True):
     """What a workload's generator asks a client to do: function, argument and (for keyed models) key."""
 
     f: str
@@ -65,8 +66,7 @@ class ClientOp:
     key: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(msgspec.Struct, frozen=True):
     """A node's answer to a request, travelling back to the client slot."""
 
     request: int

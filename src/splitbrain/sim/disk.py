@@ -76,6 +76,33 @@ def _freeze(value: Any, old: Any = _MISSING) -> Any:
     return copy.deepcopy(value)
 
 
+def _detach(value: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy(value)`` — the same result, sharing included (``memo``) — with the containers a
+    node's storage is made of copied here, without deepcopy's dispatch on every item."""
+    cls = type(value)
+    if cls in _ATOMS:
+        return value
+    found = memo.get(id(value), _MISSING)
+    if found is not _MISSING:
+        return found
+    if cls is dict:
+        out: Any = {}
+        memo[id(value)] = out
+        for k, v in value.items():
+            out[_detach(k, memo)] = _detach(v, memo)
+    elif cls is list:
+        out = []
+        memo[id(value)] = out
+        out.extend(_detach(v, memo) for v in value)
+    elif cls is tuple:
+        items = [_detach(v, memo) for v in value]
+        out = value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
+        memo[id(value)] = out
+    else:
+        return copy.deepcopy(value, memo)
+    return out
+
+
 def _same(value: Any, image: Any) -> bool:
     if value is image:
         return True
@@ -144,7 +171,7 @@ class Disk:
     def restart_after_crash(self) -> None:
         """The process died: the cache survives (the kernel holds it), detached from the dead incarnation's
         references so that nothing it still holds can change the next one's storage."""
-        self.cache = copy.deepcopy(self.cache)
+        self.cache = _detach(self.cache, {})
 
     def restart_after_power_loss(self, fate: Callable[[Any, int | None], int]) -> dict[str, int]:
         """The machine lost power: the cache becomes the durable image plus what ``fate`` lets land.

@@ -18,8 +18,9 @@ a duplicated message is the same object twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+
+import msgspec
 
 __all__ = [
     "Node",
@@ -32,8 +33,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(msgspec.Struct, frozen=True):
     """A client's call, as a node sees it: answer it with ``reply``, ``fail`` or ``redirect``."""
 
     id: int

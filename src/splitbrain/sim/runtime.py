@@ -124,6 +124,7 @@ class WorldBase:
         self._rand = Rand(self._draw_param)
         self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
+        self.network.track = self._reorder  # FIFO links are read head by head (World.enabled)
         on = [k for k in DEFAULT_WEIGHTS if self._w[k] and (k not in FAULT_KINDS or self.faults.allows(k))]
         self._message_faults = [(f"{k}:", self._w[k]) for k in ("drop", "duplicate", "delay") if k in on]
         self._message_runs = [(prefix, self.network.node_messages, w) for prefix, w in self._message_faults]
@@ -141,7 +142,8 @@ class WorldBase:
         self._draws: list[int] = []
         self._sent: list[Message] = []
         self._lost: list[str] = []
-        self._delivered: Message | None = None
+        self._delivered: Message | None = None  # the last message delivered, at step _delivered_at
+        self._delivered_at = -1
         self._stirred = False  # the current step ran node code, or changed which nodes are up
         self._epoch = 0  # counts changes of which nodes are up or paused
         self._fault_cache: tuple[Any, ...] | None = None  # NemesisSteps._fault_runs's last answer
@@ -156,6 +158,9 @@ class WorldBase:
             (s, (f"timeout:{s.index}", ("",), self._w["timeout"]), (f"invoke:{s.index}", ("",), self._w["invoke"]))
             for s in self.clients
         ]
+        #: per slot: (when, the run it then enables, idle?) — its timeout while it waits, else its next
+        #: invocation; World.enabled reads it, the client steps keep it (ClientSteps._slot_changed)
+        self._client_times = [(0, invoke, True) for _, _, invoke in self._client_runs]
         self._advance_run = ("advance", ("",), self._w["advance"])
         self._stall_run = ("advance", ("",), self._w["stall"])
         self._w_deliver, self._w_timer = self._w["deliver"], self._w["timer"]
@@ -187,8 +192,10 @@ class WorldBase:
         self._epoch += 1
         nodes, paused = self._nodes, self._paused
         up = [n for n in self.node_ids if nodes[n] is not None and not paused[n]]
+        self._alive = [node for node in nodes.values() if node is not None]
         self._up = up
         self._all_up = len(up) == len(self.node_ids)
+        self._fault_check = self._faulty or not self._all_up  # World.enabled lists faults
         self._receptive = frozenset((*up, *self._slots))
         down = [n for n in self.node_ids if nodes[n] is None]
         self._targets = {
@@ -233,6 +240,7 @@ class WorldBase:
         )
 
     def _incarnate(self, node_id: str) -> None:
+        """A new incarnation of the node (its ``on_start`` comes after :meth:`_refresh_nodes`)."""
         self._stirred = True
         self._nodes[node_id] = self._cls._create(node_id, self.node_ids, self._disks[node_id].cache, self)
 
@@ -419,7 +427,7 @@ class WorldBase:
         return self._nodes[node_id]
 
     def live_nodes(self) -> list[Node]:
-        return [n for n in self._nodes.values() if n is not None]
+        return self._alive[:]
 
     def storage(self, node_id: str) -> dict[str, Any]:
         """The node's storage as it reads it (synced or not)."""

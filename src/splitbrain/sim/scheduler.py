@@ -213,7 +213,7 @@ class RandomSource(ChoiceSource):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        bits = self.rng.getrandbits
+        bits = self._bits = self.rng.getrandbits
 
         def below(n: int) -> int:
             # random.Random._randbelow (for n > 0), which randrange and randint use: the same numbers,
@@ -237,7 +237,11 @@ class RandomSource(ChoiceSource):
             total = enabled._total
             if total <= 0:
                 return enabled[self.rng.randrange(n)][0]
-            r = self._below(total)
+            bits = self._bits  # self._below(total), inline
+            k = total.bit_length()
+            r = bits(k)
+            while r >= total:
+                r = bits(k)
             for prefix, ids, weight in enabled._runs:  # Enabled.pick, inline
                 span = len(ids) * weight
                 if r < span:
@@ -256,8 +260,13 @@ class RandomSource(ChoiceSource):
 
     def draw(self, lo: int, hi: int) -> int:
         # randint(lo, hi) is randrange(lo, hi + 1), which for hi >= lo is lo + _randbelow(hi - lo + 1)
-        if hi >= lo:
-            return lo + self._below(hi - lo + 1)
+        if hi >= lo:  # lo + self._below(hi - lo + 1), inline
+            n = hi - lo + 1
+            k = n.bit_length()
+            r = self._bits(k)
+            while r >= n:
+                r = self._bits(k)
+            return lo + r
         return self.rng.randint(lo, hi)
 
 

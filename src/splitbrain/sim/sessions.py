@@ -28,8 +28,22 @@ __all__ = [
 class ClientSteps(WorldBase):
     """The handlers of client steps."""
 
+    def _slot_changed(self, slot: ClientSlot) -> None:
+        """Note when the slot next acts (World.enabled reads it): its timeout, or its next invocation."""
+        _, timeout_run, invoke_run = self._client_runs[slot.index]
+        if slot.waiting is not None:
+            self._client_times[slot.index] = (slot.deadline, timeout_run, False)
+        else:
+            self._client_times[slot.index] = (slot.next_at, invoke_run, True)
+
     def _do_invoke(self, arg: str, params: Mapping[str, Any]) -> None:
         slot = self.clients[int(arg)]
+        try:
+            self._invoke(slot, params)
+        finally:
+            self._slot_changed(slot)
+
+    def _invoke(self, slot: ClientSlot, params: Mapping[str, Any]) -> None:
         client = slot.client
         if "f" in params:
             op = ClientOp(params["f"], params.get("value"), params.get("op_key"))
@@ -49,6 +63,12 @@ class ClientSteps(WorldBase):
         self.recorder.invoke(req, time=self.time, node=target, vclock=msg.vclock)
 
     def _client_receive(self, slot: ClientSlot, reply: Reply, vc: VectorClock) -> None:
+        try:
+            self._receive(slot, reply, vc)
+        finally:
+            self._slot_changed(slot)
+
+    def _receive(self, slot: ClientSlot, reply: Reply, vc: VectorClock) -> None:
         req = slot.waiting
         if req is None or req.id != reply.request:
             self._rec["result"] = "stale"
@@ -103,6 +123,12 @@ class ClientSteps(WorldBase):
 
     def _do_timeout(self, arg: str, params: Mapping[str, Any]) -> None:
         slot = self.clients[int(arg)]
+        try:
+            self._time_out(slot)
+        finally:
+            self._slot_changed(slot)
+
+    def _time_out(self, slot: ClientSlot) -> None:
         req = slot.waiting
         assert req is not None
         self._rec.update(client=slot.index, process=req.process, f=req.f)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from splitbrain.errors import UsageError
@@ -40,7 +41,7 @@ from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.nemesis import NemesisSteps
 from splitbrain.sim.node import Request
 from splitbrain.sim.runtime import Violation
-from splitbrain.sim.scheduler import ChoiceSource, Enabled, ReplaySource
+from splitbrain.sim.scheduler import ChoiceSource, Enabled, RandomSource, ReplaySource
 from splitbrain.sim.sessions import ClientSteps
 from splitbrain.sim.trace import Step, Trace
 from splitbrain.sim.workload import Workload
@@ -54,6 +55,11 @@ __all__ = [
 
 _NEVER = 1 << 62  # later than any deadline
 _ONE = ("",)  # the ids of a run holding one key (its prefix)
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # a step's parameters when nothing recorded them
+
+
+def _no_params() -> Mapping[str, Any]:
+    return _NO_PARAMS
 _new = object.__new__
 
 
@@ -117,8 +123,10 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 self.start()
                 steps = 0
                 choose, execute, enabled, limit = self.source.choose, self._execute, self.enabled, self.max_steps
-                params, aiming = (self._params if self._recorded is not None else dict), self._aiming
-                while self.violation is None and self.phase == "run" and steps < limit:
+                params, aiming = (self._params if self._recorded is not None else _no_params), self._aiming
+                alone = type(self.source) is RandomSource
+                pick = self._random_pick
+                while self.violation is None and steps < limit:
                     if aiming:
                         aimed = self._next_aimed()
                         if aimed is not None:
@@ -126,7 +134,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                             steps += 1
                             continue
                     events = enabled()
-                    key = choose(events, "run") if events._n else None
+                    key = pick(events) if alone else choose(events, "run") if events._n else None
                     if key is None:
                         break
                     execute(key, params())
@@ -171,17 +179,20 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         self._execute("quiesce", self._params())
         steps = 0
         settled_at: int | None = None  # the time settling ends, once every client is done
-        while self.violation is None and steps < self.max_quiesce_steps:
+        choose, enabled, limit = self.source.choose, self.enabled, self.max_quiesce_steps
+        alone, pick = type(self.source) is RandomSource, self._random_pick
+        params_of = self._params if self._recorded is not None else dict
+        while self.violation is None and steps < limit:
             if not self._busy:  # every client's operation has completed
                 if settled_at is None:
                     settled_at = self.time + self.workload.settle
                 if self.time >= settled_at:
                     break
-            enabled = self.enabled()
-            key = self.source.choose(enabled, "quiesce") if enabled else None
+            events = enabled()
+            key = pick(events) if alone else choose(events, "quiesce") if events._n else None
             if key is None:
                 break
-            params = self._params()
+            params = params_of()
             if settled_at is not None:
                 # settling runs deadline by deadline: a time jump recorded in an edited trace (a shrink
                 # that removed the steps in between) must not skip the settling the final reads rely on
@@ -245,6 +256,13 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                     at, _, mid = pending[0]
                     m = network.in_flight.get(mid)
                     later = at if m is not None and m.deliver_at == at else network.next_due() or _NEVER
+            elif len(network.in_flight) == 1:  # FIFO links, one message: it is its link's head
+                ((mid, m),) = network.in_flight.items()
+                ready = []
+                if m.deliver_at > now:
+                    later = m.deliver_at
+                elif m.dst in receptive:
+                    ready.append(mid)
             else:  # FIFO links: only the oldest message of each link
                 ready = []
                 heads: set[tuple[str, str]] = set()
@@ -280,24 +298,16 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                     deadline = self._next_timer() or _NEVER
                 if deadline < later:
                     later = deadline
-        for slot, timeout_run, invoke_run in self._client_runs:
-            if slot.waiting is not None:
-                if slot.deadline > now:
-                    if slot.deadline < later:
-                        later = slot.deadline
-                else:
-                    runs.append(timeout_run)
-                    n += 1
-                    total += timeout_run[2]
-            elif quiescing:
+        for at, run, idle in self._client_times:  # each slot's timeout, or its next invocation
+            if idle and quiescing:
                 continue
-            elif slot.next_at > now:
-                if slot.next_at < later:
-                    later = slot.next_at
+            if at > now:
+                if at < later:
+                    later = at
             else:
-                runs.append(invoke_run)
+                runs.append(run)
                 n += 1
-                total += invoke_run[2]
+                total += run[2]
         if self._aiming and not quiescing:
             aimed = self._aim_deadline()
             if aimed is not None and aimed < later:
@@ -314,7 +324,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 runs.append(self._stall_run)
                 n += 1
                 total += self._stall_run[2]
-        if not quiescing and (self._faulty or not self._all_up or network.cuts):
+        if not quiescing and (self._fault_check or network.cuts):
             more, weight = self._fault_runs(runs)
             n += more
             total += weight
@@ -323,6 +333,29 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         if self._aim_replay and not quiescing:
             out.also = self._aimable
         return out
+
+    def _random_pick(self, events: Enabled) -> str | None:
+        """``RandomSource.choose(events, ...)``, the same key from the same draws, without the call."""
+        n = events._n
+        if n <= 1:
+            if not n:
+                return None
+            prefix, ids, _ = events._runs[0]
+            return prefix + ids[0]
+        total = events._total
+        if total <= 0:
+            return self.source.choose(events, "run")
+        bits = self.source._bits  # type: ignore[attr-defined]
+        k = total.bit_length()
+        r = bits(k)
+        while r >= total:
+            r = bits(k)
+        for prefix, ids, weight in events._runs:
+            span = len(ids) * weight
+            if r < span:
+                return prefix + ids[r // weight]
+            r -= span
+        return events.pick(r)
 
     # -- executing a step --------------------------------------------------------------------------
     def _params(self) -> dict[str, Any]:
@@ -336,10 +369,16 @@ class World(ClientSteps, NemesisSteps, AimSteps):
     def _execute(self, key: str, params: Mapping[str, Any]) -> Step:
         kind, _, arg = key.partition(":")
         rec: dict[str, Any] = {}
-        draws: list[int] = []
-        sent: list[Any] = []
-        lost: list[str] = []
-        self._rec, self._draws, self._sent, self._lost, self._delivered = rec, draws, sent, lost, None
+        self._rec = rec
+        # the step's draws, sends and losses: the lists of the last step are reused when it left them empty
+        # (a Step keeps its draws and losses; sends become a list of ids, so that list is cleared instead)
+        draws, sent, lost = self._draws, self._sent, self._lost
+        if draws:
+            draws = self._draws = []
+        if sent:
+            sent.clear()
+        if lost:
+            lost = self._lost = []
         self._stirred = False
         t = self.time
         self._handlers[kind](arg, params)
@@ -378,7 +417,13 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             slot.client.on_start()
 
     def _do_deliver(self, arg: str, params: Mapping[str, Any]) -> None:
-        m = self._delivered = self.network.pop(arg)
+        network = self.network
+        m = self._delivered = network.in_flight.pop(arg)  # Network.pop, inline
+        if not m.client:
+            del network.between_nodes[arg]
+        if network.track:
+            network._leave(m)
+        self._delivered_at = len(self.steps)
         dst = m.dst
         rec = self._rec
         rec["msg"], rec["src"], rec["dst"] = arg, m.src, dst
@@ -412,10 +457,12 @@ class World(ClientSteps, NemesisSteps, AimSteps):
     def _do_advance(self, arg: str, params: Mapping[str, Any]) -> None:
         # ``to`` (a replayed step's, or World.step's) jumps to that time instead of the next deadline, so
         # a trace with steps removed keeps the times it recorded (anything due meanwhile just runs late)
-        assert self._later is not None and self._later > self.time
-        target = params.get("to")
-        self._advance_to(target if isinstance(target, int) and target > self.time else self._later)
-        self._rec["to"] = self.time
+        target = params.get("to") if params else None
+        now = target if target.__class__ is int and target > self.time else self._later
+        if now is None:
+            raise UsageError(f"'advance' is not enabled at step {len(self.steps)} (t={self.time}): nothing is due")
+        self._advance_to(now)
+        self._rec["to"] = now
 
 
 def replay(

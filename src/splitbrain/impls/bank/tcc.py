@@ -34,8 +34,9 @@ Bug variants:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from splitbrain.histories import History
 from splitbrain.impls.bank.accounts import (
@@ -61,33 +62,28 @@ REDRIVE = 15  # the coordinator re-sends unacknowledged confirms and cancels thi
 Part = tuple[tuple[str, int], ...]  # (account, change) at one participant; negative: a debit
 
 
-@dataclass(frozen=True, slots=True)
-class Try:
+class Try(msgspec.Struct, frozen=True):
     tid: str
     part: Part
 
 
-@dataclass(frozen=True, slots=True)
-class Tried:
+class Tried(msgspec.Struct, frozen=True):
     tid: str
     ok: bool
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Confirm:
+class Confirm(msgspec.Struct, frozen=True):
     tid: str
     part: Part
 
 
-@dataclass(frozen=True, slots=True)
-class Cancel:
+class Cancel(msgspec.Struct, frozen=True):
     tid: str
     part: Part
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
+class Settled(msgspec.Struct, frozen=True):
     tid: str
 
 

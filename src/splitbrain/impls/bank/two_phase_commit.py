@@ -46,6 +46,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgspec
+
 from splitbrain.histories import History
 from splitbrain.impls.bank.accounts import (
     ACCOUNTS,
@@ -78,34 +80,29 @@ WAIT = 25  # a prepared shard asks the coordinator about the outcome this often
 REDRIVE = 20  # the coordinator re-sends unacknowledged commits this often
 
 
-@dataclass(frozen=True, slots=True)
-class Prepare:
+class Prepare(msgspec.Struct, frozen=True):
     tid: str
     changes: tuple[tuple[str, int], ...]  # (account, change of balance); all 0 for a read
     read_only: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(msgspec.Struct, frozen=True):
     tid: str
     yes: bool
     mops: tuple[tuple[str, str, Version], ...] = ()  # ("r", account, version read), ("w", account, written)
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Decide:
+class Decide(msgspec.Struct, frozen=True):
     tid: str
     outcome: str  # "commit" or "abort"
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(msgspec.Struct, frozen=True):
     tid: str
 
 
-@dataclass(frozen=True, slots=True)
-class Inquire:
+class Inquire(msgspec.Struct, frozen=True):
     tid: str
 
 

@@ -25,29 +25,27 @@ timer and messages in flight) and define :meth:`snapshot` (an immutable copy to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from splitbrain.errors import UsageError
 from splitbrain.sim import Node, Workload
 
 
-@dataclass(frozen=True, slots=True)
-class Mail:
+class Mail(msgspec.Struct, frozen=True):
     """Direct mail: state (whole, or the part an update changed) pushed to every peer after an update."""
 
     state: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Push:
+class Push(msgspec.Struct, frozen=True):
     """Anti-entropy, first half: the sender's whole state; the receiver merges it and answers with a Pull."""
 
     state: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Pull:
+class Pull(msgspec.Struct, frozen=True):
     """Anti-entropy, second half: the receiver's state after merging the Push."""
 
     state: Any

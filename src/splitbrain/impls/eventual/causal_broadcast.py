@@ -42,8 +42,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from splitbrain.histories import History
 from splitbrain.impls.eventual.anti_entropy import PeerRotation, require_settling
@@ -55,8 +56,7 @@ MessageKey = tuple[str, int]  # (origin, its sequence number there)
 SYNC_PERIOD = (10, 20)
 
 
-@dataclass(frozen=True, slots=True)
-class Broadcast:
+class Broadcast(msgspec.Struct, frozen=True):
     """A broadcast message: its ``mid``, the ``origin`` and its ``seq`` there, the origin's delivered
     vector when it sent it (``deps``, the BSS timestamp) and the send event's history clock (``stamp``)."""
 
@@ -71,16 +71,14 @@ class Broadcast:
         return (self.origin, self.seq)
 
 
-@dataclass(frozen=True, slots=True)
-class Digest:
+class Digest(msgspec.Struct, frozen=True):
     """Anti-entropy: the messages the sender has delivered; ``reply`` asks for the same in return."""
 
     have: tuple[MessageKey, ...]
     reply: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Repair:
+class Repair(msgspec.Struct, frozen=True):
     """The messages the receiver lacked, and (``have``, when not ``None``) a digest to answer."""
 
     messages: tuple[Broadcast, ...]

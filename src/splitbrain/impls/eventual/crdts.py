@@ -27,8 +27,9 @@ The bugs, each a real mistake:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 Tag = tuple[str, int]  # (node, n): the n-th add that node made
 Counts = tuple[tuple[str, int], ...]
@@ -41,8 +42,7 @@ def _pointwise(a: Counts, b: Counts, combine: Any) -> Counts:
     return tuple(sorted(out.items()))
 
 
-@dataclass(frozen=True, slots=True)
-class GCounter:
+class GCounter(msgspec.Struct, frozen=True):
     """A grow-only counter: ``counts`` holds each node's total, sorted by node."""
 
     counts: Counts = ()
@@ -62,8 +62,7 @@ class GCounter:
         return GCounter(_pointwise(self.counts, other.counts, max))
 
 
-@dataclass(frozen=True, slots=True)
-class PNCounter:
+class PNCounter(msgspec.Struct, frozen=True):
     """A counter that goes both ways: increments in ``up``, decrements in ``down``."""
 
     up: GCounter = GCounter()
@@ -86,8 +85,6 @@ class PNCounter:
 class SumMergePNCounter(PNCounter):
     """Bug: merge adds the two states' counts, so a state received twice is counted twice."""
 
-    __slots__ = ()
-
     def merge(self, other: PNCounter) -> PNCounter:
         add = int.__add__
         return SumMergePNCounter(
@@ -100,8 +97,7 @@ def _union(a: Iterable[Any], b: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(sorted({*a, *b}))
 
 
-@dataclass(frozen=True, slots=True)
-class ORSet:
+class ORSet(msgspec.Struct, frozen=True):
     """An add-wins observed-remove set: ``tags`` are (element, tag) pairs added, ``removed`` the tags a
     remove has tombstoned; an element is in the set while one of its tags is not tombstoned."""
 
@@ -127,8 +123,7 @@ class ORSet:
         return ORSet(_union(self.tags, other.tags), _union(self.removed, other.removed))
 
 
-@dataclass(frozen=True, slots=True)
-class ElementTombstoneSet:
+class ElementTombstoneSet(msgspec.Struct, frozen=True):
     """Bug: an OR-set whose remove tombstones the element itself, deleting tags it has not observed."""
 
     tags: tuple[tuple[Any, Tag], ...] = ()

@@ -63,6 +63,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgspec
+
 from splitbrain.errors import UsageError
 from splitbrain.impls.eventual.anti_entropy import AntiEntropyNode, Mail, require_settling
 from splitbrain.impls.eventual.causal_checks import HistoryCheck, causal_checks
@@ -74,8 +76,7 @@ Context = tuple[tuple[str, int], ...]  # a version vector: sorted (node, highest
 KEYS = ("x", "y")
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
+class Version(msgspec.Struct, frozen=True):
     """One sibling: ``value`` written by the ``dot``-th write its coordinator took, with the write's
     causal ``context``; ``stamp`` is the (local clock, node) of ``lww-wall-clock`` only."""
 
@@ -125,8 +126,7 @@ def merge_siblings(a: Iterable[Version], b: Iterable[Version], *, by_clock: bool
 
 
 # -- quorum messages: a tag names the client request (and, for a write, the version) it serves ------------
-@dataclass(frozen=True, slots=True)
-class Store:
+class Store(msgspec.Struct, frozen=True):
     """Merge these siblings of ``key`` and acknowledge with :class:`Stored`."""
 
     tag: tuple[Any, ...]
@@ -134,21 +134,18 @@ class Store:
     siblings: tuple[Version, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     tag: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Fetch:
+class Fetch(msgspec.Struct, frozen=True):
     """Answer with your siblings of ``key`` (:class:`Fetched`)."""
 
     tag: tuple[Any, ...]
     key: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
+class Fetched(msgspec.Struct, frozen=True):
     tag: tuple[Any, ...]
     siblings: tuple[Version, ...]
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgspec
+
 from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload, World, invariant
 
 Ballot = tuple[int, int]
@@ -37,41 +39,35 @@ BACKOFF = (3, 15)
 VALUES = (0, 1, 2, 3, 4)
 
 
-@dataclass(frozen=True, slots=True)
-class Prepare:
+class Prepare(msgspec.Struct, frozen=True):
     slot: int
     ballot: Ballot
 
 
-@dataclass(frozen=True, slots=True)
-class Promise:
+class Promise(msgspec.Struct, frozen=True):
     slot: int
     ballot: Ballot
     accepted: tuple[Ballot, Command] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Accept:
+class Accept(msgspec.Struct, frozen=True):
     slot: int
     ballot: Ballot
     value: Command
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(msgspec.Struct, frozen=True):
     slot: int
     ballot: Ballot
 
 
-@dataclass(frozen=True, slots=True)
-class Reject:
+class Reject(msgspec.Struct, frozen=True):
     slot: int
     ballot: Ballot
     promised: Ballot
 
 
-@dataclass(frozen=True, slots=True)
-class Decide:
+class Decide(msgspec.Struct, frozen=True):
     slot: int
     value: Command
 
@@ -271,6 +267,7 @@ class Audit:
     chosen: dict[int, tuple[Command, Ballot]] = field(default_factory=dict)
     learned: dict[int, tuple[Command, str]] = field(default_factory=dict)
     seen: dict[Node, tuple[int, int]] = field(default_factory=dict)  # node -> (journal, learned) read
+    nodes_at: tuple[int, list[Any]] = (-1, [])  # (step count, the live Paxos nodes then): shared by the checks
 
 
 def _audit(world: World) -> Audit:
@@ -280,8 +277,12 @@ def _audit(world: World) -> Audit:
     return found
 
 
-def _paxos_nodes(world: World) -> list[PaxosNode]:
-    return [n for n in world.live_nodes() if isinstance(n, PaxosNode)]
+def _paxos_nodes(world: World, record: Audit) -> list[PaxosNode]:
+    """The live Paxos nodes (nodes come and go only between steps: the checks of one step share them)."""
+    now = len(world.steps)
+    if record.nodes_at[0] != now:
+        record.nodes_at = (now, [n for n in world.live_nodes() if isinstance(n, PaxosNode)])
+    return record.nodes_at[1]
 
 
 @invariant(state_only=True)  # reads node state and storage only
@@ -289,8 +290,10 @@ def one_value_per_slot(world: World) -> str | None:
     """At most one value is chosen per slot: chosen = accepted by a majority at one ballot, at any time."""
     record = _audit(world)
     majority = len(world.node_ids) // 2 + 1
-    for node in _paxos_nodes(world):
+    for node in _paxos_nodes(world, record):
         start, learned = record.seen.get(node, (0, 0))
+        if start == len(node.journal):
+            continue  # nothing accepted since the last look
         for slot, ballot, value in node.journal[start:]:
             votes = record.votes.setdefault((slot, ballot), {})
             votes[node.id] = value
@@ -309,8 +312,10 @@ def one_value_per_slot(world: World) -> str | None:
 def learners_agree(world: World) -> str | None:
     """No two nodes learn different values for one slot."""
     record = _audit(world)
-    for node in _paxos_nodes(world):
+    for node in _paxos_nodes(world, record):
         journal, start = record.seen.get(node, (0, 0))
+        if start == len(node.learned):
+            continue  # nothing learned since the last look
         for slot, value in node.learned[start:]:
             first = record.learned.setdefault(slot, (value, node.id))
             if first[0] != value:

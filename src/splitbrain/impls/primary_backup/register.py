@@ -29,8 +29,9 @@ Bug variants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload, invariant
 from splitbrain.sim.world import World
@@ -40,31 +41,26 @@ ELECTION_TIMEOUT = (40, 80)
 VALUES = (0, 1, 2, 3, 4)
 
 
-@dataclass(frozen=True, slots=True)
-class Accept:
+class Accept(msgspec.Struct, frozen=True):
     view: int
     seq: int
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(msgspec.Struct, frozen=True):
     view: int
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class Nack:
+class Nack(msgspec.Struct, frozen=True):
     view: int
 
 
-@dataclass(frozen=True, slots=True)
-class StartView:
+class StartView(msgspec.Struct, frozen=True):
     view: int
 
 
-@dataclass(frozen=True, slots=True)
-class Promise:
+class Promise(msgspec.Struct, frozen=True):
     view: int
     vview: int
     vseq: int

@@ -7,28 +7,26 @@ knows which replies were sent after it arrived.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 Command = tuple[int, str, Any, Any]
 Entry = tuple[int, Command]
 
 
-@dataclass(frozen=True, slots=True)
-class RequestVote:
+class RequestVote(msgspec.Struct, frozen=True):
     term: int
     last_index: int
     last_term: int
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(msgspec.Struct, frozen=True):
     term: int
     granted: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Append:
+class Append(msgspec.Struct, frozen=True):
     term: int
     prev_index: int
     prev_term: int
@@ -37,8 +35,7 @@ class Append:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class AppendReply:
+class AppendReply(msgspec.Struct, frozen=True):
     """``match``: on success the index of the last entry now known to match; on failure a hint (the
     follower's log is no longer than ``match`` where it matches)."""
 

@@ -36,8 +36,9 @@ Bug variants (one switch each, both real-world mistakes):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar, TypeVar
+
+import msgspec
 
 from splitbrain.errors import UsageError
 from splitbrain.impls.traffic.breaker.model import (
@@ -62,8 +63,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Permit:
+class Permit(msgspec.Struct, frozen=True):
     """The breaker's answer to :meth:`CircuitBreaker.acquire`: ``decision`` is ``"pass"`` (closed),
     ``"probe"`` (half-open) or ``"reject"``; ``generation`` the breaker's generation; ``at`` the clock
     reading it decided at."""
@@ -77,8 +77,7 @@ class Permit:
         return self.decision != REJECT
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(msgspec.Struct, frozen=True):
     """What :meth:`CircuitBreaker.record` did (``ignored``, ``counted``, ``tripped``, ``closed`` or
     ``reopened``) and the clock reading it did it at."""
 
@@ -86,8 +85,7 @@ class Recorded:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     phase: str
     generation: int
     failures: int

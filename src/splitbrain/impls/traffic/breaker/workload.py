@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgspec
+
 from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.histories import History
 from splitbrain.impls.traffic.breaker.breaker import (
@@ -65,19 +67,16 @@ SPELL = (10, 40)
 OK_IN_TEN = {True: 9, False: 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(msgspec.Struct, frozen=True):
     request: int
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(msgspec.Struct, frozen=True):
     request: int
     ok: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
+class Admitted(msgspec.Struct, frozen=True):
     """Logged by ``n1`` right after ``acquire`` returned (same step as its critical section)."""
 
     process: int
@@ -85,8 +84,7 @@ class Admitted:
     permit: Permit
 
 
-@dataclass(frozen=True, slots=True)
-class Reported:
+class Reported(msgspec.Struct, frozen=True):
     """Logged by ``n1`` right after ``record`` returned."""
 
     process: int

@@ -23,9 +23,10 @@ The history goes to :func:`~splitbrain.checker.rate_limit.check_rate_limit` on t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
+
+import msgspec
 
 from splitbrain.checker.rate_limit import RATE_LIMITED, CheckOutcome, check_rate_limit
 from splitbrain.histories import History
@@ -37,14 +38,12 @@ BURST = 2
 STORE = "n1"
 
 
-@dataclass(frozen=True, slots=True)
-class ReadState:
+class ReadState(msgspec.Struct, frozen=True):
     request: int
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(msgspec.Struct, frozen=True):
     request: int
     attempt: int
     tokens: Fraction
@@ -52,8 +51,7 @@ class State:
     version: int
 
 
-@dataclass(frozen=True, slots=True)
-class CompareAndSet:
+class CompareAndSet(msgspec.Struct, frozen=True):
     request: int
     attempt: int
     version: int
@@ -61,8 +59,7 @@ class CompareAndSet:
     last: int
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(msgspec.Struct, frozen=True):
     """The bug's blind write."""
 
     request: int
@@ -71,8 +68,7 @@ class Write:
     last: int
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
+class Written(msgspec.Struct, frozen=True):
     request: int
     attempt: int
     ok: bool

@@ -32,7 +32,8 @@ Bug variants:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from splitbrain.errors import UsageError
 from splitbrain.sim.threads import REAL_SYNC, Sync
@@ -40,8 +41,7 @@ from splitbrain.sim.threads import REAL_SYNC, Sync
 __all__ = ["NaiveRoundRobin", "Pick", "RacyCursorBalancer", "SmoothWeightedRoundRobin"]
 
 
-@dataclass(frozen=True, slots=True)
-class Pick:
+class Pick(msgspec.Struct, frozen=True):
     """A pick: the ``backend`` (``None`` when none is healthy), the health ``version`` it saw, and the
     healthy backends with their weights at that version, in configured order."""
 

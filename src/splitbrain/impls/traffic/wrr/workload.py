@@ -26,8 +26,9 @@ a new segment for the model, and a new audit for the invariants.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from splitbrain.histories import History
 from splitbrain.impls.traffic.wrr.balancer import NaiveRoundRobin, Pick, RacyCursorBalancer, SmoothWeightedRoundRobin
@@ -42,26 +43,22 @@ HEALTH_EVERY = 15
 HEALTH_DEADLINE = 6
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(msgspec.Struct, frozen=True):
     round: tuple[int, int]  # (incarnation, number): a late answer to an earlier incarnation never counts
 
 
-@dataclass(frozen=True, slots=True)
-class Pong:
+class Pong(msgspec.Struct, frozen=True):
     round: tuple[int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Picked:
+class Picked(msgspec.Struct, frozen=True):
     """Logged by ``n1`` right after ``pick`` returned (the same step as its critical section)."""
 
     process: int
     pick: Pick
 
 
-@dataclass(frozen=True, slots=True)
-class Marked:
+class Marked(msgspec.Struct, frozen=True):
     """Logged by ``n1`` right after ``mark`` changed a backend's health."""
 
     backend: str
