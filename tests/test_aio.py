@@ -360,3 +360,52 @@ def test_system_random_secrets_and_urandom_are_the_hosts() -> None:
         World(PrimitivesWorkload(servers={"correct": system_random_main}), seed=4).run()
         runs.append(dict(SEEN))
     assert runs[0] == runs[1] and runs[0]["n1"] != runs[0]["n2"]
+
+
+# -- TCP under a partition that persists, and a peer that crashes ------------------------------------------------------
+async def link_main(host: Host) -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            writer.write(line)
+
+    server = await asyncio.start_server(echo, host.ip, 7000)
+    if host.id == "n1":
+        reader, writer = await asyncio.open_connection("n2", 7000)
+        SEEN["connected"] = asyncio.get_running_loop().time()
+        try:
+            while True:
+                writer.write(b"ping\n")
+                await reader.readline()
+                await asyncio.sleep(0.05)
+        except OSError as exc:
+            SEEN["error"] = (type(exc).__name__, asyncio.get_running_loop().time())
+    await server.serve_forever()
+
+
+def _drive(world: World, until: Any, limit: int = 5000) -> None:
+    """Run deliveries, timers and time, never a fault, until ``until()`` holds."""
+    for _ in range(limit):
+        if until():
+            return
+        keys = [k for k, _ in world.enabled() if k.split(":")[0] in ("deliver", "timer", "advance")]
+        world.step(keys[0])
+    raise AssertionError("the condition never held")
+
+
+@pytest.mark.parametrize(("fault", "error"), [("partition", "TimeoutError"), ("crash", "ConnectionResetError")])
+def test_a_connection_is_reset_when_a_partition_persists_or_its_peer_restarts(fault: str, error: str) -> None:
+    SEEN.clear()
+    faults = FaultConfig(kinds=("partition", "crash"), max_down=1)
+    world = World(PrimitivesWorkload(servers={"correct": link_main}, faults=faults), seed=0)
+    world.start()
+    _drive(world, lambda: "connected" in SEEN and world.time > 200)
+    if fault == "partition":
+        world.step("partition", groups=[["n1"], ["n2"]])
+        broken = world.time
+        _drive(world, lambda: "error" in SEEN)
+        assert 3000 <= world.time - broken <= 4500  # tcp_timeout (3 s) after the last acknowledged segment
+    else:
+        world.step("crash:n2")
+        world.step("restart:n2")
+        _drive(world, lambda: "error" in SEEN)  # the new incarnation answers the old connection with a reset
+    assert SEEN["error"][0] == error
