@@ -60,14 +60,14 @@ def compare_runs(
             return Divergence("step", i, _step_line(a), _step_line(b))
     if len(first.steps) != len(second.steps):
         i = min(len(first.steps), len(second.steps))
-        longer = first.steps if len(first.steps) > i else second.steps
-        line = _step_line(longer[i])
-        return Divergence("step", i, line if longer is first.steps else None, line if longer is second.steps else None)
+        first_longer = len(first.steps) > i
+        line = _step_line((first.steps if first_longer else second.steps)[i])
+        return Divergence("step", i, line if first_longer else None, None if first_longer else line)
     ha = _lines(first_history)
     hb = _lines(second_history)
-    for i, (a, b) in enumerate(zip(ha, hb, strict=False)):
-        if a != b:
-            return Divergence("history event", i, a, b)
+    for i, (line_a, line_b) in enumerate(zip(ha, hb, strict=False)):
+        if line_a != line_b:
+            return Divergence("history event", i, line_a, line_b)
     if len(ha) != len(hb):
         i = min(len(ha), len(hb))
         return Divergence("history event", i, ha[i] if len(ha) > i else None, hb[i] if len(hb) > i else None)
