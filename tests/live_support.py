@@ -13,7 +13,9 @@ from splitbrain.live import processes, proxy
 
 
 def children() -> list[str]:
-    """Names of this process's child processes (from /proc), zombies included."""
+    """This process's child processes (from /proc), zombies included: each its name and command line
+    (``"python -m splitbrain.live.targets.syncobj_server ..."``), so a test can tell a server it started
+    from another Python child (a process pool's worker left by an earlier test)."""
     names = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -23,10 +25,12 @@ def children() -> list[str]:
                 fields = stat.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{entry}/comm") as comm:
                 name = comm.read().strip()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                args = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
         if int(fields[1]) == os.getpid():
-            names.append(name)
+            names.append(f"{name} {args}" if args else name)
     return names
 
 
@@ -40,8 +44,9 @@ def recheck(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
 
 def cleanup_fixtures(server: str) -> tuple[Callable[[], Iterator[None]], Callable[[], Iterator[None]]]:
     """Two autouse fixtures for a live-server test module: stop every server and proxy after each test
-    (even one that failed half-way through a run), and after the module assert that no ``server``
-    process is left running. Bind both names in the module: ``a, b = cleanup_fixtures("etcd")``."""
+    (even one that failed half-way through a run), and after the module assert that no child process
+    whose name or command line contains ``server`` is left running. Bind both names in the module:
+    ``a, b = cleanup_fixtures("etcd")``."""
 
     @pytest.fixture(autouse=True, scope="module")
     def nothing_left_behind() -> Iterator[None]:

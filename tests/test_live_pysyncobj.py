@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
     reason="pysyncobj is not installed (pip install pysyncobj; scripts/setup.sh installs it)",
 )
 
-nothing_left_behind, stop_everything = cleanup_fixtures("python")
+nothing_left_behind, stop_everything = cleanup_fixtures("splitbrain.live.targets.syncobj_server")
 
 
 def test_reads_through_the_log_are_linearizable_under_every_fault(tmp_path: Path) -> None:
