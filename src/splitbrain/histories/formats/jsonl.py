@@ -33,7 +33,13 @@ _BYTE = re.compile(r"\(byte (?P<byte>\d+)\)")
 
 
 def read(text: str, *, source: str | None = None) -> History:
-    """Parse a ``jsonl`` history; raises :class:`InvalidHistory` naming the line and the field."""
+    """Parse a ``jsonl`` history; raises :class:`InvalidHistory` naming the line and the field.
+
+    The whole text is decoded at once (msgspec's ``decode_lines``); when that fails, or finds a line
+    holding other than one object, the lines are decoded one by one, which says what is wrong where."""
+    fast = _decode_all(text)
+    if fast is not None:
+        return finish(*fast, source)
     ops: list[Op] = []
     lines: list[int] = []
     # split on "\n" only: str.splitlines would also split on U+2028, which JSON strings may hold raw
@@ -51,6 +57,19 @@ def read(text: str, *, source: str | None = None) -> History:
         ops.append(normalise(op))
         lines.append(number)
     return finish(ops, lines, source)
+
+
+def _decode_all(text: str) -> tuple[list[Op], list[int]] | None:
+    """Every op and its line, decoded in one call; ``None`` when the line-by-line reader must say why not."""
+    try:
+        decoded = _DECODER.decode_lines(text)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    lines = [number for number, line in enumerate(text.split("\n"), start=1) if line and not line.isspace()]
+    if len(lines) != len(decoded):  # two objects on one line: the line-by-line reader refuses that
+        return None
+    ops = [op if op.key is None and op.error is None and op.extra is None else normalise(op) for op in decoded]
+    return ops, lines
 
 
 def _explain_validation(message: str) -> str:
