@@ -16,7 +16,7 @@ the same way:
 * **Classes of alike operations** (``osym``): operations that agree on key, function, input and output.
   The model cannot tell them apart (its ``step`` reads only those fields), so the search steps the model
   once per class and state, not once per operation and state — a million-operation history of values
-  0–4 has a few dozen classes. A model whose ``step`` reads anything else sets ``symmetric = False``:
+  0-4 has a few dozen classes. A model whose ``step`` reads anything else sets ``symmetric = False``:
   then every operation is a class of its own.
 * **The crash pool**: a call whose outcome is unknown may take effect at any point after it, once, or
   never; it never returns, so it stays pending to the end. It is not put in the list of entries: it

@@ -37,6 +37,8 @@ __all__ = [
     "MAX_SEQUENCES",
     "Pool",
     "Usage",
+    "bump",
+    "covers",
 ]
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "Node",
     "Prefixes",
     "materialize",
+    "ops_of",
 ]
 
 

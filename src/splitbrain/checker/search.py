@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_MAX_STATES",
     "Budget",
     "Outcome",
+    "phases",
     "search",
     "searcher",
 ]

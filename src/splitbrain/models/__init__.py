@@ -24,6 +24,7 @@ from splitbrain.models.register import CasRegister, Register
 from splitbrain.models.set import Set
 
 __all__ = [
+    "DEFAULT",
     "KV",
     "MODELS",
     "CasRegister",

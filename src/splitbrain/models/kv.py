@@ -1,8 +1,9 @@
 """``kv``: a key-value store of strings with ``get``, ``put`` and ``append`` on ``op.key``.
 
-Every key starts as ``""`` (or as ``init``, a map of key to value, says); ``put`` sets the value, ``append`` concatenates, ``get`` returns the current
-value (a ``get`` that returns nil is read as ``""``: some clients write nil for a missing key; likewise a
-nil ``put`` or ``append`` value is ``""``). This is the model of Porcupine's kv tests.
+Every key starts as ``""`` (or as ``init``, a map of key to value, says); ``put`` sets the value,
+``append`` concatenates, ``get`` returns the current value (a ``get`` that returns nil is read as ``""``:
+some clients write nil for a missing key; likewise a nil ``put`` or ``append`` value is ``""``).
+This is the model of Porcupine's kv tests.
 
 The state is a tuple of ``(key, value)`` pairs sorted by key, leaving out keys whose value is ``""``.
 Leaving them out makes the state canonical — a key put to ``""`` and a key never touched are the same

@@ -50,7 +50,9 @@ class MultiRegister(Model):
     def initial_state(self, value: Any) -> Hashable:
         """A map of register to value (``{:x 0 :y 0}``); a register left out, or nil, starts as nil."""
         if not isinstance(value, dict):
-            raise UsageError(f"multi-register starts from a map of register to value, e.g. {{:x 0 :y 0}}; got {show(value)}")
+            raise UsageError(
+                f"multi-register starts from a map of register to value, e.g. {{:x 0 :y 0}}; got {show(value)}"
+            )
         return canonical((k, v) for k, v in value.items() if v is not None)
 
     def step(self, state: State, op: Operation) -> tuple[State, ...]:

@@ -1,7 +1,8 @@
 """``mutex``: a lock with ``acquire`` and ``release``.
 
-The state is whether the lock is held (initially not; ``init=true`` starts it held). ``acquire`` is legal only while the lock is free
-and ``release`` only while it is held; nobody's identity is tracked, as in Knossos's mutex model.
+The state is whether the lock is held (initially not; ``init=true`` starts it held). ``acquire`` is
+legal only while the lock is free and ``release`` only while it is held; nobody's identity is tracked,
+as in Knossos's mutex model.
 
 An unknown outcome is read as everywhere else: the operation happened and its output is unknown. Here
 the outputs carry no information, so an unknown acquire steps exactly like a completed one — it can only

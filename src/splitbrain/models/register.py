@@ -1,7 +1,8 @@
 """Single registers: ``register`` (read, write) and ``cas-register`` (read, write, compare-and-set).
 
 The state is the register's value, ``None`` (nil) before the first write: a read that returns nil found
-the register absent. ``init=`` starts it at a value instead (Knossos's ``(cas-register 0)``). ``cas`` takes ``(old, new)`` and sets ``new`` only when the value is ``old``.
+the register absent. ``init=`` starts it at a value instead (Knossos's ``(cas-register 0)``). ``cas``
+takes ``(old, new)`` and sets ``new`` only when the value is ``old``.
 
 These reproduce the etcd model of Porcupine's tests (the Jepsen etcd histories): a read must return the
 current value; a write always succeeds; a cas whose outcome is unknown takes effect if the compare
@@ -43,7 +44,7 @@ class Register(Model):
 
     def initial_state(self, value: Any) -> Hashable:
         """Any value: the register holds it (nil: absent)."""
-        return value  # type: ignore[no-any-return]
+        return value
 
     def step(self, state: Any, op: Operation) -> tuple[Any, ...]:
         f = op.f

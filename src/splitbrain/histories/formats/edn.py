@@ -418,7 +418,7 @@ def _build(opener: str, closer: str, items: list[Any]) -> Any:
         if len(items) % 2:
             raise _Slow
         pairs = iter(items)
-        result = dict(zip(pairs, pairs))
+        result = dict(zip(pairs, pairs, strict=False))
     except TypeError:
         raise _Slow from None
     if len(result) * 2 != len(items):

@@ -20,7 +20,6 @@ built with their index, so :meth:`History.from_ops` has nothing to rewrite.
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from splitbrain.errors import InvalidHistory
