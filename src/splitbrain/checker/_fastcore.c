@@ -86,9 +86,13 @@ typedef struct {
     /* the layout, checked (see check_layout) */
     int *kind, *opi, *match, *okey, *olane, *oclass, *osym, *oread;
     int *sym_rep; /* per alike class: its first operation */
+    int *sym_min; /* per alike class: the earliest return among a frame's candidates (scratch of enter) */
+    int *sym_many; /* per alike class: whether it has two completed operations or more */
     int *ret_of; /* per op: its return entry, n + 1 for a crashed call */
-    /* the completed operations' entries, linked: all (head 0) and per key (head n + 1 + key) */
+    /* the completed operations' entries, linked: their returns (head 0: the first is the first pending
+     * return, read in O(1)), and per key all of them (head n + 1 + key: the candidates) */
     int *nxt, *prv, *knxt, *kprv;
+    int *rknxt, *rkprv; /* per key, its completed operations' returns only (head n + 1 + key) */
     int remaining;
     int *part, *lane_off, *lanes, *ahead, *uvec; /* per key: state id, lanes; per lane: latest op */
     /* the crash pool: per class its key and calls (entries and ops, in call order); per key its classes */
@@ -366,12 +370,16 @@ static int check_layout(Search *s) {
     }
     s->nclasses = nclasses;
     /* each alike class's first operation (by call) stands for it */
-    if (!(s->sym_rep = counted(s, sizeof(int) * ((size_t)nops + 1)))) { PyErr_NoMemory(); goto done; }
-    for (int op = 0; op < nops; op++) s->sym_rep[op] = -1;
+    if (!(s->sym_rep = counted(s, sizeof(int) * ((size_t)nops + 1))) ||
+        !(s->sym_min = counted(s, sizeof(int) * ((size_t)nops + 1))) ||
+        !(s->sym_many = counted(s, sizeof(int) * ((size_t)nops + 1)))) { PyErr_NoMemory(); goto done; }
+    for (int op = 0; op < nops; op++) s->sym_rep[op] = -1, s->sym_many[op] = 0;
     for (int e = 1; e <= n; e++) {
         int op = s->opi[e];
         if (s->kind[e] == 0 && s->sym_rep[s->osym[op]] < 0) s->sym_rep[s->osym[op]] = op;
+        if (s->kind[e] == 1) s->sym_many[s->osym[op]]++; /* counts completed ones first */
     }
+    for (int op = 0; op < nops; op++) s->sym_many[op] = s->sym_many[op] > 1;
     /* per key: lanes (one past the highest used) and their offsets; per class: key and sizes */
     size_t K = (size_t)nkeys, C = (size_t)nclasses + 1;
     if (!(s->lanes = counted(s, sizeof(int) * K)) || !(s->lane_off = counted(s, sizeof(int) * (K + 1))) ||
@@ -477,8 +485,10 @@ done:
 
 static void Search_dealloc(Search *s) {
     free(s->kind); free(s->opi); free(s->match); free(s->okey); free(s->olane); free(s->oclass); free(s->osym); free(s->sym_rep);
+    free(s->sym_min); free(s->sym_many);
     free(s->oread);
     free(s->ret_of); free(s->nxt); free(s->prv); free(s->knxt); free(s->kprv);
+    free(s->rknxt); free(s->rkprv);
     free(s->part); free(s->lane_off); free(s->lanes); free(s->ahead); free(s->uvec);
     free(s->cls_key); free(s->cls_off); free(s->cls_len); free(s->cls_calls); free(s->cls_ops);
     free(s->key_cls_off); free(s->key_cls); free(s->used);
@@ -591,6 +601,7 @@ static int Search_init(Search *s, PyObject *args, PyObject *kw) {
     s->stride = 3 + W;
     if (!(s->nxt = budgeted(s, sizeof(int) * n1z)) || !(s->prv = budgeted(s, sizeof(int) * n1z)) ||
         !(s->knxt = budgeted(s, sizeof(int) * (n1z + K))) || !(s->kprv = budgeted(s, sizeof(int) * (n1z + K))) ||
+        !(s->rknxt = budgeted(s, sizeof(int) * (n1z + K))) || !(s->rkprv = budgeted(s, sizeof(int) * (n1z + K))) ||
         !(s->ret_of = budgeted(s, sizeof(int) * o1)) || !(s->part = budgeted(s, sizeof(int) * K)) ||
         !(s->ahead = budgeted(s, sizeof(int) * L)) || !(s->uvec = budgeted(s, sizeof(int) * K)) ||
         !(s->frames = budgeted(s, sizeof(Frame) * depth)) || !(s->moves = budgeted(s, sizeof(Move) * depth)) ||
@@ -622,27 +633,32 @@ static int Search_init(Search *s, PyObject *args, PyObject *kw) {
     if (s->status == RUNNING) {
         int n = s->n, last = 0;
         for (int op = 0; op < s->nops; op++) s->ret_of[op] = n + 1;
-        for (int k = 0; k < nkeys; k++) s->kprv[n + 1 + k] = -1, s->knxt[n + 1 + k] = -1;
+        for (int k = 0; k < nkeys; k++)
+            s->kprv[n + 1 + k] = s->knxt[n + 1 + k] = s->rkprv[n + 1 + k] = s->rknxt[n + 1 + k] = -1;
         int *klast = s->part; /* borrowed as each key's last entry while linking */
-        for (int k = 0; k < nkeys; k++) klast[k] = n + 1 + k;
+        int *rklast = s->uvec; /* and each key's last return */
+        for (int k = 0; k < nkeys; k++) klast[k] = rklast[k] = n + 1 + k;
         s->nxt[0] = -1;
         s->prv[0] = -1;
         for (int e = 1; e <= n; e++) {
-            s->nxt[e] = s->prv[e] = s->knxt[e] = s->kprv[e] = -1;
+            s->nxt[e] = s->prv[e] = s->knxt[e] = s->kprv[e] = s->rknxt[e] = s->rkprv[e] = -1;
             if (s->kind[e] == 0 && s->match[e] == -1) continue; /* a crashed call: in the pool */
+            int k = s->okey[s->opi[e]];
             if (s->kind[e] == 1) {
                 s->ret_of[s->opi[e]] = e;
                 s->remaining++;
+                s->nxt[last] = e;
+                s->prv[e] = last;
+                last = e;
+                s->rknxt[rklast[k]] = e;
+                s->rkprv[e] = rklast[k];
+                rklast[k] = e;
             }
-            s->nxt[last] = e;
-            s->prv[e] = last;
-            last = e;
-            int k = s->okey[s->opi[e]];
             s->knxt[klast[k]] = e;
             s->kprv[e] = klast[k];
             klast[k] = e;
         }
-        for (int k = 0; k < nkeys; k++) s->part[k] = init_sid;
+        for (int k = 0; k < nkeys; k++) s->part[k] = init_sid, s->uvec[k] = 0;
         for (size_t l = 0; l < L; l++) s->ahead[l] = -1;
         s->entering = 1;
     }
@@ -874,12 +890,12 @@ static inline void relink_entry(int *nxt, int *prv, int x) {
     nxt[prv[x]] = x;
 }
 
-/* take call entry c and its return out of both lists; unlift puts them back in the reverse order, so
+/* take call entry c and its return out of the lists; unlift puts them back in the reverse order, so
  * the links are restored exactly (Knuth's dancing links) */
 static inline void lift(Search *s, int c) {
     int r = s->match[c];
-    unlink_entry(s->nxt, s->prv, c);
     unlink_entry(s->nxt, s->prv, r);
+    unlink_entry(s->rknxt, s->rkprv, r);
     unlink_entry(s->knxt, s->kprv, c);
     unlink_entry(s->knxt, s->kprv, r);
 }
@@ -888,14 +904,13 @@ static inline void unlift(Search *s, int c) {
     int r = s->match[c];
     relink_entry(s->knxt, s->kprv, r);
     relink_entry(s->knxt, s->kprv, c);
+    relink_entry(s->rknxt, s->rkprv, r);
     relink_entry(s->nxt, s->prv, r);
-    relink_entry(s->nxt, s->prv, c);
 }
 
 /* key k's first pending return (n + 1 when it has none) */
 static inline int key_first_return(const Search *s, int k) {
-    int p = s->knxt[s->n + 1 + k];
-    while (p != -1 && s->kind[p] == 0) p = s->knxt[p];
+    int p = s->rknxt[s->n + 1 + k];
     return p == -1 ? s->n + 1 : p;
 }
 
@@ -1083,6 +1098,12 @@ static int seq_fits(const Search *s, const Seq *q) {
 /* The crash sequences the frame tries (pool.Pool.sequences, in the same order), pushed on `sel`: 0; -1
  * with a Python error (nothing kept: chosen again on the next run); -2 with the status set. */
 static int sequences(Search *s, Frame *fr) {
+    int k = fr->key;
+    if (s->key_calls_off[k + 1] == s->key_calls_off[k] || s->key_calls[s->key_calls_off[k]] > fr->e) {
+        fr->sel_start = s->sel_top; /* no crashed call of the key before e: none (pool.Pool.sequences too) */
+        fr->seq_n = 0;
+        return 0;
+    }
     int at = all_sequences(s, fr->key, fr->sid, fr->e);
     if (at < 0) return at;
     Cached *c = &s->cached[at];
@@ -1181,8 +1202,7 @@ static void note_deepest(Search *s, int blocked, int sid) {
  * ended (the status says how), -1 with a Python error (nothing pushed: made again on the next run). */
 static int enter(Search *s, int *reason) {
     if (s->remaining == 0) return (s->status = VALID), 0;
-    int e = s->nxt[0];
-    while (s->kind[e] == 0) e = s->nxt[e];
+    int e = s->nxt[0]; /* the first pending return: remaining > 0, so there is one */
     if (e == s->target) { /* a prefix that reaches the target */
         note_deepest(s, s->opi[e], s->part[s->okey[s->opi[e]]]);
         return (s->status = VALID), 0;
@@ -1193,19 +1213,23 @@ static int enter(Search *s, int *reason) {
     fr->key = k;
     fr->e = e;
     fr->cstart = fr->ci = cstart;
+    int alike = 0; /* some candidate's class has other completed operations */
     for (int c = s->knxt[s->n + 1 + k]; c != e; c = s->knxt[c]) {
         if (grow(s, (void **)&s->cands, &s->cand_cap, sizeof(int), (size_t)s->cand_top + 1)) return 0;
         s->cands[s->cand_top++] = c;
+        alike |= s->sym_many[s->osym[s->opi[c]]];
     }
-    /* of candidates alike, only the one that returns first (search.py: "Alike, first due first") */
-    int kept = cstart;
-    for (int j = cstart; j < s->cand_top; j++) {
-        int op = s->opi[s->cands[j]], later = 0;
-        for (int i = cstart; i < s->cand_top && !later; i++) {
-            int other = s->opi[s->cands[i]];
-            later = s->osym[other] == s->osym[op] && s->ret_of[other] < s->ret_of[op];
-        }
-        if (!later) s->cands[kept++] = s->cands[j];
+    /* of candidates alike, only the one that returns first (search.py: "Alike, first due first"): two
+     * passes, the earliest return per class, then the candidates that have it (returns are distinct) */
+    int kept = alike ? cstart : s->cand_top;
+    for (int j = cstart; j < s->cand_top && alike; j++) s->sym_min[s->osym[s->opi[s->cands[j]]]] = INT_MAX;
+    for (int j = cstart; j < s->cand_top && alike; j++) {
+        int op = s->opi[s->cands[j]], *m = &s->sym_min[s->osym[op]];
+        if (s->ret_of[op] < *m) *m = s->ret_of[op];
+    }
+    for (int j = cstart; j < s->cand_top && alike; j++) {
+        int op = s->opi[s->cands[j]];
+        if (s->ret_of[op] == s->sym_min[s->osym[op]]) s->cands[kept++] = s->cands[j];
     }
     s->cand_top = kept;
     fr->cend = s->cand_top;

@@ -31,7 +31,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from splitbrain.histories.history import Operation
+from splitbrain.histories.history import UNKNOWN, Operation
 
 __all__ = [
     "CALL",
@@ -136,7 +136,13 @@ class Layout:
             if self.kind[e] != CALL:
                 continue
             i = self.opi[e]
-            name = _class_of(ops[i], self.okey[i]) if symmetric else ("op", i)
+            op = ops[i]
+            if not symmetric:
+                name: Any = ("op", i)
+            elif type(op.key) in _PLAIN and type(op.input) in _PLAIN and type(op.output) in _PLAIN:
+                name = (self.okey[i], op.f, op.key, op.input, op.output)  # what _class_of gives, sooner
+            else:
+                name = _class_of(op, self.okey[i])
             sym = self.osym[i] = _number(alike, name, i)
             if sym == len(self.sym_rep):
                 self.sym_rep.append(i)
@@ -158,6 +164,10 @@ class Layout:
 def layout(ops: Sequence[Operation], model: Any, key_of: Callable[[Operation], Any] | None = None) -> Layout:
     """Lay ``ops`` (no ``fail`` operations among them) out for a search against ``model``."""
     return Layout(ops, model, key_of)
+
+
+#: types whose values are their own class key (``_strict`` leaves them as they are)
+_PLAIN = (int, str, type(None), type(UNKNOWN))
 
 
 def _class_of(op: Operation, key: int) -> Any:

@@ -360,9 +360,13 @@ def _search(
             while c != e:
                 cands.append(c)
                 c = knxt[c]
-            if len(cands) > 1:
-                cands = [c for c in cands if not any(
-                    osym[opi[d]] == osym[opi[c]] and ret_of[opi[d]] < ret_of[opi[c]] for d in cands)]
+            if len(cands) > 1:  # alike, first due first: per class, the earliest return (they are distinct)
+                first: dict[int, int] = {}
+                for c in cands:
+                    i = opi[c]
+                    if ret_of[i] < first.get(osym[i], n + 2):
+                        first[osym[i]] = ret_of[i]
+                cands = [c for c in cands if ret_of[opi[c]] == first[osym[opi[c]]]]
             state = part[k]
             proj = projection(k, state)
             reason = k if k != checked and proj in dead else -1
