@@ -289,6 +289,9 @@ _FIELDS = ("process", "type", "f", "value", "index", "time", "node", "vclock", "
 _FIELD_SET = frozenset(_FIELDS)
 
 
+_READ: tuple[Any, int] = (None, 0)
+
+
 def read(text: str, *, source: str | None = None) -> History:
     """Parse an ``edn`` history; each op's line is the line where its map starts."""
     reader = EdnReader(text, source=source)
@@ -310,7 +313,8 @@ def read(text: str, *, source: str | None = None) -> History:
     indices: list[int | None] = []
     anonymous: list[int] = []  # positions of ops without :process
     placed = fast if fast is not None else [(value, reader.line_at(offset)) for value, offset in found]
-    for value, line in placed:
+    for position, (value, line) in enumerate(placed):
+        placed[position] = _READ  # the op map can go once its Op is built: peak memory is one of the two
         op, index = _to_op(value, source, line, len(ops))
         if op.process is None:
             anonymous.append(len(ops))
@@ -358,7 +362,7 @@ def _scan(text: str) -> list[tuple[Any, int]] | None:
     line = 1
     special = _TOKEN_KIND
     try:
-        for token in _FAST.findall(text):
+        for token in _tokens(text):
             kind = special.get(token[0])
             if kind is None:  # an atom, the common case
                 value = atoms.get(token, _NOT_CACHED)
@@ -396,6 +400,7 @@ def _scan(text: str) -> list[tuple[Any, int]] | None:
                 if len(token) < 2 or token[-1] != '"' or "\\" in value:
                     return None
                 start = line
+                line += value.count("\n")  # a line end inside a string is a line of the file too
             if items is not None:
                 items.append(value)
             else:
@@ -403,6 +408,24 @@ def _scan(text: str) -> list[tuple[Any, int]] | None:
     except _Slow:
         return None
     return None if stack else found
+
+
+#: characters of text the fast path tokenizes at a time (see _tokens)
+_CHUNK = 1 << 20
+
+
+def _tokens(text: str) -> Iterable[str]:
+    """The tokens of ``_FAST`` in ``text``, found a chunk of about :data:`_CHUNK` characters at a time, each
+    ending just after a line end: a list of every token of a 100 MB history would take more memory than
+    the history. A line end always ends a token, so no token is cut — but a string holding a line end
+    may be: its opening quote then cannot match a closing one in its chunk and comes out as the lone
+    character ``"``, which sends the text to the EdnReader, as any unusual string does."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _CHUNK)
+        end = len(text) if end < 0 else end + 1
+        yield from _FAST.findall(text, start, end)
+        start = end
 
 
 def _build(opener: str, closer: str, items: list[Any]) -> Any:
