@@ -456,5 +456,6 @@ def test_edn_fast_path_reads_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     chunked = parse_history(text, "edn")
     assert chunked.ops == whole.ops and chunked.lines == whole.lines
     assert chunked.operations[1].output == "a\nb"
-    plain = "".join(f"{{:process {p}, :type :{t}, :f :write, :value {p}}}\n" for p in range(50) for t in ("invoke", "ok"))
+    plain = "".join(f"{{:process {p}, :type :{t}, :f :write, :value {p}}}\n"
+                    for p in range(50) for t in ("invoke", "ok"))
     assert parse_history(plain, "edn").lines == tuple(range(1, 101))
