@@ -98,6 +98,7 @@ def read_history(path: str | os.PathLike[str], format: str = "auto") -> History:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InvalidHistory("the file is not UTF-8 text", source=source, line=line) from None
+    del data  # the bytes are the size of the file again: not kept while the history is built
     return parse_history(text, format, source=source)
 
 

@@ -7,6 +7,7 @@ struct does not know are ignored, as msgspec does by default.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -65,10 +66,15 @@ def _decode_all(text: str) -> tuple[list[Op], list[int]] | None:
         decoded = _DECODER.decode_lines(text)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
-    lines = [number for number, line in enumerate(text.split("\n"), start=1) if line and not line.isspace()]
+    # one line at a time (a list of every line of a 100 MB history would outweigh the history); a StringIO
+    # with newline="\n" splits on "\n" only, as the line-by-line reader does
+    lines = [number for number, line in enumerate(io.StringIO(text, newline="\n"), start=1) if not line.isspace()]
     if len(lines) != len(decoded):  # two objects on one line: the line-by-line reader refuses that
         return None
     ops = [op if op.key is None and op.error is None and op.extra is None else normalise(op) for op in decoded]
+    for i, op in enumerate(ops):
+        if op.index != i:  # each op was just decoded, so no one else holds it: numbered in place, not copied
+            msgspec.structs.force_setattr(op, "index", i)
     return ops, lines
 
 
