@@ -105,6 +105,9 @@ class Pool:
         per end state — the first that fits, else the first — those that fit first. ``None`` when there
         are more than :data:`MAX_SEQUENCES` (the caller gives up).
         """
+        calls = self.key_calls[key]
+        if not calls or calls[0] > e:
+            return []  # no crashed call of the key before e (the compiled core skips the same way)
         found = self._all(key, state, e, succ)
         if found is None:
             return None

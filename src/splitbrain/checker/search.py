@@ -290,7 +290,8 @@ def _search(
     pool = Pool(lay, exact)
     init = model.init()
     part = [init] * lay.nkeys  # each key's state
-    ahead = [[-1] * lay.lanes[k] for k in range(lay.nkeys)]  # per key lane, its latest linearized op
+    # per key lane, the return entry of its latest linearized operation (-1: none yet)
+    ahead = [[-1] * lay.lanes[k] for k in range(lay.nkeys)]
 
     def projection(k: int, state: Any) -> tuple[Any, ...]:
         """Key ``k``'s part of the configuration: its first pending return, the lanes of its operations
@@ -301,9 +302,11 @@ def _search(
         if p == -1:
             p = n + 1
         lanes = 0
-        for lane, a in enumerate(ahead[k]):
-            if a >= 0 and ret_of[a] > p:
-                lanes |= 1 << lane
+        bit = 1
+        for r in ahead[k]:
+            if r > p:
+                lanes |= bit
+            bit <<= 1
         return (k, p, lanes, state, pool.usage[k]) if exact else (k, p, lanes, state)
 
     dead: set[tuple[Any, ...]] = set()
@@ -316,7 +319,7 @@ def _search(
     culprit = 0  # the latest first pending return at any dead end
     backtracks = 0
     # moves on the path: (key, call entry, crash classes with whether each was past its count, the key's
-    # state before, the lane's op before)
+    # state before, the lane's return entry before)
     moves: list[tuple[int, int, list[tuple[int, bool]], Any, int]] = []
 
     def undo(move: tuple[int, int, list[tuple[int, bool]], Any, int]) -> None:
@@ -400,7 +403,7 @@ def _search(
                     move = (k, c, crashed, part[k], ahead[k][olane[i]])
                     lift(c)
                     remaining -= 1
-                    ahead[k][olane[i]] = i
+                    ahead[k][olane[i]] = ret_of[i]
                     part[k] = s2
                     prefixes.push(i)
                     if remaining and projection(k, s2) in dead:
