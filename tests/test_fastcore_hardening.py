@@ -1,15 +1,16 @@
 """The compiled core refuses malformed calls with an exception, and ends "unknown" on any memory budget.
 
 ``splitbrain.checker.fast`` is the core's only legitimate caller, but the core is a public module: every
-index it is handed (entries, operations, keys, bits, state ids from the step callback, budgets) must be
-checked, because a bad one used to read or write out of bounds. Each hostile call runs in a fresh
+index it is handed (entries, operations, keys, lanes, crash and alike classes, read flags, the target,
+state ids from the step callback, budgets) must be checked, because a bad one used to read or write out
+of bounds. Each hostile call runs in a fresh
 interpreter, so that a crash shows up as this test failing with the signal, not as pytest dying. The
 calls in ``CRASHED_BEFORE`` killed the interpreter (SIGSEGV, rc 139 in a shell, or SIGABRT) before the
 core was hardened.
 
 The budget tests go through the public :func:`splitbrain.check` on the compiled path, and sweep the byte
 budget over every growing table of the core (memo, transitions, successor pool, candidate stack,
-longest-prefix snapshots, the kv strings): each budget gives the verdict or "unknown", never a crash.
+path nodes, crash sequences, the kv strings): each budget gives the verdict or "unknown", never a crash.
 """
 
 from __future__ import annotations
@@ -42,10 +43,16 @@ spec.loader.exec_module(core)
 def step(op, sid):
     return [sid]
 
-GOOD = dict(kind=[0, 0, 1], opi=[0, 0, 0], match=[-1, 2, -1], okey=[0], olocal=[0], nkeys=1, width=1,
-            step=step, init_sid=0, max_states=1000, max_bytes=1 << 24, track=True)
+GOOD = dict(kind=[0, 0, 1], opi=[0, 0, 0], match=[-1, 2, -1], okey=[0], olane=[0], oclass=[-1], osym=[0],
+            oread=[0], nkeys=1, width=1, step=step, init_sid=0, max_states=1000, max_bytes=1 << 24, track=True,
+            exact=False, target=0)
 KV = ([2], [0], ["a"])  # operation 0 puts "a"
-TWO = dict(kind=[0, 0, 0, 1, 1], opi=[0, 0, 1, 0, 1], match=[-1, 3, 4, -1, -1], okey=[0, 0], olocal=[0, 1])
+# two overlapping operations (calls 1, 2; returns 3, 4), in lanes 0 and 1
+TWO = dict(kind=[0, 0, 0, 1, 1], opi=[0, 0, 1, 0, 1], match=[-1, 3, 4, -1, -1], okey=[0, 0], olane=[0, 1],
+           oclass=[-1, -1], osym=[0, 1], oread=[0, 0])
+# operation 0 completes (entries 1, 3); operations 1 and 2 crash (calls at entries 2 and 4), one class
+CRASHED = dict(kind=[0, 0, 0, 1, 0], opi=[0, 0, 1, 0, 2], match=[-1, 3, -1, -1, -1], okey=[0, 0, 0],
+               olane=[0, -1, -1], oclass=[-1, 0, 0], osym=[0, 1, 1], oread=[0, 0, 0])
 
 def search(**changes):
     args = {**GOOD, **changes}
@@ -85,7 +92,10 @@ HOSTILE: dict[str, tuple[str, str, str]] = {
     "kind-empty": ("search(kind=[], opi=[], match=[])", "ValueError", "head"),
     "opi-short": ("search(opi=[0, 0])", "ValueError", "opi has 2 entries"),
     "match-long": ("search(match=[-1, 2, -1, -1])", "ValueError", "match has 4 entries"),
-    "olocal-long": ("search(olocal=[0, 1])", "ValueError", "olocal has 2 entries"),
+    "olane-long": ("search(olane=[0, 1])", "ValueError", "olane has 2 entries"),
+    "oclass-short": ("search(oclass=[])", "ValueError", "oclass has 0 entries"),
+    "osym-dict": ("search(osym={0: 0})", "TypeError", "osym must be a list"),
+    "oread-long": ("search(oread=[0, 0])", "ValueError", "oread has 2 entries"),
     "item-float": ("search(opi=[0, 0.0, 0])", "TypeError", "opi[1] must be an int"),
     "item-str": ("search(match=[-1, '2', -1])", "TypeError", "match[1] must be an int"),
     "item-huge": ("search(opi=[0, 2**70, 0])", "OverflowError", "opi[1]"),
@@ -122,10 +132,22 @@ HOSTILE: dict[str, tuple[str, str, str]] = {
     "kind-two": ("search(kind=[0, 0, 2], match=[-1, -1, -1])", "ValueError", "kind[2] = 2"),
     "okey-out-of-range": ("search(okey=[10**9]).run(100)", "ValueError", "okey[0]"),
     "okey-negative": ("search(okey=[-1]).run(100)", "ValueError", "okey[0]"),
-    "olocal-out-of-range": ("search(olocal=[10**9]).run(100)", "ValueError", "olocal[0]"),
-    "olocal-negative": ("search(olocal=[-1])", "ValueError", "olocal[0]"),
-    "olocal-duplicate": ("search(**{**TWO, 'olocal': [0, 0]})", "ValueError", "once each"),
-    "olocal-gap": ("search(**{**TWO, 'olocal': [0, 5]})", "ValueError", "once each"),
+    "olane-out-of-range": ("search(olane=[10**9]).run(100)", "ValueError", "olane[0]"),
+    "olane-negative": ("search(olane=[-1])", "ValueError", "olane[0]"),
+    "olane-overlap": ("search(**{**TWO, 'olane': [0, 0]})", "ValueError", "open at once in one lane"),
+    "olane-of-a-crashed-call": ("search(**{**CRASHED, 'olane': [0, 0, -1]})", "ValueError", "olane[1] = 0"),
+    "oclass-of-a-completed-op": ("search(oclass=[0])", "ValueError", "oclass[0] = 0"),
+    "oclass-missing": ("search(**{**CRASHED, 'oclass': [-1, 0, -1]})", "ValueError", "oclass[2] = -1"),
+    "oclass-out-of-range": ("search(**{**CRASHED, 'oclass': [-1, 0, 10**6]}).run(100)", "ValueError", "oclass[2]"),
+    "oclass-keys-differ": (
+        "search(**{**CRASHED, 'okey': [0, 0, 1], 'nkeys': 2})", "ValueError", "the calls of a class share a key",
+    ),
+    "osym-out-of-range": ("search(osym=[10**6]).run(100)", "ValueError", "osym[0]"),
+    "osym-negative": ("search(osym=[-1]).run(100)", "ValueError", "osym[0] = -1"),
+    "oread-two": ("search(oread=[2])", "ValueError", "oread[0] = 2"),
+    "target-a-call": ("search(target=1)", "ValueError", "target = 1"),
+    "target-out-of-range": ("search(target=10**6).run(100)", "ValueError", "target"),
+    "target-negative": ("search(target=-1)", "ValueError", "target = -1"),
     # the native kv step's arguments
     "kv-list": ("search(kv=list(KV))", "TypeError", "kv must be None or a tuple"),
     "kv-two-items": ("search(kv=KV[:2])", "TypeError", "kv must be None or a tuple"),
@@ -144,7 +166,7 @@ HOSTILE: dict[str, tuple[str, str, str]] = {
     "run-uninitialised": ("core.Search.__new__(core.Search).run(1)", "RuntimeError", "not initialised"),
     "witness-uninitialised": ("core.Search.__new__(core.Search).witness()", "RuntimeError", "not initialised"),
     "deepest-uninitialised": ("core.Search.__new__(core.Search).deepest()", "RuntimeError", "not initialised"),
-    "longest-uninitialised": ("core.Search.__new__(core.Search).longest()", "RuntimeError", "not initialised"),
+    "longest-uninitialised": ("core.Search.__new__(core.Search).longest(100)", "RuntimeError", "not initialised"),
     "stats-uninitialised": ("core.Search.__new__(core.Search).stats()", "RuntimeError", "not initialised"),
     "run-after-failed-init": (
         "s = core.Search.__new__(core.Search)\n"
@@ -176,10 +198,11 @@ HOSTILE: dict[str, tuple[str, str, str]] = {
 
 #: the calls that killed the interpreter before the core checked its arguments: SIGSEGV, and for
 #: okey-negative SIGABRT ("free(): invalid next size": it wrote before its array). Many of the others
-#: read or wrote out of bounds without dying, or passed silently.
+#: read or wrote out of bounds without dying, or passed silently. (olane was olocal then: each
+#: operation's bit in its key's bitset.)
 CRASHED_BEFORE = {
     "run-uninitialised", "width-huge", "opi-out-of-range", "opi-far-out-of-range", "match-out-of-range",
-    "okey-out-of-range", "okey-negative", "olocal-out-of-range", "kv-start-state",
+    "okey-out-of-range", "okey-negative", "olane-out-of-range", "kv-start-state",
 }
 
 
@@ -199,9 +222,10 @@ def test_the_well_formed_call_the_cases_break_runs() -> None:
     """The hostile cases change one argument of a search that is fine as it is (valid: status 1)."""
     printed = _in_child(
         "print(search().run(100), search(kv=KV).run(100), search(**TWO).run(100), search().witness(),\n"
-        "      search(init_sid=3, step=lambda op, sid: [sid + 1]).run(100))"
+        "      search(init_sid=3, step=lambda op, sid: [sid + 1]).run(100), search(**CRASHED).run(100),\n"
+        "      search(**CRASHED, exact=True).run(100), search(target=2).run(100))"
     )
-    assert printed.splitlines() == ["1 1 1 [] 1", "returned"]
+    assert printed.splitlines() == ["1 1 1 [] 1 1 1 1", "returned"]
 
 
 def test_step_error_leaves_the_search_resumable() -> None:

@@ -441,3 +441,21 @@ def test_explicit_format_overrides_detection() -> None:
     with pytest.raises(InvalidHistory, match="invalid JSON"):
         parse_history("{:process 0, :type :invoke, :f :read}", "jsonl", source="h")
     assert len(parse_history("{:process 0, :type :invoke, :f :read}", "edn")) == 1
+
+
+def test_edn_fast_path_reads_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast EDN path tokenizes a chunk at a time; a string holding a line end that a chunk cuts
+    sends the text to the full reader, which reads it whole (here: every line its own chunk)."""
+    from splitbrain.histories.formats import edn
+
+    text = ('{:process 0, :type :invoke, :f :write, :value "a\nb"}\n'
+            '{:process 0, :type :ok, :f :write, :value "a\nb"}\n'
+            '{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value "a\nb"}\n')
+    whole = parse_history(text, "edn")
+    monkeypatch.setattr(edn, "_CHUNK", 1)
+    chunked = parse_history(text, "edn")
+    assert chunked.ops == whole.ops and chunked.lines == whole.lines
+    assert chunked.operations[1].output == "a\nb"
+    plain = "".join(f"{{:process {p}, :type :{t}, :f :write, :value {p}}}\n"
+                    for p in range(50) for t in ("invoke", "ok"))
+    assert parse_history(plain, "edn").lines == tuple(range(1, 101))

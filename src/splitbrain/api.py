@@ -11,6 +11,7 @@ from typing import Any
 from splitbrain.checker.result import Result
 from splitbrain.errors import CheckFailed, CheckIncomplete, NotLinearizable, UsageError
 from splitbrain.histories import History
+from splitbrain.models.base import DEFAULT
 
 __all__ = ["CHECKERS", "assert_linearizable", "assert_valid", "check"]
 
@@ -34,8 +35,10 @@ def check(
     consistency: str = "serializable",
     timeout: float | None = None,
     max_states: int | None = None,
+    max_memory: int | None = None,
     partition: bool = True,
     format: str = "auto",
+    init: Any = DEFAULT,
     sequential_keys: bool = False,
     linearizable_keys: bool = False,
     wfr_keys: bool = True,
@@ -52,7 +55,9 @@ def check(
       ``sequential_keys``, ``linearizable_keys`` and ``wfr_keys``. Both return an
       :class:`~splitbrain.checker.anomaly.AnomalyResult` listing named anomalies.
 
-    ``timeout`` (seconds) and ``max_states`` are budgets: running out gives ``"unknown"``, never a pass.
+    ``timeout`` (seconds), ``max_states`` and ``max_memory`` (bytes) are budgets: running out gives
+    ``"unknown"``, never a pass. ``init`` starts the model from a value instead of its own initial state
+    (``init=0`` for a ``cas-register``, ``init={"x": 0, "y": 0}`` for a ``multi-register``).
     A history with nothing to check — no operation that may have taken effect (every one failed, or
     only faults were recorded) — is ``"unknown"`` too: a pass must mean that something held.
     """
@@ -60,7 +65,8 @@ def check(
     if checker != "txn" and txn != {"sequential_keys": False, "linearizable_keys": False, "wfr_keys": True}:
         raise UsageError("sequential_keys, linearizable_keys and wfr_keys apply only to checker='txn'")
     result = _check(history, model, checker=checker, consistency=consistency, timeout=timeout,
-                    max_states=max_states, partition=partition, format=format, txn=txn)
+                    max_states=max_states, max_memory=max_memory, partition=partition, format=format, txn=txn,
+                    init=init)
     if result.valid is True and getattr(result, "operations", 1) == 0:
         return dataclasses.replace(  # type: ignore[type-var]
             result, valid="unknown",
@@ -72,10 +78,12 @@ def check(
 
 def _check(
     history: History | str | os.PathLike[str], model: Any, *, checker: str, consistency: str,
-    timeout: float | None, max_states: int | None, partition: bool, format: str, txn: dict[str, bool],
+    timeout: float | None, max_states: int | None, max_memory: int | None, partition: bool, format: str,
+    txn: dict[str, bool], init: Any,
 ) -> Result:
     _positive("timeout", timeout)
     _positive("max_states", max_states)
+    _positive("max_memory", max_memory)
     if checker not in CHECKERS:
         raise UsageError(f"unknown checker {checker!r} (checkers: {', '.join(CHECKERS)})")
     loaded = _as_history(history, format)
@@ -84,7 +92,10 @@ def _check(
 
         if model is None:
             raise UsageError("checker 'linearizable' needs a model: check(history, model='cas-register', ...)")
-        return check_linearizability(loaded, model, timeout=timeout, max_states=max_states, partition=partition)
+        return check_linearizability(loaded, model, timeout=timeout, max_states=max_states, max_memory=max_memory,
+                                     partition=partition, init=init)
+    if init is not DEFAULT:
+        raise UsageError(f"checker {checker!r} takes no model, so no init=; drop it")
     if model is not None:
         raise UsageError(f"checker {checker!r} takes no model (it judges the history itself); drop model=")
     if checker == "causal":

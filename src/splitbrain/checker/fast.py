@@ -1,4 +1,4 @@
-"""The compiled path: the search of :mod:`splitbrain.checker.reduced` run by a C core over integers.
+"""The compiled path: the search of :mod:`splitbrain.checker.search` run by a C core over integers.
 
 The core (``_fastcore.c``, built by ``setup.py`` when a compiler is present) never sees a model state:
 this module numbers the states it meets (interning: equal states get one id) and hands the core a
@@ -15,10 +15,12 @@ value; the core interns the strings and steps over their ids. Only the exact bui
 (a subclass that overrides ``step``/``init`` gets the callback), and only when every value is a string
 or nil, so the native step is the Python one, state for state.
 
-Without ``independence_key`` every operation has key 0 and the core's search is Wing & Gong's with
-Lowe's memo, visiting exactly the configurations the reference (:mod:`splitbrain.checker.search`)
-visits, in the same order: same verdict, witness and counterexample. With it, the core runs the
-reduced search (persistent sets and per-key backjumping) of :mod:`splitbrain.checker.reduced`.
+The core visits exactly the configurations the reference (:mod:`splitbrain.checker.search`) visits, in
+the same order — the same candidates, crash sequences and memo — so it gives the same verdict, witness
+and counterexample; with ``independence_key``, the per-key reduction of
+:mod:`splitbrain.checker.reduced` as well. Both read the history through one
+:class:`~splitbrain.checker.layout.Layout`, and :func:`~splitbrain.checker.search.phases` runs the
+relaxed and exact searches on either engine.
 
 The pure-Python searches stay the reference and the fallback: ``available()`` is false when the
 extension is missing or ``SPLITBRAIN_PURE_PYTHON=1`` is set.
@@ -34,8 +36,10 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
+from splitbrain.checker.layout import Layout, layout
+from splitbrain.checker.prefixes import LONGEST_CAP
 from splitbrain.checker.reduced import replay
-from splitbrain.checker.search import Budget, Outcome, entries
+from splitbrain.checker.search import TOO_MANY_SEQUENCES, Budget, Outcome, phases
 from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models.kv import KV
 
@@ -51,7 +55,7 @@ __all__ = [
 ]
 
 
-_RUNNING, _VALID, _INVALID, _OVER_STATES, _OVER_BYTES = range(5)
+_RUNNING, _VALID, _INVALID, _OVER_STATES, _OVER_BYTES, _OVER_SEQUENCES = range(6)
 #: backtracks the core runs between looks at the clock (and turns between partitions): about a millisecond
 _SLICE = 1 << 14
 #: what one interned state costs the Python side, roughly (the state object, its dict and list slots)
@@ -82,8 +86,8 @@ def kv_encoding(
     distinct values, and those values; ``None`` when the model or the history does not qualify (then the
     model's own ``step`` is called back)."""
     cls = type(model)
-    if not (isinstance(model, KV) and cls.step is KV.step and cls.init is KV.init):
-        return None
+    if not (isinstance(model, KV) and cls.step is KV.step and cls.init is KV.init and model.init() == ()):
+        return None  # a subclass's own step, or a store that does not start empty: the Python model
     if key_of is None:  # the search sees whole states: native only when they hold one key
         if len({op.key for op in ops}) > 1:
             return None
@@ -131,25 +135,8 @@ def searcher(
 
     ``native=False`` calls the model's ``step`` back even for the built-in kv model (for tests)."""
     assert _fastcore is not None
-    out = Outcome()
-    _, kind, opi, match = entries(ops)
-    if key_of is None:
-        okey = [0] * len(ops)
-        olocal = list(range(len(ops)))
-        nkeys, widest = 1, len(ops)
-    else:
-        classes: dict[Any, int] = {}
-        sizes: list[int] = []
-        okey, olocal = [], []
-        for op in ops:
-            k = classes.setdefault(key_of(op), len(classes))
-            if k == len(sizes):
-                sizes.append(0)
-            okey.append(k)
-            olocal.append(sizes[k])
-            sizes[k] += 1
-        nkeys, widest = max(1, len(sizes)), max(sizes, default=0)
-
+    lay = layout(ops, model, key_of)
+    # states are interned once for every search of the check (relaxed, exact, prefix): ids stay valid
     states: list[Any] = [model.init()]
     index: dict[Any, int] = {states[0]: 0}
     model_step = model.step
@@ -168,9 +155,25 @@ def searcher(
         return ids
 
     encoded = kv_encoding(ops, model, key_of) if native else None
+
+    def engine(exact: bool, target: int, budget: Budget, spent: int) -> Generator[None, None, Outcome]:
+        return _run(lay, ops, model, budget, track_longest, exact, target, spent, step, states, encoded, key_of)
+
+    return (yield from phases(engine, lay, budget))
+
+
+def _run(
+    lay: Layout, ops: Sequence[Operation], model: Any, budget: Budget, track: bool, exact: bool, target: int,
+    spent: int, step: Callable[[int, int], list[int]], states: list[Any], encoded: Any,
+    key_of: Callable[[Operation], Any] | None,
+) -> Generator[None, None, Outcome]:
+    """One search of the core (see :func:`splitbrain.checker.search._search` for the arguments)."""
+    assert _fastcore is not None
+    out = Outcome()
     core = _fastcore.Search(
-        kind, opi, match, okey, olocal, nkeys, max(1, (widest + 63) // 64), step, 0,
-        _core_count(budget.max_states), _core_count(budget.max_bytes // 2), track_longest, encoded,
+        lay.kind, lay.opi, lay.match, lay.okey, lay.olane, lay.oclass, lay.osym, lay.oread, lay.nkeys, lay.width,
+        step, 0,
+        _core_count(budget.max_states - spent), _core_count(budget.max_bytes // 2), track, exact, target, encoded,
     )
     deadline = budget.deadline
     status = _RUNNING
@@ -178,7 +181,7 @@ def searcher(
         try:
             status = core.run(_SLICE)
         except _TooManyStates:
-            budget.reason = f"memory budget of {budget.max_bytes / 2**20:,.0f} MiB exhausted (model states)"
+            budget.reason = budget.out_of_memory("model states")
             break
         if status != _RUNNING:
             break
@@ -186,22 +189,25 @@ def searcher(
             budget.reason = "timed out"
             break
         yield
-    out.deepest, out.blocked, sid = core.deepest()
+    out.deepest, out.blocked, sid, out.culprit = core.deepest()
     if out.blocked is not None:
         if key_of is None and encoded is None:
             out.deepest_state = states[sid]
         else:  # kv is deterministic: replaying the prefix gives exactly the state the search held
             out.deepest_state = replay(model, [ops[i] for i in out.deepest])
-    if track_longest:
-        out.longest = core.longest()
+    out.states, out.steps, out.backtracks, _, over = core.stats()
     if status == _VALID:
         out.valid = True
         out.witness = core.witness()
+        out.realized = over == 0
     elif status == _INVALID:
         out.valid = False
+        if track:
+            out.longest = core.longest(LONGEST_CAP)
     elif status == _OVER_STATES:
         budget.reason = f"memory budget of {budget.max_states:,} search states exhausted"
     elif status == _OVER_BYTES:
-        budget.reason = f"memory budget of {budget.max_bytes / 2**20:,.0f} MiB exhausted"
-    out.states, out.steps, out.backtracks, _ = core.stats()
+        budget.reason = budget.out_of_memory()
+    elif status == _OVER_SEQUENCES:
+        budget.reason = TOO_MANY_SEQUENCES
     return out

@@ -24,6 +24,11 @@ prepares the operations, splits them, picks the engine and assembles the :class:
   (``tests/test_checker_fast.py``).
 * Budgets: a deadline, a cap on memoised states and a cap on memory (:data:`DEFAULT_MAX_BYTES`).
   Exhausting any gives ``unknown`` — never a pass, and never an out-of-memory crash.
+* Initial values: ``init`` starts the model from a given state (``Model.initial_state``), as Knossos's
+  ``(cas-register 0)`` does; every key of a keyed history starts from it.
+
+What a search state costs, and why it no longer grows with the history, is in
+``docs/explanation/checker-scale.md``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from splitbrain.checker.result import CheckResult, Counterexample, SearchStats
 from splitbrain.checker.search import DEFAULT_MAX_BYTES, DEFAULT_MAX_STATES, Budget, Outcome
 from splitbrain.errors import InvalidHistory
 from splitbrain.histories.history import History, Operation
+from splitbrain.models.base import DEFAULT
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_STATES", "check_linearizability", "prepare"]
 
@@ -117,19 +123,23 @@ def check_linearizability(
     *,
     timeout: float | None = None,
     max_states: int | None = None,
+    max_memory: int | None = None,
     partition: bool = True,
+    init: Any = DEFAULT,
 ) -> CheckResult:
     """Check ``history`` against ``model`` (a Model instance, class or registered name).
 
-    ``timeout`` (seconds) and ``max_states`` (memoised search states) bound the work; running out gives
-    ``valid == "unknown"``, as does outgrowing the memory cap (:data:`DEFAULT_MAX_BYTES`).
+    ``timeout`` (seconds), ``max_states`` (memoised search states) and ``max_memory`` (bytes of search
+    structures; default :data:`DEFAULT_MAX_BYTES`) bound the work; running out gives
+    ``valid == "unknown"``. ``init`` starts the model from that value instead of its own initial state.
     ``partition=False`` does not call the model's ``partition``: one search covers the whole history
     (reduced by the model's ``independence_key`` when it declares one; see :mod:`.reduced`).
     A model that finds an operation malformed raises :class:`InvalidHistory`; it is reported with the
     history's source and the line of the event the model named.
     """
     try:
-        return _check(history, model, timeout=timeout, max_states=max_states, partition=partition)
+        return _check(history, model, timeout=timeout, max_states=max_states, max_memory=max_memory,
+                      partition=partition, init=init)
     except InvalidHistory as exc:
         if exc.source is not None or history.source is None:
             raise
@@ -140,13 +150,14 @@ def check_linearizability(
 
 
 def _check(
-    history: History, model: Any, *, timeout: float | None, max_states: int | None, partition: bool
+    history: History, model: Any, *, timeout: float | None, max_states: int | None, max_memory: int | None,
+    partition: bool, init: Any,
 ) -> CheckResult:
     from splitbrain.models import get_model  # models is a lower layer; imported lazily for start-up
 
-    model = get_model(model)
+    model = get_model(model, init=init)
     started = time.monotonic()
-    budget = Budget(timeout, max_states)
+    budget = Budget(timeout, max_states, max_memory)
     ops = prepare(history, model)
     name = getattr(model, "name", type(model).__name__)
     keyed_groups = _per_key(history, ops, model)
@@ -199,7 +210,7 @@ def _check(
         group, outcome = min(failures, key=lambda f: len(f[0]))
         if not track:
             # the same (deterministic) search again, noting for each operation the longest prefix with it
-            detail = _run(_searcher(group, model, Budget(timeout, max_states), True, key_of))
+            detail = _run(_searcher(group, model, Budget(timeout, max_states, max_memory), True, key_of))
             if detail.valid is False:
                 outcome = detail
         stats = SearchStats(
@@ -212,10 +223,23 @@ def _check(
             prefix=[group[i] for i in outcome.deepest],
             state=describe(outcome.deepest_state),
             blocked=None if outcome.blocked is None else group[outcome.blocked],
-            longest={group[i].id: [group[k].id for k in seq] for i, seq in outcome.longest.items()},
+            longest=_longest_ids(group, outcome.longest),
             partition=group[0].key if len(groups) > 1 or keyed_groups else None,
         )
         return CheckResult(valid=False, counterexample=cx, stats=stats, **common)  # type: ignore[arg-type]
     if unknown:
         return CheckResult(valid="unknown", reason=budget.reason, stats=stats, **common)  # type: ignore[arg-type]
     return CheckResult(valid=True, witness=witness, stats=stats, **common)  # type: ignore[arg-type]
+
+
+def _longest_ids(group: Sequence[Operation], longest: dict[int, list[int]]) -> dict[int, list[int]]:
+    """Each operation's longest prefix in operation ids. Operations that share a prefix share one list
+    (a long history's counterexample has thousands of operations with one prefix of thousands)."""
+    ids: dict[int, list[int]] = {}
+    out: dict[int, list[int]] = {}
+    for i, seq in longest.items():
+        converted = ids.get(id(seq))
+        if converted is None:
+            converted = ids[id(seq)] = [group[k].id for k in seq]
+        out[group[i].id] = converted
+    return out

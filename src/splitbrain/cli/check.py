@@ -49,6 +49,11 @@ CHECKERS = ("linearizable", "causal", "txn")
 @budget_seconds("Give up (verdict unknown) after this many seconds per file.", aliases=("--timeout",))
 @option("--max-states", type=click.IntRange(min=1), default=None,
         help="Memory budget: memoised search states per file (verdict unknown beyond it).")
+@option("--max-memory", type=click.IntRange(min=1), default=None, metavar="BYTES",
+        help="Memory budget: bytes of search structures per file (default 1 GiB; verdict unknown beyond it).")
+@click.option("--init", "init", default=None, metavar="VALUE",
+              help="Start the model from VALUE, written as the history writes values (EDN for edn and "
+                   "jepsen-log histories, JSON for jsonl): --init 0, --init '{:x 0 :y 0}'.")
 @click.option("--no-partition", is_flag=True, help="Check the history whole even when the model partitions it.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on its own line.")
 @click.option(
@@ -59,7 +64,7 @@ CHECKERS = ("linearizable", "causal", "txn")
 def check(
     files: Sequence[str], model_name: str | None, checker: str, consistency: str, sequential_keys: bool,
     linearizable_keys: bool, no_wfr_keys: bool, fmt: str, seconds: float | None, max_states: int | None,
-    no_partition: bool, as_json: bool, html: str | None, verbose: int,
+    max_memory: int | None, init: str | None, no_partition: bool, as_json: bool, html: str | None, verbose: int,
 ) -> None:
     """Check recorded histories: linearizability against a model, causal consistency, or transactions.
 
@@ -86,7 +91,7 @@ def check(
         history = read_history(path, format=fmt)
         result = check_history(
             history, model, checker=checker, consistency=consistency, timeout=seconds, max_states=max_states,
-            partition=not no_partition, **txn,
+            max_memory=max_memory, partition=not no_partition, init=_init_value(init, path, fmt), **txn,
         )
         verdicts.append(result.valid)
         if as_json:
@@ -98,6 +103,23 @@ def check(
         if html is not None:
             _write_html(html, path, len(files), history, result, model, as_json)
     sys.exit(for_verdicts(verdicts))
+
+
+def _init_value(text: str | None, path: str, fmt: str) -> Any:
+    """``--init``'s value, read in the syntax of the history at ``path`` (its format, or detected)."""
+    from splitbrain.histories import detect_format
+    from splitbrain.histories.formats import parse_value
+    from splitbrain.models.base import DEFAULT
+
+    if text is None:
+        return DEFAULT
+    if fmt == "auto":
+        with open(path, "rb") as fh:
+            fmt = detect_format(fh.read(1 << 20).decode("utf-8-sig", errors="replace"), source=path)
+    try:
+        return parse_value(text, fmt)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--init") from None
 
 
 def _write_html(html: str, path: str, count: int, history: Any, result: Any, model: Any, as_json: bool) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 
 from splitbrain import plugins as _plugins
 from splitbrain.errors import UnknownModel, UsageError
-from splitbrain.models.base import Model, ModelProtocol
+from splitbrain.models.base import DEFAULT, Model, ModelProtocol, with_init
 from splitbrain.models.counter import Counter
 from splitbrain.models.kv import KV
 from splitbrain.models.multi_register import MultiRegister
@@ -24,6 +24,7 @@ from splitbrain.models.register import CasRegister, Register
 from splitbrain.models.set import Set
 
 __all__ = [
+    "DEFAULT",
     "KV",
     "MODELS",
     "CasRegister",
@@ -39,6 +40,7 @@ __all__ = [
     "available_models",
     "get_model",
     "register_model",
+    "with_init",
 ]
 
 MODELS: dict[str, type[Model]] = {}
@@ -79,14 +81,17 @@ def register_model(cls: _C) -> _C:
     return cls
 
 
-def get_model(name_or_model: Any) -> Model:
+def get_model(name_or_model: Any, *, init: Any = DEFAULT) -> Model:
     """A model instance from a registered name, a model class (instantiated without arguments) or a
-    model instance (any object with ``init`` and ``step``, returned as it is).
+    model instance (any object with ``init`` and ``step``, returned as it is); with ``init``, a copy
+    that starts from that value (``get_model("cas-register", init=0)``; see ``Model.initial_state``).
 
     An unknown name raises :class:`UnknownModel`, listing the known names and the closest one. A user's
     object need not subclass :class:`Model`; it is typed as one for convenience, so look its optional
     methods (``partition``, ``describe_state``) up with ``getattr``.
     """
+    if init is not DEFAULT:
+        return cast(Model, with_init(get_model(name_or_model), init))
     spec = name_or_model
     if isinstance(spec, str):
         found: Any = MODELS.get(spec)

@@ -1,4 +1,4 @@
-"""``counter``: ``add n`` and ``read``, starting at 0.
+"""``counter``: ``add n`` and ``read``, starting at 0 (or ``init``).
 
 A linearizable counter: every read returns the sum of the adds placed before it. (Jepsen's own counter
 checker is weaker — it bounds reads between acknowledged and attempted adds; use this model when the
@@ -11,7 +11,7 @@ from collections.abc import Hashable
 from numbers import Number
 from typing import Any, ClassVar
 
-from splitbrain.errors import InvalidHistory
+from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.histories.op import same_value
 from splitbrain.models._text import show
@@ -31,7 +31,13 @@ class Counter(Model):
     readonly: ClassVar[tuple[str, ...]] = ("read",)
 
     def init(self) -> Hashable:
-        return 0
+        return self.start(0)
+
+    def initial_state(self, value: Any) -> Hashable:
+        """A number."""
+        if not isinstance(value, Number) or isinstance(value, bool):
+            raise UsageError(f"counter starts from a number; got {show(value)}")
+        return value
 
     def step(self, state: Any, op: Operation) -> tuple[Any, ...]:
         f = op.f

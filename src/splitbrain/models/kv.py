@@ -1,8 +1,9 @@
 """``kv``: a key-value store of strings with ``get``, ``put`` and ``append`` on ``op.key``.
 
-Every key starts as ``""``; ``put`` sets the value, ``append`` concatenates, ``get`` returns the current
-value (a ``get`` that returns nil is read as ``""``: some clients write nil for a missing key; likewise a
-nil ``put`` or ``append`` value is ``""``). This is the model of Porcupine's kv tests.
+Every key starts as ``""`` (or as ``init``, a map of key to value, says); ``put`` sets the value,
+``append`` concatenates, ``get`` returns the current value (a ``get`` that returns nil is read as ``""``:
+some clients write nil for a missing key; likewise a nil ``put`` or ``append`` value is ``""``).
+This is the model of Porcupine's kv tests.
 
 The state is a tuple of ``(key, value)`` pairs sorted by key, leaving out keys whose value is ``""``.
 Leaving them out makes the state canonical — a key put to ``""`` and a key never touched are the same
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
-from splitbrain.errors import InvalidHistory
+from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import canonical, show, show_map
 from splitbrain.models.base import Model
@@ -42,7 +43,13 @@ class KV(Model):
     readonly: ClassVar[tuple[str, ...]] = ("get",)
 
     def init(self) -> Hashable:
-        return ()
+        return self.start(())
+
+    def initial_state(self, value: Any) -> Hashable:
+        """A map of key to value; a key left out, or nil or ``""``, starts as ``""``."""
+        if not isinstance(value, dict):
+            raise UsageError(f"kv starts from a map of key to value, e.g. {{\"x\" \"a\"}}; got {show(value)}")
+        return canonical((k, v) for k, v in value.items() if v is not None and v != "")
 
     def step(self, state: KVState, op: Operation) -> tuple[KVState, ...]:
         key = op.key

@@ -2,7 +2,8 @@
 
 A ``txn`` takes a sequence of micro-ops ``(fn, key, value)``, ``fn`` being ``read``/``r`` or
 ``write``/``w`` (EDN keywords compare as the plain strings). The invoke's reads carry nil; the completion
-carries the values read. Every register starts as nil. A transaction is legal when each read in its
+carries the values read. Every register starts as nil, or as ``init`` says: a map of register to value,
+as Knossos's ``(multi-register {:x 0 :y 0})``. A transaction is legal when each read in its
 output sees the state as updated by the transaction's earlier writes: the whole transaction takes effect
 at one point.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from splitbrain.errors import InvalidHistory
+from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.histories.op import same_value
 from splitbrain.models._text import canonical, show, show_map
@@ -40,11 +41,19 @@ class MultiRegister(Model):
     """Registers, initially nil, read and written by atomic transactions of micro-ops."""
 
     name: ClassVar[str] = "multi-register"
-    summary: ClassVar[str] = "registers (initially nil) read and written in atomic txns of [r|w key value]"
+    summary: ClassVar[str] = "registers (initially nil, or init) read and written in atomic txns of [r|w key value]"
     functions: ClassVar[tuple[str, ...]] = ("txn",)
 
     def init(self) -> Hashable:
-        return ()
+        return self.start(())
+
+    def initial_state(self, value: Any) -> Hashable:
+        """A map of register to value (``{:x 0 :y 0}``); a register left out, or nil, starts as nil."""
+        if not isinstance(value, dict):
+            raise UsageError(
+                f"multi-register starts from a map of register to value, e.g. {{:x 0 :y 0}}; got {show(value)}"
+            )
+        return canonical((k, v) for k, v in value.items() if v is not None)
 
     def step(self, state: State, op: Operation) -> tuple[State, ...]:
         if op.f != "txn":

@@ -1,7 +1,8 @@
 """``mutex``: a lock with ``acquire`` and ``release``.
 
-The state is whether the lock is held (initially not). ``acquire`` is legal only while the lock is free
-and ``release`` only while it is held; nobody's identity is tracked, as in Knossos's mutex model.
+The state is whether the lock is held (initially not; ``init=true`` starts it held). ``acquire`` is
+legal only while the lock is free and ``release`` only while it is held; nobody's identity is tracked,
+as in Knossos's mutex model.
 
 An unknown outcome is read as everywhere else: the operation happened and its output is unknown. Here
 the outputs carry no information, so an unknown acquire steps exactly like a completed one — it can only
@@ -13,8 +14,9 @@ placing an unknown operation, which covers "it did not take effect".
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from splitbrain.errors import UsageError
 from splitbrain.histories.history import Operation
 from splitbrain.models.base import Model
 
@@ -35,7 +37,13 @@ class Mutex(Model):
     functions: ClassVar[tuple[str, ...]] = ("acquire", "release")
 
     def init(self) -> Hashable:
-        return False
+        return self.start(False)
+
+    def initial_state(self, value: Any) -> Hashable:
+        """``true`` (held) or ``false`` (free)."""
+        if not isinstance(value, bool):
+            raise UsageError(f"mutex starts held (true) or free (false); got {value!r}")
+        return value
 
     def step(self, state: bool, op: Operation) -> tuple[bool, ...]:
         f = op.f

@@ -7,6 +7,8 @@ An unknown dequeue happened but its output is unknown: from a FIFO queue it remo
 unordered queue it removed any one element, so that step has one next state per distinct element (the
 model is nondeterministic there); from an empty queue it removed nothing.
 
+Both start empty, or with the elements ``init`` lists (head first).
+
 The FIFO state is a tuple, head first. The unordered state is a multiset written as a tuple of
 ``(value, count)`` pairs sorted by value, so that equal multisets are equal states.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
+from splitbrain.errors import UsageError
 from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.histories.op import same_value
 from splitbrain.models._text import canonical, show
@@ -39,7 +42,11 @@ class FifoQueue(Model):
     functions: ClassVar[tuple[str, ...]] = ("enqueue", "dequeue")
 
     def init(self) -> Hashable:
-        return ()
+        return self.start(())
+
+    def initial_state(self, value: Any) -> Hashable:
+        """A sequence of elements, head first (nil: empty)."""
+        return _elements(self.name, value)
 
     def step(self, state: tuple[Any, ...], op: Operation) -> tuple[tuple[Any, ...], ...]:
         f = op.f
@@ -66,16 +73,19 @@ class UnorderedQueue(Model):
     functions: ClassVar[tuple[str, ...]] = ("enqueue", "dequeue")
 
     def init(self) -> Hashable:
-        return ()
+        return self.start(())
+
+    def initial_state(self, value: Any) -> Hashable:
+        """A sequence of elements (nil: empty)."""
+        bag: Bag = ()
+        for v in _elements(self.name, value):
+            bag = _add(bag, v)
+        return bag
 
     def step(self, state: Bag, op: Operation) -> tuple[Bag, ...]:
         f = op.f
         if f == "enqueue":
-            v = op.input
-            for i, (value, count) in enumerate(state):
-                if same_value(value, v):
-                    return ((*state[:i], (value, count + 1), *state[i + 1 :]),)
-            return (canonical((*state, (v, 1))),)
+            return (_add(state, op.input),)
         if f == "dequeue":
             out = op.output
             if not state:
@@ -90,6 +100,22 @@ class UnorderedQueue(Model):
 
     def describe_state(self, state: Bag) -> str:
         return "#{" + " ".join(show(v) for v, n in state for _ in range(n)) + "}"
+
+
+def _add(state: Bag, v: Any) -> Bag:
+    """``state`` with one more copy of ``v``."""
+    for i, (value, count) in enumerate(state):
+        if same_value(value, v):
+            return (*state[:i], (value, count + 1), *state[i + 1 :])
+    return canonical((*state, (v, 1)))
+
+
+def _elements(name: str, value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, tuple):
+        raise UsageError(f"{name} starts from a sequence of elements, e.g. [1 2]; got {show(value)}")
+    return value
 
 
 def _remove(state: Bag, i: int) -> Bag:

@@ -1,7 +1,8 @@
 """Single registers: ``register`` (read, write) and ``cas-register`` (read, write, compare-and-set).
 
 The state is the register's value, ``None`` (nil) before the first write: a read that returns nil found
-the register absent. ``cas`` takes ``(old, new)`` and sets ``new`` only when the value is ``old``.
+the register absent. ``init=`` starts it at a value instead (Knossos's ``(cas-register 0)``). ``cas``
+takes ``(old, new)`` and sets ``new`` only when the value is ``old``.
 
 These reproduce the etcd model of Porcupine's tests (the Jepsen etcd histories): a read must return the
 current value; a write always succeeds; a cas whose outcome is unknown takes effect if the compare
@@ -33,13 +34,17 @@ class Register(Model):
     """A read/write register starting at nil."""
 
     name: ClassVar[str] = "register"
-    summary: ClassVar[str] = "a read/write register, initially nil"
+    summary: ClassVar[str] = "a read/write register, initially nil (or init)"
     functions: ClassVar[tuple[str, ...]] = ("read", "write")
     #: functions that never change the state (the checker may drop their unknown-outcome calls)
     readonly: ClassVar[tuple[str, ...]] = ("read",)
 
     def init(self) -> Hashable:
-        return None
+        return self.start(None)
+
+    def initial_state(self, value: Any) -> Hashable:
+        """Any value: the register holds it (nil: absent)."""
+        return value
 
     def step(self, state: Any, op: Operation) -> tuple[Any, ...]:
         f = op.f
@@ -58,7 +63,7 @@ class CasRegister(Register):
     """A register with compare-and-set, as etcd keys are used in Jepsen's register test."""
 
     name: ClassVar[str] = "cas-register"
-    summary: ClassVar[str] = "a register with read, write and cas [old new], initially nil"
+    summary: ClassVar[str] = "a register with read, write and cas [old new], initially nil (or init)"
     functions: ClassVar[tuple[str, ...]] = ("read", "write", "cas")
 
     def step(self, state: Any, op: Operation) -> tuple[Any, ...]:

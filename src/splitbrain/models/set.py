@@ -1,6 +1,7 @@
 """``set``: a grow-only set with ``add v`` and ``read`` (which returns every element).
 
-The state is a frozenset, so that it is hashable and equal sets are equal states. A read's output (a
+The state is a frozenset, so that it is hashable and equal sets are equal states. It starts empty, or
+as ``init`` (a sequence or set of elements) says. A read's output (a
 sequence or set of elements; nil for none) is compared as a set: order and repeats do not matter.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from splitbrain.errors import InvalidHistory
+from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.histories.history import UNKNOWN, Operation
 from splitbrain.models._text import show
 from splitbrain.models.base import Model
@@ -28,7 +29,15 @@ class Set(Model):
     readonly: ClassVar[tuple[str, ...]] = ("read",)
 
     def init(self) -> Hashable:
-        return frozenset()
+        return self.start(frozenset())
+
+    def initial_state(self, value: Any) -> Hashable:
+        """A sequence or set of elements (nil: none)."""
+        if value is None:
+            return frozenset()
+        if not isinstance(value, tuple | frozenset):
+            raise UsageError(f"set starts from a sequence or set of elements, e.g. #{{1 2}}; got {show(value)}")
+        return frozenset(value)
 
     def step(self, state: frozenset[Any], op: Operation) -> tuple[frozenset[Any], ...]:
         f = op.f

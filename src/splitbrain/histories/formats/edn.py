@@ -20,6 +20,11 @@ Elle's and Jepsen's transaction histories are read as they are written:
   as Elle's checkers read it;
 * when every op carries an ``:index`` and the file does not list them in that order, they are put in
   ``:index`` order (a repeated ``:index`` is an error).
+
+Speed: a history of a million ops is read by :func:`_scan`, one tight loop over the tokens of the
+whole text (maps, vectors, lists, sets, keywords, numbers, plain strings), with each distinct atom's value
+made once. Anything else — comments, tags, discards, characters, strings with escapes, and every error —
+sends the text to the :class:`EdnReader`, which reads it all and says exactly what is wrong where.
 """
 
 from __future__ import annotations
@@ -281,13 +286,18 @@ class EdnReader:
 
 # -- ops -------------------------------------------------------------------------------------------
 _FIELDS = ("process", "type", "f", "value", "index", "time", "node", "vclock", "key", "error")
+_FIELD_SET = frozenset(_FIELDS)
+
+
+_READ: tuple[Any, int] = (None, 0)
 
 
 def read(text: str, *, source: str | None = None) -> History:
     """Parse an ``edn`` history; each op's line is the line where its map starts."""
     reader = EdnReader(text, source=source)
+    fast = _scan(text)  # (op map, its line)
     found: list[tuple[Any, int]] = []  # (op map, offset of its opening brace)
-    while True:
+    while fast is None:
         reader.skip_discarded()
         token = reader.peek()
         if token is None:
@@ -302,18 +312,166 @@ def read(text: str, *, source: str | None = None) -> History:
     lines: list[int] = []
     indices: list[int | None] = []
     anonymous: list[int] = []  # positions of ops without :process
-    for value, offset in found:
-        line = reader.line_at(offset)
-        op, index = _to_op(value, source, line)
+    placed = fast if fast is not None else [(value, reader.line_at(offset)) for value, offset in found]
+    for position, (value, line) in enumerate(placed):
+        placed[position] = _READ  # the op map can go once its Op is built: peak memory is one of the two
+        op, index = _to_op(value, source, line, len(ops))
         if op.process is None:
             anonymous.append(len(ops))
-        ops.append(normalise(op))
+        ops.append(op if op.key is None and op.error is None and op.extra is None else normalise(op))
         lines.append(line)
         indices.append(index)
     _in_index_order(ops, lines, indices, source)
     if anonymous:
         _give_processes(ops, lines, source)
     return finish(ops, lines, source)
+
+
+# The tokens of the fast path: a line end, an opener, a closer, a plain string, an atom — or any other
+# character, which sends the text to the EdnReader. Spaces, tabs and commas between them are skipped;
+# every other position matches, so findall skips nothing but blanks at the very end.
+_FAST = re.compile(
+    r'[ \t\r\f\v,]*(\n|\#\{|[\[({\])}]|"(?:[^"\\]|\\.)*"|[^\s,;()\[\]{}"\\#][^\s,;()\[\]{}"]*|[^ \t\r\f\v,])', re.DOTALL
+)
+#: how deep the fast path nests; deeper values go to the EdnReader (which refuses what is too deep)
+_FAST_DEPTH = 100
+#: distinct atoms whose value the fast path keeps for reuse
+_SHARED_ATOMS = 1 << 16
+_NOT_CACHED: Any = object()
+#: the characters no atom starts with: the catch-all token of _FAST
+_NOT_ATOMS = frozenset(" \t\n\r\f\v,;()[]{}\"\\#")
+_NEWLINE, _OPEN, _CLOSE, _STRING = range(4)
+#: what a token that does not start an atom is, by its first character
+_TOKEN_KIND = {"\n": _NEWLINE, "[": _OPEN, "(": _OPEN, "{": _OPEN, "#": _OPEN, "]": _CLOSE, ")": _CLOSE, "}": _CLOSE,
+            '"': _STRING}
+
+
+class _Slow(Exception):
+    """The fast path meets something it leaves to the EdnReader."""
+
+
+def _scan(text: str) -> list[tuple[Any, int]] | None:
+    """The top-level values of ``text`` with the line each starts on, as :func:`read`'s EdnReader loop
+    finds them (the elements of a top-level vector or list count as top-level); ``None`` when the text
+    holds anything the fast path leaves to the EdnReader (see the module docstring)."""
+    atoms: dict[str, Any] = {}
+    found: list[tuple[Any, int]] = []
+    # open containers: (opener, items, line of the opener, whether it wraps the history)
+    stack: list[tuple[str, list[Any], int, bool]] = []
+    items: list[Any] | None = None  # the innermost open container's items (None: values are top-level)
+    line = 1
+    special = _TOKEN_KIND
+    try:
+        for token in _tokens(text):
+            kind = special.get(token[0])
+            if kind is None:  # an atom, the common case
+                value = atoms.get(token, _NOT_CACHED)
+                if value is _NOT_CACHED:
+                    value = _fast_atom(token)
+                    if len(atoms) < _SHARED_ATOMS:
+                        atoms[token] = value
+                if items is not None:
+                    items.append(value)
+                else:
+                    found.append((value, line))
+                continue
+            if kind == _NEWLINE:
+                line += 1
+                continue
+            if kind == _OPEN:
+                if len(stack) >= _FAST_DEPTH or (token[0] == "#" and token != "#{"):
+                    return None
+                wraps = not stack and token[0] != "{" and token != "#{"
+                items = None if wraps else []
+                stack.append((token, items, line, wraps))  # type: ignore[arg-type]
+                continue
+            if kind == _CLOSE:
+                if not stack:
+                    return None
+                opener, done, start, wraps = stack.pop()
+                items = stack[-1][1] if stack else None
+                if wraps:
+                    if token != _CLOSERS[opener]:
+                        return None
+                    continue
+                value = _build(opener, token, done)
+            else:  # a string
+                value = token[1:-1]
+                if len(token) < 2 or token[-1] != '"' or "\\" in value:
+                    return None
+                start = line
+                line += value.count("\n")  # a line end inside a string is a line of the file too
+            if items is not None:
+                items.append(value)
+            else:
+                found.append((value, start))
+    except _Slow:
+        return None
+    return None if stack else found
+
+
+#: characters of text the fast path tokenizes at a time (see _tokens)
+_CHUNK = 1 << 20
+
+
+def _tokens(text: str) -> Iterable[str]:
+    """The tokens of ``_FAST`` in ``text``, found a chunk of about :data:`_CHUNK` characters at a time, each
+    ending just after a line end: a list of every token of a 100 MB history would take more memory than
+    the history. A line end always ends a token, so no token is cut — but a string holding a line end
+    may be: its opening quote then cannot match a closing one in its chunk and comes out as the lone
+    character ``"``, which sends the text to the EdnReader, as any unusual string does."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _CHUNK)
+        end = len(text) if end < 0 else end + 1
+        yield from _FAST.findall(text, start, end)
+        start = end
+
+
+def _build(opener: str, closer: str, items: list[Any]) -> Any:
+    """The container ``opener ... closer`` of ``items``, as EdnReader builds it; :class:`_Slow` when it
+    would complain."""
+    if closer != _CLOSERS[opener]:
+        raise _Slow
+    if opener in "[(":
+        return tuple(items)
+    try:
+        if opener == "#{":
+            return frozenset(items)
+        if len(items) % 2:
+            raise _Slow
+        pairs = iter(items)
+        result = dict(zip(pairs, pairs, strict=False))
+    except TypeError:
+        raise _Slow from None
+    if len(result) * 2 != len(items):
+        raise _Slow
+    return result
+
+
+def _fast_atom(text: str) -> Any:
+    """An atom's value as EdnReader._atom gives it; :class:`_Slow` where that would complain (or where
+    the token is a single character no atom starts with)."""
+    first = text[0]
+    if first in _NOT_ATOMS:
+        raise _Slow
+    if first == ":":
+        if len(text) == 1:
+            raise _Slow
+        return Keyword(text[1:])
+    if first.isdigit() or (first in "+-" and len(text) > 1 and text[1].isdigit()):
+        if _INT.match(text):
+            return int(text.rstrip("N"))
+        if _FLOAT.match(text):
+            return float(text.rstrip("M"))
+        raise _Slow
+    if text == "nil":
+        return None
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    return Symbol(text)
 
 
 #: micro-op names of Jepsen's transactional workloads: a value of these is a :txn even without :f
@@ -367,8 +525,9 @@ def _give_processes(ops: list[Op], lines: list[int], source: str | None) -> None
         ops[i] = msgspec.structs.replace(op, process=process)
 
 
-def _to_op(value: Any, source: str | None, line: int) -> tuple[Op, int | None]:
-    """Turn one EDN op map into an :class:`Op`; keys Op has no field for go to ``extra``."""
+def _to_op(value: Any, source: str | None, line: int, position: int) -> tuple[Op, int | None]:
+    """Turn one EDN op map into an :class:`Op` (its ``index`` the ``position`` it is read at); keys Op
+    has no field for go to ``extra``."""
 
     def bad(problem: str) -> InvalidHistory:
         return InvalidHistory(problem, source=source, line=line)
@@ -377,16 +536,19 @@ def _to_op(value: Any, source: str | None, line: int) -> tuple[Op, int | None]:
         raise bad(f"expected an op map like {{:process 0, :type :invoke, :f :read}}, got {_kind(value)}")
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    for k, v in value.items():
-        if not isinstance(k, str):
-            raise bad(f"op map keys must be keywords, got {_kind(k)} {_show(k)}")
-        name = str(k)
-        if name in _FIELDS:
-            fields[name] = v
-        else:
-            extra[name] = v
+    if value.keys() <= _FIELD_SET:  # the common case: keywords Op has fields for (they equal the names)
+        fields = value
+    else:
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise bad(f"op map keys must be keywords, got {_kind(k)} {_show(k)}")
+            name = str(k)
+            if name in _FIELDS:
+                fields[name] = v
+            else:
+                extra[name] = v
     if "f" not in fields and _is_txn(fields.get("value")):
-        fields["f"] = "txn"  # Elle's own example histories leave :f out
+        fields = {**fields, "f": "txn"}  # Elle's own example histories leave :f out
     for name in ("type", "f"):
         if name not in fields:
             raise bad(f"the op map has no :{name} (every op needs :type and :f, and :process unless it is "
@@ -417,6 +579,7 @@ def _to_op(value: Any, source: str | None, line: int) -> tuple[Op, int | None]:
         key=fields.get("key"),
         error=fields.get("error"),
         extra=extra or None,
+        index=position,
     ), fields.get("index")
 
 

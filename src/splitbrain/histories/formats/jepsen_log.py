@@ -10,14 +10,20 @@ Lines end as a logger ends them — ``\n``, ``\r\n`` or a lone ``\r`` (old Mac l
 else: a record holding another control character or a Unicode line separator (U+2028, U+0085, ...) is
 refused, as is a record cut short before its value (Jepsen always logs one, ``nil`` included). Process
 ids are ASCII digits (``\\d`` would also take other scripts' digits, which ``int`` may not read).
+
+Speed: a million-operation log is two million lines of a few distinct values (``nil``, ``3``,
+``[0 3]``, ``:timed-out``), so each value's text is parsed once and its (immutable) value shared, up to
+:data:`SHARED_VALUES` distinct texts; the whole text is searched for forbidden characters once; ops are
+built with their index, so :meth:`History.from_ops` has nothing to rewrite.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from splitbrain.errors import InvalidHistory
-from splitbrain.histories.formats import finish, normalise
+from splitbrain.histories.formats import finish
 from splitbrain.histories.formats.edn import EdnReader
 from splitbrain.histories.history import History
 from splitbrain.histories.op import Op
@@ -45,21 +51,31 @@ def looks_like(line: str) -> bool:
     return _DETECT.match(line) is not None
 
 
+#: distinct value texts whose parsed value is kept for reuse (values repeat: each is parsed once)
+SHARED_VALUES = 1 << 16
+
+
 def read(text: str, *, source: str | None = None) -> History:
     """Parse a Jepsen log; each op's line is its line in the file."""
     ops: list[Op] = []
     lines: list[int] = []
-    for number, line in enumerate(_LINE_ENDS.split(text), start=1):
-        if not line.strip():
+    check_each = _FORBIDDEN.search(text) is not None  # else no line holds one: skip the per-line search
+    values: dict[str, tuple[Any, str | None]] = {}
+    names: dict[str, str] = {}  # one string per distinct type and function name
+    record = _RECORD.match
+    # without forbidden characters, str.splitlines splits exactly at the line ends (the other separators it
+    # knows are all forbidden), and faster than the regular expression
+    for number, line in enumerate(_LINE_ENDS.split(text) if check_each else text.splitlines(), start=1):
+        if not line or line.isspace():
             continue
-        bad = _FORBIDDEN.search(line)
+        bad = _FORBIDDEN.search(line) if check_each else None
         if bad is not None:
             raise InvalidHistory(
                 f"the record holds the control character or line separator U+{ord(bad.group()):04X} at column "
                 f"{bad.start() + 1}; records are one per line (ended by \\n, \\r\\n or \\r)",
                 source=source, line=number,
             )
-        m = _RECORD.match(line)
+        m = record(line)
         if m is None:
             shown = line.strip()
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
@@ -69,17 +85,20 @@ def read(text: str, *, source: str | None = None) -> History:
                 f"the record has no value (a line cut short?): {line.strip()[:80]!r}; Jepsen logs every "
                 "op's value, nil included", source=source, line=number,
             )
-        process = m["process"]
-        value, error = _value(m["value"], source, number)
+        process, kind, f, shown = m.groups()
+        found = values.get(shown)
+        if found is None:
+            found = _value(shown, source, number)
+            if len(values) < SHARED_VALUES:
+                values[shown] = found
         ops.append(
-            normalise(
-                Op(
-                    process=int(process) if process.isdigit() else process[1:],
-                    type=m["type"],  # type: ignore[arg-type]  # History.from_ops rejects unknown types
-                    f=m["f"],
-                    value=value,
-                    error=error,
-                )
+            Op(
+                process=int(process) if process.isdigit() else process[1:],
+                type=names.setdefault(kind, kind),  # type: ignore[arg-type]  # History.from_ops checks it
+                f=names.setdefault(f, f),
+                value=found[0],
+                error=found[1],
+                index=len(ops),
             )
         )
         lines.append(number)

@@ -7,6 +7,7 @@ struct does not know are ignored, as msgspec does by default.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,7 +34,13 @@ _BYTE = re.compile(r"\(byte (?P<byte>\d+)\)")
 
 
 def read(text: str, *, source: str | None = None) -> History:
-    """Parse a ``jsonl`` history; raises :class:`InvalidHistory` naming the line and the field."""
+    """Parse a ``jsonl`` history; raises :class:`InvalidHistory` naming the line and the field.
+
+    The whole text is decoded at once (msgspec's ``decode_lines``); when that fails, or finds a line
+    holding other than one object, the lines are decoded one by one, which says what is wrong where."""
+    fast = _decode_all(text)
+    if fast is not None:
+        return finish(*fast, source)
     ops: list[Op] = []
     lines: list[int] = []
     # split on "\n" only: str.splitlines would also split on U+2028, which JSON strings may hold raw
@@ -51,6 +58,24 @@ def read(text: str, *, source: str | None = None) -> History:
         ops.append(normalise(op))
         lines.append(number)
     return finish(ops, lines, source)
+
+
+def _decode_all(text: str) -> tuple[list[Op], list[int]] | None:
+    """Every op and its line, decoded in one call; ``None`` when the line-by-line reader must say why not."""
+    try:
+        decoded = _DECODER.decode_lines(text)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    # one line at a time (a list of every line of a 100 MB history would outweigh the history); a StringIO
+    # with newline="\n" splits on "\n" only, as the line-by-line reader does
+    lines = [number for number, line in enumerate(io.StringIO(text, newline="\n"), start=1) if not line.isspace()]
+    if len(lines) != len(decoded):  # two objects on one line: the line-by-line reader refuses that
+        return None
+    ops = [op if op.key is None and op.error is None and op.extra is None else normalise(op) for op in decoded]
+    for i, op in enumerate(ops):
+        if op.index != i:  # each op was just decoded, so no one else holds it: numbered in place, not copied
+            msgspec.structs.force_setattr(op, "index", i)
+    return ops, lines
 
 
 def _explain_validation(message: str) -> str:
