@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ from splitbrain.live.proxy import FaultProxy
 
 #: libfaketime from the Debian package of that name (scripts/system-deps.sh installs it)
 FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+_CLOCK_LOCK = threading.Lock()
 
 __all__ = [
     "Client",
@@ -289,6 +291,9 @@ class Target:
         control = self.workdir / f"{node}.faketime"
         if not self.clock or not control.exists():
             raise UsageError(f"target {self.name} was not started with a controllable clock")
-        tmp = control.with_suffix(".tmp")
-        tmp.write_text(f"{offset:+.3f}\n")
-        tmp.replace(control)  # atomic: libfaketime never reads half a line
+        # the nemesis's strobe thread and its heal may set one node's clock at once: each writer its own
+        # temporary file, and one replace at a time, so neither finds the other's file gone
+        with _CLOCK_LOCK:
+            tmp = control.with_name(f"{control.name}.{threading.get_ident()}.tmp")
+            tmp.write_text(f"{offset:+.3f}\n")
+            tmp.replace(control)  # atomic: libfaketime never reads half a line
