@@ -2,6 +2,7 @@
 
 * :mod:`.check` — ``check``, ``models``: recorded histories;
 * :mod:`.fuzz` — ``workloads``, ``fuzz``: campaigns in the simulator;
+* :mod:`.bounded` — ``exhaust``: every schedule within a bound, for small configurations;
 * :mod:`.cap` — ``cap``: availability and consistency under partitions, side by side;
 * :mod:`.failures` — ``replay``, ``shrink``, ``show``: saved failures;
 * :mod:`.live` — ``run``, ``stress``: real servers and real threads.
@@ -24,6 +25,7 @@ from typing import NoReturn
 import click
 
 from splitbrain._version import __version__
+from splitbrain.cli.bounded import exhaust
 from splitbrain.cli.cap import cap
 from splitbrain.cli.check import check, models
 from splitbrain.cli.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -49,7 +51,7 @@ def cli(debug: bool) -> None:
         os.environ["SPLITBRAIN_DEBUG"] = "1"
 
 
-for _command in (check, models, workloads, fuzz, cap, replay, shrink, show, run, stress):
+for _command in (check, models, workloads, fuzz, exhaust, cap, replay, shrink, show, run, stress):
     cli.add_command(_command)
 
 
