@@ -13,7 +13,7 @@ import pytest
 
 from bounded_counter import workload
 from splitbrain.errors import UsageError
-from splitbrain.fuzz.bounded import DeviationSource, bounded_search
+from splitbrain.fuzz.bounded import DeviationSource, bounded_search, count_deviations
 from splitbrain.fuzz.schedule import replay_trace, run_schedule
 
 HERE = Path(__file__).parent
@@ -92,3 +92,11 @@ def test_the_cli_saves_a_failure_that_replays_and_proves_the_correct_version(tmp
     budget = _cli("exhaust", "bounded_counter:workload", "--faults", "duplicate", "--max-steps", "20",
                   "--count", "3", "--out", str(store), cwd=HERE)
     assert budget.returncode == 2 and "UNKNOWN" in budget.stdout
+
+
+def test_deviations_of_a_trace_are_counted_on_replay() -> None:
+    found = bounded_search(workload, "counts-duplicates", bound=2, **SMALL)
+    assert found.failure is not None
+    assert count_deviations(workload, found.failure.trace) == len(found.deviations) == 1
+    default = run_schedule(workload, "correct", DeviationSource((), 0), **SMALL)
+    assert count_deviations(workload, default.trace) == 0

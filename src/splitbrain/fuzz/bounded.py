@@ -35,10 +35,10 @@ from typing import Literal
 
 from splitbrain.errors import UsageError
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_checks, run_schedule
-from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload
+from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, ReplaySource, Trace, Workload, World
 from splitbrain.sim.scheduler import Choice, Phase
 
-__all__ = ["BoundedOutcome", "DeviationSource", "bounded_search"]
+__all__ = ["BoundedOutcome", "DeviationSource", "bounded_search", "count_deviations"]
 
 #: a deviation: at the ``index``-th choice of the run phase, take the ``option``-th eligible event
 Deviation = tuple[int, int]
@@ -188,3 +188,27 @@ def bounded_search(
     if unknown:
         return outcome("unknown", bound + 1, reason=f"{unknown} schedule(s) had a check that gave up")
     return outcome("passed", bound + 1)
+
+
+class _DeviationCounter(ReplaySource):
+    """A replay that counts the steps where the trace took another event than the default order's."""
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__(trace)
+        self.deviations = 0
+
+    def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
+        key = super().choose(enabled, phase)
+        if key is not None and phase != "start" and key not in ("start", "quiesce"):
+            if key != _eligible(enabled)[0]:
+                self.deviations += 1
+        return key
+
+
+def count_deviations(workload: Workload, trace: Trace) -> int:
+    """How many of ``trace``'s choices differ from the default order (the oldest message first, then
+    timers, clients and time, never a fault): "the default order except N choices", the measure of a
+    trace simloom reports. A fault is always one; a shrunk trace usually has few."""
+    source = _DeviationCounter(trace)
+    World(workload, trace.variant, source=source, faults=trace.faults, max_steps=trace.max_steps).run()
+    return source.deviations
