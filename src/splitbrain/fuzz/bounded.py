@@ -199,9 +199,9 @@ class _DeviationCounter(ReplaySource):
 
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
         key = super().choose(enabled, phase)
-        if key is not None and phase != "start" and key not in ("start", "quiesce"):
-            if key != _eligible(enabled)[0]:
-                self.deviations += 1
+        framed = phase == "start" or key in ("start", "quiesce")
+        if key is not None and not framed and key != _eligible(enabled)[0]:
+            self.deviations += 1
         return key
 
 
