@@ -13,7 +13,8 @@ import pytest
 
 from bounded_counter import workload
 from splitbrain.errors import UsageError
-from splitbrain.fuzz.bounded import DeviationSource, bounded_search, count_deviations
+from splitbrain.fuzz.bounded import DeviationSource, bounded_search
+from splitbrain.fuzz.deviations import count_deviations, fewer_deviations
 from splitbrain.fuzz.schedule import replay_trace, run_schedule
 
 HERE = Path(__file__).parent
@@ -100,3 +101,28 @@ def test_deviations_of_a_trace_are_counted_on_replay() -> None:
     assert count_deviations(workload, found.failure.trace) == len(found.deviations) == 1
     default = run_schedule(workload, "correct", DeviationSource((), 0), **SMALL)
     assert count_deviations(workload, default.trace) == 0
+
+
+def test_fewer_deviations_keeps_the_failure_and_replays_exactly() -> None:
+    from splitbrain.fuzz.shrink import shrink_trace
+    from splitbrain.sim import RandomSource
+    from splitbrain.sim.loading import load_workload
+
+    pb = load_workload("primary-backup")
+    results = []
+    for seed in range(60):
+        run = run_schedule(pb, "early-ack", RandomSource(seed))
+        if not run.verdict.failed:
+            continue
+        signature = run.verdict.signature
+        assert signature is not None
+        shrunk = shrink_trace(pb, run.trace, signature)
+        fewer = fewer_deviations(pb, shrunk.trace, signature)
+        assert fewer.after <= fewer.before == count_deviations(pb, shrunk.trace)
+        assert replay_trace(pb, fewer.trace).verdict.signature == signature
+        assert count_deviations(pb, fewer.trace) == fewer.after
+        results.append((fewer.before, fewer.after))
+        if len(results) == 3:
+            break
+    assert len(results) == 3
+    assert any(after < before for before, after in results)  # random schedules' traces have spare deviations

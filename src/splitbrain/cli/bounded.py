@@ -55,6 +55,7 @@ def exhaust(
     """
     from splitbrain.cli.fuzz import _faults
     from splitbrain.fuzz.bounded import bounded_search
+    from splitbrain.fuzz.deviations import count_deviations
     from splitbrain.fuzz.progress import Progress
     from splitbrain.fuzz.saved import failure_record
     from splitbrain.fuzz.shrink import shrink_trace
@@ -81,7 +82,7 @@ def exhaust(
     echo(f"{label}: {outcome.schedules} schedules in {outcome.seconds:.1f} s")
     echo(outcome.describe())
     path: Path | None = None
-    steps_found = steps_shrunk = 0
+    steps_found = steps_shrunk = deviations = 0
     if outcome.failure is not None:
         best = found = outcome.failure
         signature = found.verdict.signature
@@ -91,13 +92,15 @@ def exhaust(
             if shrunk.result.verdict.signature == signature:
                 best = shrunk.result
         steps_found, steps_shrunk = len(found.trace.steps), len(best.trace.steps)
+        deviations = count_deviations(loaded, best.trace)
         record = failure_record(loaded, seed, best, stage="shrunk" if not no_shrink else "found",
                                 steps_found=steps_found)
         record["strategy"] = f"exhaust bound {bound}"
-        record["deviations"] = [list(d) for d in outcome.deviations]
+        record["deviations"] = deviations
         path = failure_store.save(record)
         how = (f"trace of {steps_found} steps, not shrunk (--no-shrink)" if no_shrink
                else f"trace shrunk from {steps_found} to {steps_shrunk} steps")
+        how += f" ({deviations} deviation{'s' * (deviations != 1)} from the default order)"
         echo(f"\nFAILURE {signature}: {how}, saved to {path}")
         if verbose:
             echo(best.trace.describe())
@@ -111,6 +114,6 @@ def exhaust(
             "deviations": [list(d) for d in outcome.deviations] if outcome.failure is not None else None,
             "failure": None if path is None else {
                 "signature": outcome.failure.verdict.signature if outcome.failure else None, "path": str(path),
-                "steps_found": steps_found, "steps_shrunk": steps_shrunk},
+                "steps_found": steps_found, "steps_shrunk": steps_shrunk, "deviations": deviations},
         }))
     sys.exit({"failed": EXIT_VIOLATION, "unknown": EXIT_UNKNOWN, "passed": EXIT_OK}[outcome.verdict])

@@ -34,21 +34,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from splitbrain.errors import UsageError
+from splitbrain.fuzz.deviations import default_choice, eligible
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_checks, run_schedule
-from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, ReplaySource, Trace, Workload, World
+from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload
 from splitbrain.sim.scheduler import Choice, Phase
 
-__all__ = ["BoundedOutcome", "DeviationSource", "bounded_search", "count_deviations"]
+__all__ = ["BoundedOutcome", "DeviationSource", "bounded_search"]
 
 #: a deviation: at the ``index``-th choice of the run phase, take the ``option``-th eligible event
 Deviation = tuple[int, int]
-
-
-def _eligible(enabled: Sequence[Choice]) -> list[str]:
-    """The events a scheduler may pick, in canonical order: those with a positive weight (a weight of 0
-    is never drawn by the other sources either), or all of them when none has one."""
-    keys = [key for key, weight in enabled if weight > 0]
-    return keys or [key for key, _ in enabled]
 
 
 class DeviationSource(ChoiceSource):
@@ -66,8 +60,8 @@ class DeviationSource(ChoiceSource):
         if not enabled:
             return None
         if phase != "run":
-            return _eligible(enabled)[0]  # the frame steps, and the settle phase in default order
-        keys = _eligible(enabled)
+            return default_choice(enabled)  # the frame steps, and the settle phase in default order
+        keys = eligible(enabled)
         index = len(self.options)
         self.options.append(len(keys))
         option = self._deviations.get(index, 0)
@@ -189,26 +183,3 @@ def bounded_search(
         return outcome("unknown", bound + 1, reason=f"{unknown} schedule(s) had a check that gave up")
     return outcome("passed", bound + 1)
 
-
-class _DeviationCounter(ReplaySource):
-    """A replay that counts the steps where the trace took another event than the default order's."""
-
-    def __init__(self, trace: Trace) -> None:
-        super().__init__(trace)
-        self.deviations = 0
-
-    def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
-        key = super().choose(enabled, phase)
-        framed = phase == "start" or key in ("start", "quiesce")
-        if key is not None and not framed and key != _eligible(enabled)[0]:
-            self.deviations += 1
-        return key
-
-
-def count_deviations(workload: Workload, trace: Trace) -> int:
-    """How many of ``trace``'s choices differ from the default order (the oldest message first, then
-    timers, clients and time, never a fault): "the default order except N choices", the measure of a
-    trace simloom reports. A fault is always one; a shrunk trace usually has few."""
-    source = _DeviationCounter(trace)
-    World(workload, trace.variant, source=source, faults=trace.faults, max_steps=trace.max_steps).run()
-    return source.deviations
