@@ -119,8 +119,9 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
         help="The failure store: failures are saved, and replayed first, here.")
 @click.option("--keep-going", is_flag=True, help="Continue after the first failure until the budget is spent.")
 @click.option("--no-shrink", is_flag=True, help="Save failures as found, without shrinking.")
-@click.option("--strategy", type=click.Choice(["hypothesis", "random", "pct", "swarm"]), default="hypothesis",
-              show_default=True, help="How schedules are explored.")
+@click.option("--strategy", type=click.Choice(["portfolio", "hypothesis", "random", "pct", "swarm"]),
+              default="portfolio", show_default=True,
+              help="How schedules are explored; the portfolio runs the others and feedback, sharing the budget.")
 @click.option("--depth", type=click.IntRange(min=1, max=64), default=3, show_default=True,
               help="PCT bug depth d (with --strategy pct).")
 @click.option("--executor", type=click.Choice(["process", "dask", "dask-local"]), default="process",

@@ -27,6 +27,7 @@ from splitbrain.sim.client import Client, ClientOp
 from splitbrain.sim.disk import DISKS
 from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.node import Node, Rand
+from splitbrain.sim.properties import Property, validate
 
 if TYPE_CHECKING:
     from splitbrain.sim.aims import Aim
@@ -108,10 +109,13 @@ class Workload:
     roles: Mapping[str, Callable[[World], str | None]] = {}
     #: faults aimed at roles and events, fired as explicit steps (:mod:`splitbrain.sim.aims`)
     aims: Sequence[Aim] = ()
+    #: liveness and reachability properties — :func:`~splitbrain.sim.properties.eventually`,
+    #: :func:`~splitbrain.sim.properties.leads_to`, :func:`~splitbrain.sim.properties.sometimes`
+    properties: Sequence[Property] = ()
 
     _settable: ClassVar[tuple[str, ...]] = (
         "name", "model", "variants", "node_count", "clients", "op_timeout", "backoff", "delay", "faults",
-        "max_steps", "invariants", "settle", "search", "disk", "client_class", "roles", "aims",
+        "max_steps", "invariants", "settle", "search", "disk", "client_class", "roles", "aims", "properties",
     )
 
     def __init__(self, **overrides: Any) -> None:
@@ -136,6 +140,7 @@ class Workload:
             raise UsageError(f"workload {self.name}: settle must be an int >= 0 (ticks), got {self.settle!r}")
         if self.disk not in DISKS:
             raise UsageError(f"workload {self.name}: disk must be one of {', '.join(DISKS)}; got {self.disk!r}")
+        self.properties = validate(self.properties, self.name)
         if not (isinstance(self.client_class, type) and issubclass(self.client_class, Client)):
             raise UsageError(
                 f"workload {self.name}: client_class must be a subclass of splitbrain.sim.Client, got "

@@ -119,6 +119,26 @@ class RaftKVWorkload(Workload):
         cls = super().node_class(variant)
         return local_reads(cls) if self.reads == "local" else cls
 
+    def abstract_state(self, world: Any) -> tuple[Any, ...]:
+        """What a Raft run is about, per node: its role, how many terms it lags the newest (capped at 2),
+        and its log past the cluster's commit point — the terms of up to three entries there, as lags
+        (capped at 3) — and how far its own commit lags. A crashed node shows what its disk holds there.
+        Campaigns count these states and the portfolio steers toward new ones (a leader holding an
+        uncommitted entry of an older term is one step from Figure 8)."""
+        nodes = [world.node(n) for n in world.node_ids]
+        live = [n for n in nodes if n is not None]
+        top = max((n.term for n in live), default=0)
+        committed = max((n.commit for n in live), default=0)
+        out: list[Any] = []
+        for node_id, node in zip(world.node_ids, nodes, strict=True):
+            log = node.log if node is not None else world.storage(node_id).get("log") or []
+            tail = tuple(min(top - t, 3) for t, _ in log[committed:committed + 3])
+            if node is None:
+                out.append(("down", tail))
+            else:
+                out.append((node.role, min(top - node.term, 2), tail, min(committed - node.commit, 2)))
+        return tuple(out)
+
     def generate(self, rand: Rand, process: int) -> ClientOp:
         key = rand.choice(KEYS)
         f = rand.choice(("get", "get", "put", "append"))
