@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from splitbrain.cli.exits import EXIT_OK, EXIT_VIOLATION
 from splitbrain.cli.options import option, verbose_option
+
+if TYPE_CHECKING:
+    from splitbrain.histories import History
 
 __all__ = ["replay", "show", "shrink"]
 
@@ -48,6 +51,7 @@ def replay(file: str, workload_name: str | None, elsewhere: bool, verbose: int) 
 
     record, trace, workload = _load(file, workload_name)
     first = replay_trace(workload, trace)
+    second_history: bytes | History
     if elsewhere:
         second_trace, second_history = replay_elsewhere(file, workload_name)
         how = "here and in a new process (another PYTHONHASHSEED)"

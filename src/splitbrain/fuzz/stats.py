@@ -48,6 +48,7 @@ __all__ = [
     "CampaignStats",
     "ShardStats",
     "StatsObserver",
+    "abstract_state_of",
     "default_abstract_state",
     "digest",
     "pct_bound",
@@ -64,7 +65,7 @@ def default_abstract_state(world: World) -> Hashable:
     Terms and views count up without bound, so their raw values would make every long run look new; what
     a protocol's correctness turns on is who is behind whom (a deposed leader one term back), not the
     number itself."""
-    rows = []
+    rows: list[tuple[str, Any, Any, Any]] = []
     top_term = top_view = 0
     for node_id in world.node_ids:
         node = world.node(node_id)
@@ -86,6 +87,22 @@ def default_abstract_state(world: World) -> Hashable:
     )
 
 
+def abstract_state_of(workload: Workload) -> Callable[[World], Hashable]:
+    """The workload's :meth:`~splitbrain.sim.Workload.abstract_state` when its class (or the instance)
+    defines one, else :func:`default_abstract_state`. A workload's method that returns ``None`` for some
+    world falls back to the default for that world."""
+    custom = getattr(workload, "abstract_state", None)
+    own = getattr(type(workload), "abstract_state", None)
+    if not callable(custom) or (own is Workload.abstract_state and "abstract_state" not in vars(workload)):
+        return default_abstract_state
+
+    def abstract(world: World) -> Hashable:
+        state = custom(world)
+        return default_abstract_state(world) if state is None else state
+
+    return abstract
+
+
 def digest(state: Hashable) -> int:
     """A process-independent 64-bit digest of an abstract state."""
     return int.from_bytes(hashlib.blake2b(repr(state).encode(), digest_size=8).digest(), "big")
@@ -98,8 +115,7 @@ class StatsObserver:
     its first observed step; the start step always runs node code, so every schedule is seen."""
 
     def __init__(self, workload: Workload) -> None:
-        custom = getattr(workload, "abstract_state", None)
-        self.abstract: Callable[[World], Hashable] = custom if callable(custom) else default_abstract_state
+        self.abstract: Callable[[World], Hashable] = abstract_state_of(workload)
         self.active = True
         self.steps = 0
         self.faults: Counter[str] = Counter()

@@ -18,7 +18,7 @@ Four settings reach past the nodes: ``disk`` says what a power loss keeps of ``s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -160,6 +160,21 @@ class Workload:
         (``world.node(id)``, ``world.storage(id)``), in a fixed order. Default: none.
         """
         return ()
+
+    def abstract_state(self, world: World) -> Hashable | None:
+        """A small hashable summary of what matters in ``world`` now (roles, terms, commit points — what
+        the protocol's correctness turns on), or ``None`` to declare none. Default: ``None``.
+
+        Campaigns count the distinct abstract states their schedules reach (coverage, reported as it
+        grows) and the default ``portfolio`` strategy steers toward schedules that reach new ones
+        (:mod:`splitbrain.fuzz.portfolio`). It is called after every step that ran node code, so keep it
+        cheap and coarse: raw counters (terms, sequence numbers, timestamps) make every run look new, and
+        then novelty steers nowhere; lags and caps ("one term behind the newest") keep it meaningful.
+        Read nodes with ``world.node(id)`` (``None`` when crashed) and ``world.storage(id)``, in node
+        order. A workload that declares none is summarised generically: each live node's ``role``,
+        ``term`` and ``view`` attributes, if it has them.
+        """
+        return None
 
     def choose_node(self, rand: Rand, nodes: Sequence[str], process: int) -> str:
         """The node a client sends its next operation to (default: any, uniformly)."""

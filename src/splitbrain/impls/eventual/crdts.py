@@ -82,7 +82,7 @@ class PNCounter(msgspec.Struct, frozen=True):
         return self if up is self.up and down is self.down else type(self)(up, down)
 
 
-class SumMergePNCounter(PNCounter):
+class SumMergePNCounter(PNCounter, frozen=True):
     """Bug: merge adds the two states' counts, so a state received twice is counted twice."""
 
     def merge(self, other: PNCounter) -> PNCounter:
