@@ -120,24 +120,41 @@ class RaftKVWorkload(Workload):
         return local_reads(cls) if self.reads == "local" else cls
 
     def abstract_state(self, world: Any) -> tuple[Any, ...]:
-        """What a Raft run is about, per node: its role, how many terms it lags the newest (capped at 2),
-        and its log past the cluster's commit point — the terms of up to three entries there, as lags
-        (capped at 3) — and how far its own commit lags. A crashed node shows what its disk holds there.
-        Campaigns count these states and the portfolio steers toward new ones (a leader holding an
-        uncommitted entry of an older term is one step from Figure 8)."""
-        nodes = [world.node(n) for n in world.node_ids]
+        """What Raft's safety argument turns on (Ongaro & Ousterhout 2014, section 5.4), coarsely: per
+        node, its role, whether it lags the newest term, how far its last log term lags the newest
+        (capped at 2: who could win an election), whether it holds every entry some node has committed,
+        and how many entries it holds past that commit point (capped at 2); the nodes sorted (which node
+        plays which part does not matter), and how many log indexes two nodes disagree on (capped at 2).
+        A crashed node shows what its disk holds. Campaigns count these states and the default portfolio
+        steers toward new ones: a node that could win an election while lacking a committed entry is one
+        such state, and one step from a Figure 8 failure."""
+        ids = world.node_ids
+        nodes = [world.node(n) for n in ids]
+        logs = [n.log if n is not None else world.storage(i).get("log") or [] for i, n in zip(ids, nodes, strict=True)]
         live = [n for n in nodes if n is not None]
         top = max((n.term for n in live), default=0)
         committed = max((n.commit for n in live), default=0)
-        out: list[Any] = []
-        for node_id, node in zip(world.node_ids, nodes, strict=True):
-            log = node.log if node is not None else world.storage(node_id).get("log") or []
-            tail = tuple(min(top - t, 3) for t, _ in log[committed:committed + 3])
-            if node is None:
-                out.append(("down", tail))
-            else:
-                out.append((node.role, min(top - node.term, 2), tail, min(committed - node.commit, 2)))
-        return tuple(out)
+        reference = next((log for n, log in zip(nodes, logs, strict=True) if n is not None and n.commit == committed),
+                         None) or []
+        prefix = reference[:committed]
+        newest = max((log[-1][0] for log in logs if log), default=0)
+        longest = max(len(log) for log in logs)
+        conflicts = 0
+        for index in range(longest):
+            terms = {log[index][0] for log in logs if len(log) > index}
+            if len(terms) > 1:
+                conflicts += 1
+                if conflicts == 2:
+                    break
+        rows = []
+        for node, log in zip(nodes, logs, strict=True):
+            last = log[-1][0] if log else 0
+            holds = log[:committed] == prefix
+            tail = min(len(log) - committed, 2)
+            role = "down" if node is None else node.role
+            lag = 0 if node is None else min(top - node.term, 1)
+            rows.append((role, lag, min(newest - last, 2), holds, tail))
+        return (tuple(sorted(rows)), conflicts)
 
     def generate(self, rand: Rand, process: int) -> ClientOp:
         key = rand.choice(KEYS)
