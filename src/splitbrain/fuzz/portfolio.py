@@ -15,9 +15,10 @@ The arms (:data:`ARMS`):
 * ``swarm`` — a per-run fault mix: a random non-empty subset of the fault kinds, each kept kind made 1, 2,
   4 or 8 times as frequent (with its recoveries), and sometimes a run twice as long.
 * ``pct`` — PCT priorities at depth 2-4, under the workload's faults or a swarm mix.
-* ``aimed`` — a swarm mix plus one to three faults aimed at the node that just acknowledged a client, or
-  at a role the workload names (``Workload.roles``, e.g. the leader), after a random time
-  (:mod:`splitbrain.sim.aims`).
+* ``aimed`` — faults aimed at the node that just took a client's request, the one that just answered a
+  client, or a role the workload names (``Workload.roles``, e.g. the leader) (:mod:`splitbrain.sim.aims`):
+  mostly one fault at one target fired two to four times, spaced out; over a swarm mix, or (one run in
+  two) over no drawn faults at all, so that nothing undoes what the aims set up.
 * ``mutate`` — feedback: take a schedule from the corpus (those that reached new states), keep its choices
   up to a step where it reached a new state, and continue from there with fresh random choices.
 * ``hypothesis`` — a slice of Hypothesis-generated schedules (:mod:`splitbrain.fuzz.explore`), with
@@ -61,6 +62,7 @@ __all__ = [
     "fault_mix",
     "mix_config",
     "portfolio_search",
+    "quiet_mix",
 ]
 
 ARMS: tuple[str, ...] = ("random", "swarm", "pct", "aimed", "mutate", "hypothesis")
@@ -188,6 +190,11 @@ def fault_mix(base: FaultConfig, rng: random.Random) -> Mix:
     return tuple(sorted(mix.items()))
 
 
+def quiet_mix(base: FaultConfig) -> Mix:
+    """A mix that draws none of ``base``'s faults (recoveries stay): the run's faults are its aims."""
+    return tuple(sorted((k, 0) for k in base.kinds if k != "reorder"))
+
+
 def mix_config(base: FaultConfig, mix: Mix) -> FaultConfig:
     """``base`` with ``mix`` applied to its kinds and weights (for the sources that take weights from the
     world's configuration: PCT and Hypothesis)."""
@@ -203,15 +210,43 @@ def mix_config(base: FaultConfig, mix: Mix) -> FaultConfig:
 
 
 def _took_request(world: World) -> bool:
-    """The last step delivered a client's request to a node, which acted on it by messaging its peers."""
+    """The last step delivered a client's request to a node, which acted on it by messaging peers it can
+    reach (a node already cut off from them, say a deposed leader that does not know it yet, is no
+    target: faulting it changes nothing)."""
     step = world.steps[-1]
-    return (step.kind == "deliver" and step.f is not None and step.dst in world.node_ids
-            and any(">c" not in sent for sent in step.sent or ()))
+    if step.kind != "deliver" or step.f is None or step.dst not in world.node_ids:
+        return False
+    cuts = world.network.cuts
+    for sent in step.sent or ():
+        src, _, rest = sent.partition(">")
+        dst = rest.partition("#")[0]
+        if dst in world.node_ids and (src, dst) not in cuts:
+            return True
+    return False
 
 
 def _requestee(world: World) -> str | None:
     """The node the last step delivered a client's request to."""
     return world.steps[-1].dst
+
+
+class _Spaced:
+    """A trigger's predicate that holds from time ``start`` on, at most once per ``gap`` ticks: it notes
+    (on the world, so each run starts afresh) when it last held."""
+
+    def __init__(self, start: int, gap: int) -> None:
+        self.start, self.gap = start, gap
+        self.key = f"_portfolio_spaced_{id(self)}"
+
+    def __call__(self, world: World) -> bool:
+        now = world.time
+        if now < self.start:
+            return False
+        last = world.__dict__.get(self.key)
+        if last is not None and now < last + self.gap:
+            return False
+        world.__dict__[self.key] = now
+        return True
 
 
 class Bandit:
@@ -259,6 +294,9 @@ class _Portfolio:
         self.rng = random.Random(f"portfolio-{seed}")
         self.base, self.steps, self.checks = base, steps, checks
         usable = [a for a in arms if a != "aimed" or self._aimable()]
+        if not usable:
+            raise ValueError("no portfolio arm can run: 'aimed' needs a fault it may aim (crash, power-loss, "
+                             "pause or partition among the faults)")
         self.bandit = Bandit(usable, self.rng, {"hypothesis": HYPOTHESIS_SLICE})
         self.corpus: list[_Entry] = []
         self.reached: set[str] = set()
@@ -274,6 +312,22 @@ class _Portfolio:
             faults.append("isolate")
         return faults
 
+    def _aim_fault(self) -> str:
+        """Half the time ``isolate`` when partitions are allowed — the one fault that loses a node's
+        messages both ways while it keeps running (a leader cut off right after it took a write: the
+        scenario of most lost-write bugs) — else any aimable fault."""
+        faults = self._aim_faults()
+        if "isolate" in faults and self.rng.random() < 0.5:
+            return "isolate"
+        return self.rng.choice(faults)
+
+    def _aim_target(self) -> str:
+        """Half the time the node that just took a client's request, else the one that just answered one
+        or a role the workload names."""
+        if self.rng.random() < 0.5:
+            return "requestee"
+        return self.rng.choice(["replier", *self.workload.roles])
+
     def _seed(self) -> int:
         return self.rng.getrandbits(32)
 
@@ -288,7 +342,10 @@ class _Portfolio:
             mix = fault_mix(self.base, self.rng) if self.rng.random() < 0.5 else ()
             return Plan("pct", self.steps, self._seed(), depth=self.rng.choice((2, 3, 4)), mix=mix)
         steps = self.steps * 2 if self.rng.random() < 0.25 else self.steps
-        mix = fault_mix(self.base, self.rng)
+        if arm == "aimed" and self.rng.random() < 0.5:
+            mix = quiet_mix(self.base)  # the aimed faults alone: drawn faults would undo their set-up
+        else:
+            mix = fault_mix(self.base, self.rng)
         seed = self._seed()
         aims = self._aims() if arm == "aimed" else ()
         return Plan(arm if arm != "mutate" else "swarm", steps, seed, ((0, seed, mix),), aims)
@@ -296,8 +353,8 @@ class _Portfolio:
     def _aim(self, t: int, target: str | None = None, fault: str | None = None) -> Aim:
         """A fault aimed, from time ``t`` on, at the node that just acted on a client's request, the one
         that just answered a client, or a role of the workload."""
-        fault = fault or self.rng.choice(self._aim_faults())
-        target = target or self.rng.choice(["requestee", "replier", *self.workload.roles])
+        fault = fault or self._aim_fault()
+        target = target or self._aim_target()
         if target == "requestee":
             return Aim(fault, _requestee, when(_took_request, "took_request") & at(t),
                        name=f"portfolio {fault} requestee from t={t}")
@@ -306,15 +363,26 @@ class _Portfolio:
         return Aim(fault, target, when_role(target) & at(t), name=f"portfolio {fault} {target} from t={t}")
 
     def _aims(self) -> tuple[Aim, ...]:
-        """One to four aimed faults at random times of the run, all of one kind at one target (a per-run
-        policy, as swarm testing picks a per-run feature set: "crash whoever just took a request", twice),
-        or, one run in four, each drawn on its own."""
-        times = sorted(self.rng.randrange(self.horizon) for _ in range(self.rng.choice((1, 2, 3, 4))))
+        """Three runs in four, a per-run policy (as swarm testing picks a per-run feature set): one fault at
+        one target, fired two to four times, each at least a random gap after the one before — "isolate
+        whoever just took a request, and again once the cluster has moved on", the shape of the multi-
+        election bugs (Raft's Figure 8). Otherwise one to four aims, each drawn on its own, at random
+        times."""
         if self.rng.random() < 0.25:
+            times = sorted(self.rng.randrange(self.horizon) for _ in range(self.rng.choice((1, 2, 3, 4))))
             return tuple(self._aim(t) for t in times)
-        fault = self.rng.choice(self._aim_faults())
-        target = self.rng.choice(["requestee", "replier", *self.workload.roles])
-        return tuple(self._aim(t, target, fault) for t in times)
+        fault = self._aim_fault()
+        target = self._aim_target()
+        spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self.rng.randrange(self.horizon // 8,
+                                                                                     self.horizon // 2 + 1))
+        times = self.rng.choice((2, 3, 4))
+        name = f"portfolio {fault} {target} x{times} from t={spaced.start} every {spaced.gap}+ ticks"
+        if target == "requestee":
+            return (Aim(fault, _requestee, when(_took_request, "took_request") & when(spaced, "spaced"),
+                        times=times, name=name),)
+        if target == "replier":
+            return (Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=times, name=name),)
+        return (Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=times, name=name),)
 
     def _mutant(self) -> Plan:
         """Extend a corpus schedule from a step where it reached a new state: with fresh choices (under its
