@@ -375,14 +375,14 @@ class _Portfolio:
         target = self._aim_target()
         spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self.rng.randrange(self.horizon // 8,
                                                                                      self.horizon // 2 + 1))
-        times = self.rng.choice((2, 3, 4))
-        name = f"portfolio {fault} {target} x{times} from t={spaced.start} every {spaced.gap}+ ticks"
+        count = self.rng.choice((2, 3, 4))
+        name = f"portfolio {fault} {target} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
         if target == "requestee":
             return (Aim(fault, _requestee, when(_took_request, "took_request") & when(spaced, "spaced"),
-                        times=times, name=name),)
+                        times=count, name=name),)
         if target == "replier":
-            return (Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=times, name=name),)
-        return (Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=times, name=name),)
+            return (Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=count, name=name),)
+        return (Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=count, name=name),)
 
     def _mutant(self) -> Plan:
         """Extend a corpus schedule from a step where it reached a new state: with fresh choices (under its
