@@ -128,3 +128,30 @@ def test_the_cli_fails_a_vacuous_campaign(tmp_path: Path, capsys: pytest.Capture
     assert info.value.code == 1, err
     assert "VACUOUS: no schedule reached the sometimes property 'impossible'" in err
     assert '"vacuous": ["impossible"]' in out
+
+
+# -- the zoo's use: Raft elects a leader within LEADER_WITHIN ticks of the heal ------------------------------
+def test_raft_elects_a_leader_after_the_heal_and_a_planted_bug_that_stands_once_does_not() -> None:
+    from splitbrain import load_workload
+    from splitbrain.impls.raft.node import RaftNode
+    from splitbrain.impls.raft.workload import LEADER_WITHIN
+
+    class StandsOnce(RaftNode):
+        """Planted bug: a node stands for election at most once in its life (remembered on disk), so once
+        every node has stood and lost its leadership, no leader is ever elected again."""
+
+        def _start_election(self) -> None:
+            if self.storage.get("stood"):
+                self._reset_election()
+                return
+            self.storage["stood"] = True
+            super()._start_election()
+
+    raft = load_workload("raft-kv")
+    assert [p.name for p in raft.properties] == ["leader-elected"]
+    correct = verdicts(raft, "correct", range(40))
+    assert all(r.verdict.signature is None for r in correct)
+    planted = type(raft)(variants={**raft.variants, "stands-once": StandsOnce})
+    failed = [r for r in verdicts(planted, "stands-once", range(20)) if r.verdict.failed]
+    assert failed and {r.verdict.signature for r in failed} == {"liveness:leader-elected"}
+    assert f"within {LEADER_WITHIN} ticks of the heal" in failed[0].verdict.message

@@ -15,7 +15,7 @@ from splitbrain.errors import UsageError
 from splitbrain.impls.raft.invariants import INVARIANTS
 from splitbrain.impls.raft.node import RaftNode
 from splitbrain.impls.raft.variants import VARIANTS
-from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload
+from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload, eventually
 
 KEYS = ("x", "y")
 VALUES = ("a", "b", "c", "d")
@@ -57,6 +57,17 @@ SEARCH: dict[str, tuple[FaultConfig, int]] = {
 
 
 READS = ("leader", "local")
+
+#: ticks after the heal within which a leader must be elected: several election timeouts (40-80 ticks)
+LEADER_WITHIN = 500
+
+
+def leader_elected(world: Any) -> bool:
+    """Some live node leads the newest term any live node has seen (a deposed leader that does not know it
+    yet does not count)."""
+    nodes = [n for n in world.live_nodes() if hasattr(n, "role")]
+    newest = max((n.term for n in nodes), default=0)
+    return any(n.role == "leader" and n.term == newest for n in nodes)
 
 
 def _leader(world: Any) -> str | None:
@@ -102,6 +113,8 @@ class RaftKVWorkload(Workload):
     faults = RAFT_FAULTS
     max_steps = 400
     invariants = INVARIANTS
+    #: liveness: once the faults are healed, a leader is elected within LEADER_WITHIN ticks
+    properties = (eventually(leader_elected, within=LEADER_WITHIN),)
     #: Raft syncs what it promises (``fsync`` before a vote or an acknowledgement): a power loss keeps only that
     disk = "fsync"
     #: who the leader is: the live leader of the highest term (for aimed faults: ``Aim("crash", "leader", ...)``)
