@@ -52,6 +52,26 @@ def first_seeded_failure(
     raise AssertionError(f"{variant} not found in {budget} schedules")
 
 
+def first_default_failure(
+    workload: Any, variant: str, budget: int, *, seed: int = 1, caught_by: Collection[str] | None = None,
+) -> tuple[int, ScheduleResult]:
+    """(schedules run, first failure) of the default search — the portfolio, with the workload's own
+    faults and run length, what ``splitbrain fuzz W --variant V`` runs — within ``budget`` schedules from
+    ``seed``; asserts that it failed one of the ``caught_by`` ways when given."""
+    from splitbrain.fuzz.portfolio import portfolio_search
+    from splitbrain.fuzz.stats import StatsObserver
+    from splitbrain.fuzz.strategies import process_independent_hypothesis
+
+    observer = StatsObserver(workload)
+    with process_independent_hypothesis():
+        outcome = portfolio_search(observer.wrap(workload), variant, observer=observer, seed_value=seed,
+                                   examples=budget)
+    found = outcome.failure
+    assert found is not None, f"{variant} not found in {budget} schedules of the default search (seed {seed})"
+    assert caught_by is None or found.verdict.signature in caught_by, found.verdict.message
+    return outcome.schedules, found
+
+
 def passes_every_partition_shape(three: Any, five: Any) -> None:
     """The correct version of a workload (3 and 5 nodes) passes under every fault, the bridge included."""
     assert bridged(five, range(10)) >= 3  # the bridge did happen

@@ -16,6 +16,7 @@ from splitbrain.impls.raft.invariants import INVARIANTS
 from splitbrain.impls.raft.node import RaftNode
 from splitbrain.impls.raft.variants import VARIANTS
 from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload, eventually
+from splitbrain.sim.faults import DEFAULT_KINDS
 
 KEYS = ("x", "y")
 VALUES = ("a", "b", "c", "d")
@@ -23,6 +24,9 @@ VALUES = ("a", "b", "c", "d")
 #: every fault kind, with partitions and crashes several times more frequent than the defaults so that a
 #: run of a few hundred steps sees leadership change hands a few times
 RAFT_FAULTS = FaultConfig(
+    # every default fault and power loss: Raft promises what it synced (``disk = "fsync"``), so a power loss
+    # that takes what it did not sync is fair game
+    kinds=(*DEFAULT_KINDS, "power-loss"),
     weights={"partition": 25, "oneway": 8, "heal": 25, "crash": 10, "restart": 25, "duplicate": 4},
 )
 
