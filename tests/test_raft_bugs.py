@@ -4,7 +4,8 @@ stated budget of schedules, and the failure shrinks to a trace a person can foll
 
 Budgets are schedule counts of a campaign from seed 1 (deterministic), stated from the schedules the
 default search needed on campaign seeds 1-3 (``first_default_failure``): unpersisted-vote 168/19/53,
-stale-read 4/4/2, truncate-on-append 19/27/3, unsynced-vote 17/435/344, no-step-down 1/132/124.
+stale-read 4/4/2, truncate-on-append 19/27/3, unsynced-vote 17/435/344, no-step-down 1/132/124,
+truncate-off-by-one 1/9/1; vote-by-length (250/65/233) is searched in the slow run with commit-old-term.
 commit-old-term, Raft's Figure 8, needs hundreds (528, 1520, 1162, 905 and 123 schedules on seeds 1-5;
 ``docs/explanation/search.md``), so it is searched in the slow run (``-m slow``). Shrink bounds are shrunk
 trace lengths in steps (start and quiesce included) for a stated number of shrink replays; the slow run
@@ -31,10 +32,13 @@ FIND = {
     "stale-read": (20, {"checker:linearizability"}),
     "truncate-on-append": (50, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
     "no-step-down": (200, {"checker:linearizability", "invariant:election-safety"}),
+    "truncate-off-by-one": (30, {"invariant:log-matching", "invariant:leader-completeness",
+                                 "invariant:state-machine-safety"}),
 }
-#: the deep one, searched only in the slow run
+#: the deep ones, searched only in the slow run
 DEEP = {
     "commit-old-term": (2000, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
+    "vote-by-length": (600, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
 }
 #: variant -> (shrink replays, bound on the shrunk trace's steps) in the default run
 SHRINK = {
@@ -43,6 +47,7 @@ SHRINK = {
     "truncate-on-append": (250, 30),
     "stale-read": (250, 60),
     "no-step-down": (250, 25),
+    "truncate-off-by-one": (250, 50),
 }
 #: variant -> (shrink replays, the stated step bound): each shrinks to a 1-minimal trace within them (slow)
 MINIMAL = {
@@ -52,6 +57,8 @@ MINIMAL = {
     "stale-read": (800, 55),
     "no-step-down": (600, 25),
     "commit-old-term": (1500, 90),
+    "vote-by-length": (600, 40),
+    "truncate-off-by-one": (600, 50),
 }
 
 
