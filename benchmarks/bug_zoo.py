@@ -27,7 +27,8 @@ def first_failure(
 ) -> tuple[int, float, ScheduleResult] | None:
     """(schedules run, seconds, failing result) of the first failing seed from ``start``, or None."""
     workload = load_workload(workload_name)
-    faults, steps = workload.search_settings(variant)
+    # a variant without search settings (the newer, deeper ones) is searched with the workload's defaults
+    faults, steps = workload.search.get(variant, (None, None))
     began = time.perf_counter()
     for n in range(budget):
         result = run_schedule(workload, variant, RandomSource(start + n), faults=faults, max_steps=steps)

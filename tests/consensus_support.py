@@ -52,6 +52,31 @@ def first_seeded_failure(
     raise AssertionError(f"{variant} not found in {budget} schedules")
 
 
+def first_default_failure(
+    workload: Any, variant: str, budget: int, *, seed: int = 1, caught_by: Collection[str] | None = None,
+) -> tuple[int, ScheduleResult]:
+    """(schedules run, first failure) of the default search — what ``splitbrain fuzz W --variant V --count
+    BUDGET --seed SEED`` runs: a campaign with the default strategy (the portfolio), the workload's own
+    faults and run length, nothing tuned per variant — replayed from its saved trace; asserts that it
+    failed one of the ``caught_by`` ways when given."""
+    import tempfile
+
+    from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
+    from splitbrain.fuzz.saved import trace_of
+    from splitbrain.fuzz.schedule import replay_trace
+    from splitbrain.fuzz.store import load_failure
+
+    with tempfile.TemporaryDirectory() as store:
+        report = run_campaign(CampaignSpec(workload, variant, seed=seed, examples=budget, store=store, shrink=False),
+                              replay_first=False)
+        assert report.failures, f"{variant} not found in {budget} schedules of the default search (seed {seed})"
+        record = load_failure(report.failures[0].path)
+    found = replay_trace(workload, trace_of(record))
+    assert found.verdict.signature == report.failures[0].signature
+    assert caught_by is None or found.verdict.signature in caught_by, found.verdict.message
+    return report.schedules, found
+
+
 def passes_every_partition_shape(three: Any, five: Any) -> None:
     """The correct version of a workload (3 and 5 nodes) passes under every fault, the bridge included."""
     assert bridged(five, range(10)) >= 3  # the bridge did happen

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from consensus_support import passes
+from consensus_support import first_default_failure, passes
 from eventual_support import drive, run_phase
 from splitbrain import load_workload
-from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge, run_schedule
+from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op, dumps_history
 from splitbrain.impls.eventual.causal_broadcast import SEARCH, CausalBroadcastWorkload, check_reliable_delivery
-from splitbrain.sim import FaultConfig, RandomSource, RunResult, World, replay
+from splitbrain.sim import FaultConfig, RunResult, World, replay
 
 WORKLOAD = load_workload("causal-broadcast")
 CHECKS = history_checks(WORKLOAD)
-BUDGET = 10  # seeded schedules to find each bug
+BUDGET = 10  # schedules of the default search (from seed 1) to find each bug
 # shrunk trace lengths after 150 replays: (whole trace, steps before quiesce); with anti-entropy about
 # 100 steps of the trace are the settling after quiesce, which shrinking cannot remove
 DELIVERY_BOUND = (160, 40)
@@ -65,13 +65,8 @@ def test_history_records_every_send_and_delivery_with_protocol_clocks() -> None:
 
 # -- finding the bugs ----------------------------------------------------------------------------------
 def first_failure(variant: str, signature: str) -> ScheduleResult:
-    faults, steps = SEARCH[variant]
-    for seed in range(BUDGET):
-        result = run_schedule(WORKLOAD, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            assert result.verdict.signature == signature, result.verdict.message
-            return result
-    raise AssertionError(f"{variant} not found in {BUDGET} schedules")
+    """The first failure of the default search (the portfolio, the workload's own faults) from seed 1."""
+    return first_default_failure(WORKLOAD, variant, BUDGET, caught_by={signature})[1]
 
 
 def test_fuzzing_finds_and_shrinks_deliver_on_receipt() -> None:

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consensus_support import passes
+from consensus_support import first_default_failure, passes
 from eventual_support import run_phase
 from splitbrain import load_workload
-from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
+from splitbrain.fuzz.schedule import ScheduleResult
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import History, Op, dumps_history
 from splitbrain.impls.eventual.crdt_workloads import (
@@ -26,14 +26,15 @@ from splitbrain.impls.eventual.crdt_workloads import (
     subset_sums,
 )
 from splitbrain.impls.eventual.crdts import ElementTombstoneSet, GCounter, ORSet, PNCounter, SumMergePNCounter
-from splitbrain.sim import FaultConfig, RandomSource, World, replay
+from splitbrain.sim import FaultConfig, World, replay
 
 COUNTER = load_workload("crdt-counter")
 SET = load_workload("crdt-set")
-SUM_BUDGET = 5  # seeded schedules to find sum-merge
-TOMB_BUDGET = 20  # seeded schedules to find remove-unobserved
-# shrunk trace lengths after 150 replays: (whole trace, steps before quiesce); about 110 steps of every
-# trace are the settling after quiesce, which anti-entropy needs and shrinking cannot remove
+SUM_BUDGET = 5  # schedules of the default search (from seed 1) to find sum-merge
+TOMB_BUDGET = 20  # schedules of the default search (from seed 1) to find remove-unobserved
+# shrunk trace lengths after 150 replays (sum-merge) and 300 (remove-unobserved, whose default-search find
+# is longer): (whole trace, steps before quiesce); about 110 steps of every trace are the settling after
+# quiesce, which anti-entropy needs and shrinking cannot remove
 SUM_BOUND = (170, 25)
 TOMB_BOUND = (170, 30)
 
@@ -177,27 +178,22 @@ def test_correct_versions_pass_long_campaigns() -> None:
     passes(CRDTSetWorkload(node_count=5), range(200))
 
 
-def first_failure(workload: Any, variant: str, search: dict[str, Any], budget: int) -> ScheduleResult:
-    faults, steps = search[variant]
-    for seed in range(budget):
-        result = run_schedule(workload, variant, RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            assert result.verdict.signature == "checker:crdt-value", result.verdict.message
-            return result
-    raise AssertionError(f"{variant} not found in {budget} schedules")
+def first_failure(workload: Any, variant: str, budget: int) -> ScheduleResult:
+    """The first failure of the default search (the portfolio, the workload's own faults) from seed 1."""
+    return first_default_failure(workload, variant, budget, caught_by={"checker:crdt-value"})[1]
 
 
 def test_fuzzing_finds_and_shrinks_sum_merge() -> None:
-    result = first_failure(COUNTER, "sum-merge", COUNTER_SEARCH, SUM_BUDGET)
+    result = first_failure(COUNTER, "sum-merge", SUM_BUDGET)
     assert "wrong counter value" in result.verdict.message
     small = shrink_trace(COUNTER, result.trace, "checker:crdt-value", max_replays=150)
     assert small.after <= SUM_BOUND[0] and run_phase(small.trace) <= SUM_BOUND[1], small.trace.describe()
 
 
 def test_fuzzing_finds_and_shrinks_remove_unobserved() -> None:
-    result = first_failure(SET, "remove-unobserved", SET_SEARCH, TOMB_BUDGET)
+    result = first_failure(SET, "remove-unobserved", TOMB_BUDGET)
     assert "no remove of it could have observed that add" in result.verdict.message
-    small = shrink_trace(SET, result.trace, "checker:crdt-value", max_replays=150)
+    small = shrink_trace(SET, result.trace, "checker:crdt-value", max_replays=300)
     assert small.after <= TOMB_BOUND[0] and run_phase(small.trace) <= TOMB_BOUND[1], small.trace.describe()
 
 

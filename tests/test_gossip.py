@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consensus_support import passes
+from consensus_support import first_default_failure, passes
 from eventual_support import drive, run_phase
 from splitbrain import load_workload
 from splitbrain.fuzz.explore import hypothesis_search
-from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge, run_schedule
+from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.histories import dumps_history
 from splitbrain.impls.eventual.gossip import (
@@ -33,7 +33,7 @@ from splitbrain.impls.eventual.gossip import (
     merge_siblings,
     siblings_in,
 )
-from splitbrain.sim import RandomSource, RunResult, World, replay
+from splitbrain.sim import RunResult, World, replay
 
 WORKLOAD = load_workload("gossip-kv")
 CHECKS = history_checks(WORKLOAD)
@@ -81,11 +81,7 @@ def test_correct_version_passes_a_long_campaign() -> None:
 
 # -- finding the bugs ----------------------------------------------------------------------------------
 def test_hypothesis_finds_and_shrinks_lww_wall_clock() -> None:
-    faults, steps = SEARCH["lww-wall-clock"]
-    outcome = hypothesis_search(
-        WORKLOAD, "lww-wall-clock", seed_value=0, examples=LWW_EXAMPLES, faults=faults, max_steps=steps,
-        shrink_runs=100,
-    )
+    outcome = hypothesis_search(WORKLOAD, "lww-wall-clock", seed_value=0, examples=LWW_EXAMPLES, shrink_runs=100)
     assert outcome.failure is not None
     assert outcome.failure.verdict.signature == "checker:lost-update"
     small = shrink_trace(WORKLOAD, outcome.failure.trace, "checker:lost-update", max_replays=150)
@@ -94,13 +90,8 @@ def test_hypothesis_finds_and_shrinks_lww_wall_clock() -> None:
 
 
 def vnode_failure() -> ScheduleResult:
-    faults, steps = SEARCH["vnode-vclock"]
-    for seed in range(VNODE_BUDGET):
-        result = run_schedule(WORKLOAD, "vnode-vclock", RandomSource(seed), faults=faults, max_steps=steps)
-        if result.verdict.failed:
-            assert result.verdict.signature == "checker:lost-update", result.verdict.message
-            return result
-    raise AssertionError(f"vnode-vclock not found in {VNODE_BUDGET} schedules")
+    """The first failure of the default search (a campaign from seed 1, the workload's own faults)."""
+    return first_default_failure(WORKLOAD, "vnode-vclock", VNODE_BUDGET, caught_by={"checker:lost-update"})[1]
 
 
 def test_fuzzing_finds_and_shrinks_vnode_vclock() -> None:

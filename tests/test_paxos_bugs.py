@@ -1,10 +1,12 @@
-"""Quality tests: the fuzzer finds both Paxos bug variants within a stated budget and shrinks them to a
-trace a person can follow.
+"""Quality tests: the default search (``splitbrain fuzz paxos --variant V``: the portfolio, the workload's
+own faults and run length, nothing tuned per variant) finds both Paxos bug variants within a stated budget
+and shrinks them to a trace a person can follow.
 
-``ignore-accepted`` goes through ``hypothesis_search`` (Hypothesis generates the choice sequence) then
-the trace shrinker; ``forget-promise`` needs a crash between a promise and an accept, so it is searched
-with seeded schedules under its crash-heavy ``SEARCH`` faults. The default run shrinks with a few hundred
-replays; the slow run shrinks each to a 1-minimal trace and holds it to the variant's stated step bound.
+Budgets are schedule counts of a campaign from seed 1, stated from what campaign seeds 1-3 needed:
+forget-promise (a crash between a promise and an accept) 77/162/36, ignore-accepted 1/1/2, adopt-latest
+(two ballots' values each accepted somewhere, then a third proposer hearing of both) 11/122/223. The default
+run shrinks with a few hundred replays; the slow run shrinks each to a 1-minimal trace and holds it to the
+variant's stated step bound.
 """
 
 from __future__ import annotations
@@ -13,46 +15,24 @@ import functools
 
 import pytest
 
-from consensus_support import shrinks_within
+from consensus_support import first_default_failure, shrinks_within
 from splitbrain import load_workload
-from splitbrain.fuzz.explore import hypothesis_search
-from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
-from splitbrain.impls.paxos.register import SEARCH
-from splitbrain.sim import RandomSource
+from splitbrain.fuzz.schedule import ScheduleResult
 
 WORKLOAD = load_workload("paxos")
 CAUGHT_BY = {"invariant:one-value-per-slot", "invariant:learners-agree"}
-FORGET_BUDGET = 250  # seeded schedules
-IGNORE_EXAMPLES = 50  # Hypothesis examples
+#: variant -> schedules budget from seed 1
+FIND = {"forget-promise": 250, "ignore-accepted": 20, "adopt-latest": 300}
 #: variant -> (shrink replays, bound on the shrunk trace's steps) in the default run
-SHRINK = {"forget-promise": (250, 100), "ignore-accepted": (250, 100)}
+SHRINK = {"forget-promise": (250, 100), "ignore-accepted": (250, 100), "adopt-latest": (250, 100)}
 #: variant -> (shrink replays, the stated step bound): each shrinks to a 1-minimal trace within them (slow)
-MINIMAL = {"forget-promise": (800, 50), "ignore-accepted": (800, 80)}
+MINIMAL = {"forget-promise": (800, 70), "ignore-accepted": (800, 50), "adopt-latest": (800, 85)}
 
 
 @functools.cache
 def failure(variant: str) -> ScheduleResult:
-    """The first failure the search finds: seeded schedules for forget-promise, Hypothesis for the other.
-
-    Hypothesis's own shrinker is off (``shrink_runs=0``): the trace shrinker takes the failure as found.
-    From this search's find it reaches 74 steps; from Hypothesis's 150-run shrink of it, 103 steps."""
-    faults, steps = SEARCH[variant]
-    if variant == "ignore-accepted":
-        outcome = hypothesis_search(
-            WORKLOAD, variant, seed_value=0, examples=IGNORE_EXAMPLES, faults=faults, max_steps=steps,
-            shrink_runs=0,
-        )
-        assert outcome.failure is not None, f"not found in {IGNORE_EXAMPLES} Hypothesis examples"
-        result = outcome.failure
-    else:
-        for seed in range(FORGET_BUDGET):
-            result = run_schedule(WORKLOAD, variant, RandomSource(seed), faults=faults, max_steps=steps)
-            if result.verdict.failed:
-                break
-        else:
-            raise AssertionError(f"{variant} not found in {FORGET_BUDGET} schedules")
-    assert result.verdict.signature in CAUGHT_BY, result.verdict.message
-    return result
+    """The first failure the default search finds."""
+    return first_default_failure(WORKLOAD, variant, FIND[variant], caught_by=CAUGHT_BY)[1]
 
 
 @pytest.mark.parametrize("variant", sorted(SHRINK))
@@ -73,3 +53,7 @@ def test_the_failure_shrinks_to_a_short_trace(variant: str) -> None:
 @pytest.mark.parametrize("variant", sorted(MINIMAL))
 def test_the_failure_shrinks_to_a_1_minimal_trace_within_its_bound(variant: str) -> None:
     shrinks(variant, *MINIMAL[variant], minimal=True)
+
+
+def test_every_bug_variant_is_searched() -> None:
+    assert set(FIND) == set(WORKLOAD.bug_variants) == set(MINIMAL)

@@ -165,7 +165,10 @@ def test_a_minimal_trace_has_no_step_that_can_go(vote_failure: ScheduleResult) -
             continue
         steps = [s for i, s in enumerate(small.trace.steps) if i != index]
         outcome = replay_trace(RAFT, msgspec.structs.replace(small.trace, steps=steps))
-        assert outcome.verdict.signature != signature, f"step {index} ({step.describe()}) could go"
+        # going means failing the same way in fewer steps: without a step, the quiesce phase may run
+        # longer (Raft's liveness property keeps it going until a leader is elected), which is no shrink
+        shorter = len(outcome.trace.steps) < len(small.trace.steps)
+        assert outcome.verdict.signature != signature or not shorter, f"step {index} ({step.describe()}) could go"
 
 
 def test_the_replay_budget_is_kept(vote_failure: ScheduleResult) -> None:

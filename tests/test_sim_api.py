@@ -24,6 +24,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "client", "clock", "faults", "nemesis", "network", "node", "runtime", "scheduler", "sessions",
         "threads", "trace", "vclock", "workload", "world", "loading",
         "thread_code", "thread_control", "thread_primitives", "thread_watchdog", "aims", "aiming", "audit", "disk",
+        "properties",
     }
     assert set(sim.__all__) == public - submodules
     assert len(set(sim.__all__)) == len(sim.__all__)

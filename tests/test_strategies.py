@@ -17,7 +17,7 @@ from splitbrain.fuzz.strategies import PCTSource, swarm_faults
 from splitbrain.sim import FaultConfig
 
 
-@pytest.mark.parametrize("strategy", ["random", "pct", "swarm"])
+@pytest.mark.parametrize("strategy", ["portfolio", "random", "pct", "swarm"])
 def test_strategy_finds_early_ack_and_replays(strategy: str, tmp_path: Path) -> None:
     spec = CampaignSpec("primary-backup", "early-ack", seed=1, examples=200, store=str(tmp_path),
                         strategy=strategy, shard_size=50, shrink=False)

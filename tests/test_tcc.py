@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
-from consensus_support import first_seeded_failure, passes, shrinks_within, started
+from consensus_support import first_default_failure, passes, shrinks_within, started
 from splitbrain import load_workload
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
 from splitbrain.histories import dumps_history
@@ -152,7 +152,7 @@ def test_atomic_outcome_fails_when_a_confirmed_transfer_is_cancelled_elsewhere()
 # -- the bugs, found and shrunk ---------------------------------------------------------------------------
 def first_failure(variant: str) -> ScheduleResult:
     budget, caught_by = FIND[variant]
-    return first_seeded_failure(WORKLOAD, variant, budget, *SEARCH[variant], caught_by=caught_by)[1]
+    return first_default_failure(WORKLOAD, variant, budget, caught_by=caught_by)[1]
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bank_support import deliver, fire, sent_last, transfer
-from consensus_support import first_seeded_failure, passes, shrinks_within, started
+from consensus_support import first_default_failure, passes, shrinks_within, started
 from splitbrain import load_workload
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
@@ -211,7 +211,7 @@ def test_strict_serializability_catches_a_lost_update() -> None:
 # -- the bugs, found and shrunk ---------------------------------------------------------------------------
 def first_failure(variant: str) -> ScheduleResult:
     budget, caught_by = FIND[variant]
-    return first_seeded_failure(WORKLOAD, variant, budget, *SEARCH[variant], caught_by=caught_by)[1]
+    return first_default_failure(WORKLOAD, variant, budget, caught_by=caught_by)[1]
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))
@@ -220,10 +220,7 @@ def test_fuzzing_finds_and_shrinks_the_bug(variant: str) -> None:
 
 
 def test_hypothesis_finds_early_release() -> None:
-    faults, steps = SEARCH["early-release"]
-    outcome = hypothesis_search(
-        WORKLOAD, "early-release", seed_value=0, examples=30, faults=faults, max_steps=steps, shrink_runs=50,
-    )
+    outcome = hypothesis_search(WORKLOAD, "early-release", seed_value=0, examples=30, shrink_runs=50)
     assert outcome.failure is not None
     assert outcome.failure.verdict.signature in FIND["early-release"][1]
 

@@ -119,8 +119,9 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
         help="The failure store: failures are saved, and replayed first, here.")
 @click.option("--keep-going", is_flag=True, help="Continue after the first failure until the budget is spent.")
 @click.option("--no-shrink", is_flag=True, help="Save failures as found, without shrinking.")
-@click.option("--strategy", type=click.Choice(["hypothesis", "random", "pct", "swarm"]), default="hypothesis",
-              show_default=True, help="How schedules are explored.")
+@click.option("--strategy", type=click.Choice(["portfolio", "hypothesis", "random", "pct", "swarm"]),
+              default="portfolio", show_default=True,
+              help="How schedules are explored; the portfolio runs the others and feedback, sharing the budget.")
 @click.option("--depth", type=click.IntRange(min=1, max=64), default=3, show_default=True,
               help="PCT bug depth d (with --strategy pct).")
 @click.option("--executor", type=click.Choice(["process", "dask", "dask-local"]), default="process",
@@ -216,7 +217,8 @@ def _fuzz_one(
     for failure in report.failures:
         record = load_failure(failure.path)
         page = write_trace_report(record, report_path_for(failure.path))
-        echo(f"\nFAILURE {failure.signature}: {_how_shrunk(spec, failure)}, saved to {failure.path}")
+        found_by = f" (found by the portfolio's {failure.found_by} arm)" if failure.found_by else ""
+        echo(f"\nFAILURE {failure.signature}: {_how_shrunk(spec, failure)}, saved to {failure.path}{found_by}")
         if verbose:
             from splitbrain.fuzz.saved import trace_of
 
@@ -229,6 +231,9 @@ def _fuzz_one(
         Path(spec.store) / f"campaign-{spec.name}-{spec.variant}.html",
     )
     echo(f"campaign report: {summary}")
+    for name in report.vacuous:
+        echo(f"\nVACUOUS: no schedule reached the sometimes property {name!r}, so this campaign says nothing "
+             "about the situation it describes; give it more --time, or check the property")
     for r in report.replayed:
         if r.still_fails:
             echo(f"known failure still fails: {r.path} ({r.signature})")
@@ -237,7 +242,9 @@ def _fuzz_one(
             "workload": spec.name, "variant": spec.variant, "settings": dict(settings or {}), "seed": spec.seed,
             "schedules": report.schedules, "seconds": round(report.seconds, 3), "unknown": report.unknown,
             "failures": [{"signature": f.signature, "path": f.path, "steps_found": f.steps_found,
-                          "steps_shrunk": f.steps_shrunk} for f in report.failures],
+                          "steps_shrunk": f.steps_shrunk, "found_by": f.found_by or None}
+                         for f in report.failures],
+            "vacuous": report.vacuous,
             "still_failing": [r.path for r in report.replayed if r.still_fails],
             "report": str(summary), "stats": report.stats.to_json(report.seconds, report.failed),
         }, default=str))

@@ -39,6 +39,7 @@ from typing import Any
 from splitbrain.errors import InvalidHistory
 from splitbrain.fuzz.executors import InlineExecutor, default_executor
 from splitbrain.fuzz.explore import hypothesis_search
+from splitbrain.fuzz.portfolio import portfolio_search
 from splitbrain.fuzz.progress import Progress
 from splitbrain.fuzz.saved import failure_record, trace_of
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
@@ -48,6 +49,7 @@ from splitbrain.fuzz.store import FailureStore, load_failure
 from splitbrain.fuzz.strategies import STRATEGIES, process_independent_hypothesis, source_search
 from splitbrain.sim import FaultConfig, Workload
 from splitbrain.sim.loading import load_workload
+from splitbrain.sim.properties import Sometimes
 
 __all__ = [
     "CampaignReport",
@@ -90,7 +92,7 @@ class CampaignSpec:
     shard_size: int = 100
     shrink: bool = True
     keep_going: bool = False
-    strategy: str = "hypothesis"
+    strategy: str = "portfolio"
     depth: int = 3
 
     def __post_init__(self) -> None:
@@ -139,6 +141,8 @@ class FailureReport:
     seed: int
     steps_found: int
     steps_shrunk: int
+    #: the portfolio arm whose schedule found it (empty for the other strategies)
+    found_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,15 @@ class CampaignReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.failures) or any(r.still_fails for r in self.replayed)
+        """A failure was found, a known one still fails, or the campaign was vacuous (a ``sometimes``
+        property no schedule reached)."""
+        return bool(self.failures) or any(r.still_fails for r in self.replayed) or bool(self.vacuous)
+
+    @property
+    def vacuous(self) -> list[str]:
+        """The ``sometimes`` properties no schedule reached (only judged when nothing failed: a failing
+        campaign stops early)."""
+        return [] if self.failures else self.stats.vacuous()
 
 
 class _WorkerStore:
@@ -212,7 +224,13 @@ def run_shard(shard: Shard) -> ShardResult:
         if path is not None:
             first_path.append(path)
 
-    if spec.strategy == "hypothesis":
+    if spec.strategy == "portfolio":
+        with process_independent_hypothesis():
+            outcome = portfolio_search(
+                observed, spec.variant, observer=observer, seed_value=shard.seed, examples=shard.examples,
+                faults=faults, max_steps=spec.max_steps, deadline=shard.deadline, on_found=save_found,
+            )
+    elif spec.strategy == "hypothesis":
         with process_independent_hypothesis():
             outcome = hypothesis_search(
                 observed, spec.variant, seed_value=shard.seed, examples=shard.examples, faults=faults,
@@ -247,9 +265,9 @@ def run_shard(shard: Shard) -> ShardResult:
                 old.unlink()
         failures.append(FailureReport(
             path=str(path or ""), signature=signature, message=best.verdict.message, seed=shard.seed,
-            steps_found=len(found.trace.steps), steps_shrunk=len(best.trace.steps),
+            steps_found=len(found.trace.steps), steps_shrunk=len(best.trace.steps), found_by=outcome.arm or "",
         ))
-    stats = observer.shard_stats(outcome.schedules, time.perf_counter() - started)
+    stats = observer.shard_stats(outcome.schedules, time.perf_counter() - started, arms=outcome.arms)
     return ShardResult(shard.index, outcome.schedules, outcome.unknown, failures, stats, unsaved)
 
 
@@ -290,6 +308,7 @@ def _new_stats(spec: CampaignSpec) -> CampaignStats:
     return CampaignStats(
         strategy=spec.strategy, depth=spec.depth, actors=workload.node_count + workload.clients,
         max_steps=spec.max_steps if spec.max_steps is not None else workload.max_steps,
+        sometimes=tuple(p.name for p in workload.properties if isinstance(p, Sometimes)),
     )
 
 

@@ -55,9 +55,9 @@ def compare_runs(
     first: Trace, first_history: bytes | History, second: Trace, second_history: bytes | History
 ) -> Divergence | None:
     """The first difference between two runs (steps, then history events), or ``None``."""
-    for i, (a, b) in enumerate(zip(first.steps, second.steps, strict=False)):
-        if a != b:
-            return Divergence("step", i, _step_line(a), _step_line(b))
+    for i, (step_a, step_b) in enumerate(zip(first.steps, second.steps, strict=False)):
+        if step_a != step_b:
+            return Divergence("step", i, _step_line(step_a), _step_line(step_b))
     if len(first.steps) != len(second.steps):
         i = min(len(first.steps), len(second.steps))
         first_longer = len(first.steps) > i

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
@@ -93,6 +93,9 @@ class SearchOutcome:
     failure: ScheduleResult | None = None
     first: ScheduleResult | None = None
     other_signatures: dict[str, ScheduleResult] = field(default_factory=dict)
+    #: the portfolio arm that found the failure, and each arm's (schedules, new abstract states)
+    arm: str | None = None
+    arms: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def hypothesis_search(
@@ -107,6 +110,7 @@ def hypothesis_search(
     shrink_runs: int = 300,
     deadline: float | None = None,
     on_found: Callable[[ScheduleResult], None] | None = None,
+    score: Callable[[ScheduleResult], float] | None = None,
 ) -> SearchOutcome:
     """Run up to ``examples`` Hypothesis-generated schedules (fewer if ``deadline``, a ``time.time()``
     value, passes first); on a failure, let Hypothesis shrink it with at most ``shrink_runs`` more
@@ -117,12 +121,17 @@ def hypothesis_search(
     caller can save it at once. Hypothesis keeps a shrink only when the new example still fails, so the
     last failing schedule it ran is the smallest it found; once the budget is spent the test stops failing,
     which ends the shrink phase quickly (Hypothesis then reports the run as flaky, which we ignore).
+
+    ``score`` (a schedule's result -> a number, e.g. the abstract states it reached first) is handed to
+    ``hypothesis.target``, whose targeting phase then mutates the examples that scored highest.
     """
     outcome = SearchOutcome()
     steps = max_steps if max_steps is not None else workload.max_steps
     chased: list[str] = []
 
-    phases = [Phase.generate, Phase.shrink] if shrink_runs > 0 else [Phase.generate]
+    phases = [Phase.generate, Phase.target] if score is not None else [Phase.generate]
+    if shrink_runs > 0:
+        phases.append(Phase.shrink)
     shrink_left = [shrink_runs]
 
     @settings(
@@ -141,6 +150,8 @@ def hypothesis_search(
             return  # the campaign's time is up: let the remaining examples pass without running
         source = ChoiceListSource(data.draw, steps)
         result = run_schedule(workload, variant, source, faults=faults, max_steps=steps, checks=checks)
+        if score is not None and not chased:
+            target(score(result), label="new abstract states")
         if outcome.first is None:
             outcome.schedules += 1
             outcome.unknown += int(result.verdict.unknown)

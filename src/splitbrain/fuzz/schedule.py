@@ -19,6 +19,7 @@ from splitbrain.checker.linearizability import check_linearizability
 from splitbrain.errors import NondeterminismError
 from splitbrain.histories import History
 from splitbrain.sim import ChoiceSource, FaultConfig, ReplaySource, RunResult, Trace, Workload, World
+from splitbrain.sim.properties import watch_of
 
 __all__ = [
     "DEFAULT_CHECK_TIMEOUT",
@@ -83,14 +84,26 @@ def history_checks(
 
 
 def judge(run: RunResult, checks: Sequence[tuple[str, HistoryCheck]]) -> Verdict:
-    """The verdict on a finished run: its invariant violation, else the first checker that rejects it."""
+    """The verdict on a finished run: its invariant violation, else a liveness property left unmet
+    (:mod:`splitbrain.sim.properties`: signature ``liveness:NAME``), else the first checker that rejects
+    it. A liveness property the run ended too early to decide makes the verdict unknown, not a pass."""
     violation = run.invariant_violation
+    watch = watch_of(run.world)
     if violation is not None:
+        if watch is not None and violation.name in watch.names:
+            return Verdict(f"liveness:{violation.name}", f"liveness property {violation.name} violated at step "
+                           f"{violation.step}: {violation.message}")
         return Verdict(
             f"invariant:{violation.name}", f"invariant {violation.name} violated at step {violation.step}: "
             f"{violation.message}",
         )
     unknown = False
+    if watch is not None:
+        quiet = not run.world.enabled()
+        unmet = watch.final(run.world, quiet=quiet)
+        if unmet is not None:
+            return Verdict(f"liveness:{unmet[0]}", f"liveness property {unmet[0]} violated: {unmet[1]}")
+        unknown = bool(watch.undecided()) and not quiet
     for name, check in checks:
         valid, explanation = check(run.history)
         if valid is False:

@@ -7,7 +7,11 @@ from each live node. The number of distinct abstract states says how much of the
 space the schedules reached, which a count of schedules alone does not.
 
 States travel between processes as 64-bit BLAKE2 digests of their ``repr`` (Python's ``hash`` of a
-string differs per process), so shards on any worker merge into one set.
+string differs per process), so shards on any worker merge into one set. Each digest travels with the
+index of the schedule that first reached it, so the campaign can draw *coverage growth*: distinct states
+against schedules run, whose flattening says when more of the same search stops paying. The observer
+also tells the search which steps of the schedule just run reached a state new to the shard — the
+feedback the portfolio strategy steers by (:mod:`splitbrain.fuzz.portfolio`).
 
 The confidence of a clean campaign: for PCT, Burckhardt et al. 2010 ("A Randomized Scheduler with
 Probabilistic Guarantees of Finding Bugs", ASPLOS) prove that one run finds a bug of depth ``d`` with
@@ -24,6 +28,7 @@ side of a partition could still do, next to what it explored.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 from collections import Counter
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from splitbrain.histories.availability import Availability, availability
 from splitbrain.sim.faults import FAULT_KINDS
+from splitbrain.sim.properties import watch_of
 from splitbrain.sim.workload import Invariant, Workload
 
 if TYPE_CHECKING:
@@ -42,6 +48,7 @@ __all__ = [
     "CampaignStats",
     "ShardStats",
     "StatsObserver",
+    "abstract_state_of",
     "default_abstract_state",
     "digest",
     "pct_bound",
@@ -52,17 +59,48 @@ _FAULTS = frozenset(FAULT_KINDS)
 
 
 def default_abstract_state(world: World) -> Hashable:
-    """Per node, in node order: ``down`` when crashed, else its ``role``, ``term`` and ``view`` (those
-    it has)."""
-    parts: list[tuple[Any, ...]] = []
+    """Per node, in node order: ``down`` when crashed, else its ``role`` and how far its ``term`` and
+    ``view`` (those it has) lag the highest among the live nodes, capped at 3.
+
+    Terms and views count up without bound, so their raw values would make every long run look new; what
+    a protocol's correctness turns on is who is behind whom (a deposed leader one term back), not the
+    number itself."""
+    rows: list[tuple[str, Any, Any, Any]] = []
+    top_term = top_view = 0
     for node_id in world.node_ids:
         node = world.node(node_id)
         if node is None:
-            parts.append((node_id, "down"))
-        else:
-            parts.append((node_id, getattr(node, "role", None), getattr(node, "term", None),
-                          getattr(node, "view", None)))
-    return tuple(parts)
+            rows.append((node_id, "down", None, None))
+            continue
+        term, view = getattr(node, "term", None), getattr(node, "view", None)
+        if type(term) is int and term > top_term:
+            top_term = term
+        if type(view) is int and view > top_view:
+            top_view = view
+        rows.append((node_id, getattr(node, "role", None), term, view))
+    return tuple(
+        (node_id, role) if role == "down" else (
+            node_id, role, min(top_term - term, 3) if type(term) is int else term,
+            min(top_view - view, 3) if type(view) is int else view,
+        )
+        for node_id, role, term, view in rows
+    )
+
+
+def abstract_state_of(workload: Workload) -> Callable[[World], Hashable]:
+    """The workload's :meth:`~splitbrain.sim.Workload.abstract_state` when its class (or the instance)
+    defines one, else :func:`default_abstract_state`. A workload's method that returns ``None`` for some
+    world falls back to the default for that world."""
+    custom = getattr(workload, "abstract_state", None)
+    own = getattr(type(workload), "abstract_state", None)
+    if not callable(custom) or (own is Workload.abstract_state and "abstract_state" not in vars(workload)):
+        return default_abstract_state
+
+    def abstract(world: World) -> Hashable:
+        state = custom(world)
+        return default_abstract_state(world) if state is None else state
+
+    return abstract
 
 
 def digest(state: Hashable) -> int:
@@ -72,86 +110,179 @@ def digest(state: Hashable) -> int:
 
 class StatsObserver:
     """Counts steps, faults by kind and abstract states, and measures each schedule's availability; hooks
-    into a world as an extra invariant that never fails (invariants are checked after every step, in
-    every phase). Set ``active`` to false to stop observing (the shrinking phase)."""
+    into a world as an extra invariant that never fails (checked after every step that ran node code, in
+    every phase). Set ``active`` to false to stop observing (the shrinking phase). A schedule counts from
+    its first observed step; the start step always runs node code, so every schedule is seen."""
 
     def __init__(self, workload: Workload) -> None:
-        custom = getattr(workload, "abstract_state", None)
-        self.abstract: Callable[[World], Hashable] = custom if callable(custom) else default_abstract_state
+        self.abstract: Callable[[World], Hashable] = abstract_state_of(workload)
         self.active = True
         self.steps = 0
         self.faults: Counter[str] = Counter()
-        self.states: set[Hashable] = set()
+        #: every abstract state seen -> the index (from 0) of the first schedule that reached it
+        self.first_seen: dict[Hashable, int] = {}
+        #: the schedule being observed: its index, and the steps at which it reached a new state
+        self.schedule = -1
+        self.novel_at: list[int] = []
+        #: ``sometimes`` property -> schedules that reached it
+        self.reached: Counter[str] = Counter()
         self.availability = Availability()
         self._world: World | None = None  # the schedule being observed: its history is read once it is done
+
+    @property
+    def states(self) -> set[Hashable]:
+        return set(self.first_seen)
 
     def check(self, world: World) -> str | None:
         if self.active:
             if world is not self._world:
                 self._finish()
                 self._world = world
-            self.steps += 1
-            kind = world.steps[-1].kind
-            if kind in _FAULTS:
-                self.faults[kind] += 1
-            self.states.add(self.abstract(world))
+                self.schedule += 1
+                self.novel_at = []
+            state = self.abstract(world)
+            if state not in self.first_seen:
+                self.first_seen[state] = self.schedule
+                self.novel_at.append(len(world.steps) - 1)
         return None
 
     def _finish(self) -> None:
-        """Add the availability of the last schedule observed (whole by now: a new one has begun, or the
-        shard is over)."""
-        if self._world is not None:
-            self.availability.merge(availability(self._world.recorder.ops, nodes=self._world.node_ids, unit="tick"))
+        """Count the steps and faults of the last schedule observed and add its availability (whole by
+        now: a new one has begun, or the shard is over), and the ``sometimes`` properties it reached."""
+        world = self._world
+        if world is not None:
+            self.steps += len(world.steps)
+            faults = self.faults
+            for step in world.steps:
+                if step.kind in _FAULTS:
+                    faults[step.kind] += 1
+            watch = watch_of(world)
+            if watch is not None:
+                self.reached.update(watch.reached)
+            self.availability.merge(availability(world.recorder.ops, nodes=world.node_ids, unit="tick"))
             self._world = None
 
     def wrap(self, workload: Workload) -> Workload:
-        """A shallow copy of ``workload`` whose invariants end with this observer."""
+        """A shallow copy of ``workload`` whose invariants end with this observer. It is declared
+        state-only: the world calls it only after a step that ran node code or took a node up or down (no
+        other step changes an abstract state); steps and faults are counted from the trace."""
         observed = copy.copy(workload)
-        observed.invariants = (*workload.invariants, Invariant("(statistics)", self.check))
+        observed.invariants = (*workload.invariants, Invariant("(statistics)", self.check, state_only=True))
         return observed
 
-    def shard_stats(self, schedules: int, seconds: float) -> ShardStats:
+    def shard_stats(self, schedules: int, seconds: float, arms: dict[str, tuple[int, int]] | None = None) -> ShardStats:
         self._finish()
-        return ShardStats(
+        return ShardStats(arms=dict(arms or {}),
             schedules=schedules, steps=self.steps, faults=dict(self.faults),
-            states=frozenset(digest(s) for s in self.states), seconds=seconds, availability=self.availability,
+            states={digest(s): i for s, i in self.first_seen.items()}, seconds=seconds,
+            availability=self.availability, reached=dict(self.reached),
         )
 
 
 @dataclass(frozen=True)
 class ShardStats:
-    """What one shard explored (picklable, merged by the campaign)."""
+    """What one shard explored (picklable, merged by the campaign). ``states`` maps each abstract state's
+    digest to the index of the shard's schedule that first reached it; ``reached`` counts the schedules
+    that reached each ``sometimes`` property."""
 
     schedules: int = 0
     steps: int = 0
     faults: dict[str, int] = field(default_factory=dict)
-    states: frozenset[int] = frozenset()
+    states: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
     availability: Availability = field(default_factory=Availability)
+    reached: dict[str, int] = field(default_factory=dict)
+    #: portfolio arm -> (schedules it ran, new abstract states it found)
+    arms: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
 class CampaignStats:
     """Statistics of a whole campaign: the shards' counts merged, over the campaign's wall time."""
 
-    strategy: str = "hypothesis"
+    strategy: str = "portfolio"
     depth: int = 3
     actors: int = 0
     max_steps: int = 0
     schedules: int = 0
     steps: int = 0
     faults: Counter[str] = field(default_factory=Counter)
-    states: set[int] = field(default_factory=set)
+    #: abstract state digest -> the campaign-wide index of the first schedule that reached it
+    states: dict[int, int] = field(default_factory=dict)
     worker_seconds: float = 0.0
     availability: Availability = field(default_factory=Availability)
+    #: the workload's ``sometimes`` properties, and how many schedules reached each
+    sometimes: tuple[str, ...] = ()
+    reached: Counter[str] = field(default_factory=Counter)
+    #: portfolio arm -> [schedules, new abstract states found in its shard]
+    arms: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, shard: ShardStats) -> None:
+        """Merge a shard's counts; shards must be added in shard-index order (their schedules then
+        number on from the ones before, which is what the coverage growth counts in)."""
+        offset = self.schedules
         self.schedules += shard.schedules
         self.steps += shard.steps
         self.faults.update(shard.faults)
-        self.states |= shard.states
+        states = self.states
+        for state, first in shard.states.items():
+            at = offset + first
+            if at < states.get(state, at + 1):
+                states[state] = at
         self.worker_seconds += shard.seconds
         self.availability.merge(shard.availability)
+        self.reached.update(shard.reached)
+        for arm, (runs, found) in shard.arms.items():
+            mine = self.arms.setdefault(arm, [0, 0])
+            mine[0] += runs
+            mine[1] += found
+
+    def growth(self, points: int = 8) -> list[tuple[int, int]]:
+        """Coverage growth: ``(schedules run, distinct abstract states reached by then)`` at up to
+        ``points`` schedule counts spaced geometrically up to the last, plus the schedule that found the
+        last new state."""
+        n = self.schedules
+        if n <= 0 or not self.states:
+            return []
+        firsts = sorted(self.states.values())
+        marks = {n, firsts[-1] + 1}
+        k = 1
+        while k < n and len(marks) < points + 2:
+            marks.add(k)
+            k = max(k + 1, round(k * (n ** (1 / max(points - 1, 1)))))
+        return [(m, bisect.bisect_left(firsts, m)) for m in sorted(marks) if 0 < m <= n]
+
+    def coverage_line(self) -> str:
+        """Distinct abstract states, and how they grew with the schedules run."""
+        growth = self.growth(6)
+        text = f"distinct abstract states: {len(self.states)}"
+        if not growth:
+            return text
+        last = max(self.states.values()) + 1
+        steps = ", ".join(f"{s} after {m}" for m, s in growth)
+        return f"{text} (coverage: {steps} schedules; the last new state at schedule {last})"
+
+    def arms_text(self) -> str:
+        """How the portfolio shared the schedules: ``; swarm 40 (12 new states), ...`` (empty otherwise)."""
+        if not self.arms:
+            return ""
+        return "; arms: " + ", ".join(f"{arm} {runs} ({found} new)" for arm, (runs, found) in self.arms.items())
+
+    def vacuous(self) -> list[str]:
+        """The ``sometimes`` properties no schedule reached (none when no schedule ran)."""
+        if self.schedules == 0:
+            return []
+        return [name for name in self.sometimes if not self.reached.get(name)]
+
+    def sometimes_lines(self) -> list[str]:
+        if not self.sometimes:
+            return []
+        out = ["sometimes properties (schedules that reached each):"]
+        for name in self.sometimes:
+            hit = self.reached.get(name, 0)
+            out.append(f"  {name}: {hit} of {self.schedules}" + ("" if hit else " - NEVER REACHED: the campaign "
+                                                                  "is vacuous for it"))
+        return out
 
     def pct_probability(self) -> float:
         """PCT's lower bound on the chance that one run finds a given depth-``d`` bug."""
@@ -183,11 +314,13 @@ class CampaignStats:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none"
         return [
             f"strategy {self.strategy}" + (f" (depth {self.depth})" if self.strategy == "pct" else "")
-            + f": {self.schedules} schedules, {self.steps} events ({rate:,.0f} events/s)",
+            + f": {self.schedules} schedules, {self.steps} events ({rate:,.0f} events/s)"
+            + self.arms_text(),
             f"faults fired: {faults}",
-            f"distinct abstract states: {len(self.states)}",
+            self.coverage_line(),
             self.confidence(failed),
             *self.availability_lines(),
+            *self.sometimes_lines(),
         ]
 
     def availability_lines(self) -> list[str]:
@@ -204,7 +337,13 @@ class CampaignStats:
             "faults": dict(sorted(self.faults.items())), "distinct_states": len(self.states),
             "worker_seconds": round(self.worker_seconds, 3), "confidence": self.confidence(failed),
             "availability": self.availability.to_json(),
+            "coverage": [{"schedules": m, "states": s} for m, s in self.growth()],
         }
+        if self.arms:
+            out["arms"] = {arm: {"schedules": r, "new_states": f} for arm, (r, f) in self.arms.items()}
+        if self.sometimes:
+            out["sometimes"] = {name: self.reached.get(name, 0) for name in self.sometimes}
+            out["vacuous"] = self.vacuous()
         if self.strategy == "pct":
             out |= {"depth": self.depth, "pct_probability": self.pct_probability()}
         if wall_seconds is not None:

@@ -1,6 +1,8 @@
 """Exploration strategies: how a campaign picks its schedules.
 
-* ``hypothesis`` (default): Hypothesis generates the choice sequence and shrinks it
+* ``portfolio`` (default): all of the below and feedback from abstract-state novelty, sharing the budget
+  adaptively (:mod:`splitbrain.fuzz.portfolio`), so that no user has to pick one.
+* ``hypothesis``: Hypothesis generates the choice sequence and shrinks it
   (:mod:`splitbrain.fuzz.explore`).
 * ``random``: a :class:`~splitbrain.sim.RandomSource` per schedule, weighted like the world's events.
 * ``pct``: priority scheduling after Burckhardt et al. 2010, "A Randomized Scheduler with Probabilistic
@@ -33,6 +35,7 @@ from splitbrain.errors import NondeterminismError
 from splitbrain.fuzz.explore import SearchOutcome
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, Verdict, history_checks, judge
 from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload, World
+from splitbrain.sim.aims import Aim
 from splitbrain.sim.scheduler import Choice, Phase, total_weight, weighted
 
 __all__ = [
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 
-STRATEGIES: tuple[str, ...] = ("hypothesis", "random", "pct", "swarm")
+STRATEGIES: tuple[str, ...] = ("portfolio", "hypothesis", "random", "pct", "swarm")
 
 #: events that belong to an actor; everything else (faults, recoveries, ``advance``) is noise for PCT
 _ACTOR_KINDS = frozenset({"deliver", "timer", "invoke", "timeout"})
@@ -185,11 +188,13 @@ def make_source(
 
 def run_bound(
     workload: Workload, variant: str, source: ChoiceSource, *, faults: FaultConfig | None, max_steps: int,
-    checks: Sequence[tuple[str, HistoryCheck]],
+    checks: Sequence[tuple[str, HistoryCheck]], aims: Sequence[Aim] | None = None,
 ) -> ScheduleResult:
     """Like :func:`~splitbrain.fuzz.schedule.run_schedule`, but binds the world to sources that ask
-    (PCT needs to see which node a message goes to)."""
-    world = World(workload, variant, source=source, faults=faults, max_steps=max_steps)
+    (PCT needs to see which node a message goes to); ``aims`` adds aimed faults to the workload's."""
+    extra = list(aims or ())
+    world = World(workload, variant, source=source, faults=faults, max_steps=max_steps,
+                  aims=[*workload.aims, *extra] if extra else None)
     bind = getattr(source, "bind", None)
     if callable(bind):
         bind(world)

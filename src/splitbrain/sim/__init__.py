@@ -15,6 +15,7 @@ from splitbrain.sim.disk import Disk
 from splitbrain.sim.faults import DEFAULT_WEIGHTS, FAULT_KINDS, NO_FAULTS, FaultConfig
 from splitbrain.sim.network import Message
 from splitbrain.sim.node import Node, Rand, Request
+from splitbrain.sim.properties import Property, eventually, leads_to, sometimes
 from splitbrain.sim.runtime import Delivery, Violation
 from splitbrain.sim.scheduler import Choice, ChoiceSource, Enabled, HypothesisSource, RandomSource, ReplaySource
 from splitbrain.sim.trace import Step, Trace
@@ -40,6 +41,7 @@ __all__ = [
     "Invariant",
     "Message",
     "Node",
+    "Property",
     "Rand",
     "RandomSource",
     "ReplaySource",
@@ -56,8 +58,11 @@ __all__ = [
     "after_reply",
     "after_send",
     "at",
+    "eventually",
     "invariant",
+    "leads_to",
     "replay",
+    "sometimes",
     "when",
     "when_role",
 ]

@@ -18,7 +18,7 @@ Four settings reach past the nodes: ``disk`` says what a power loss keeps of ``s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -27,6 +27,7 @@ from splitbrain.sim.client import Client, ClientOp
 from splitbrain.sim.disk import DISKS
 from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.node import Node, Rand
+from splitbrain.sim.properties import Property, validate
 
 if TYPE_CHECKING:
     from splitbrain.sim.aims import Aim
@@ -108,10 +109,13 @@ class Workload:
     roles: Mapping[str, Callable[[World], str | None]] = {}
     #: faults aimed at roles and events, fired as explicit steps (:mod:`splitbrain.sim.aims`)
     aims: Sequence[Aim] = ()
+    #: liveness and reachability properties — :func:`~splitbrain.sim.properties.eventually`,
+    #: :func:`~splitbrain.sim.properties.leads_to`, :func:`~splitbrain.sim.properties.sometimes`
+    properties: Sequence[Property] = ()
 
     _settable: ClassVar[tuple[str, ...]] = (
         "name", "model", "variants", "node_count", "clients", "op_timeout", "backoff", "delay", "faults",
-        "max_steps", "invariants", "settle", "search", "disk", "client_class", "roles", "aims",
+        "max_steps", "invariants", "settle", "search", "disk", "client_class", "roles", "aims", "properties",
     )
 
     def __init__(self, **overrides: Any) -> None:
@@ -136,6 +140,7 @@ class Workload:
             raise UsageError(f"workload {self.name}: settle must be an int >= 0 (ticks), got {self.settle!r}")
         if self.disk not in DISKS:
             raise UsageError(f"workload {self.name}: disk must be one of {', '.join(DISKS)}; got {self.disk!r}")
+        self.properties = validate(self.properties, self.name)
         if not (isinstance(self.client_class, type) and issubclass(self.client_class, Client)):
             raise UsageError(
                 f"workload {self.name}: client_class must be a subclass of splitbrain.sim.Client, got "
@@ -155,6 +160,21 @@ class Workload:
         (``world.node(id)``, ``world.storage(id)``), in a fixed order. Default: none.
         """
         return ()
+
+    def abstract_state(self, world: World) -> Hashable | None:
+        """A small hashable summary of what matters in ``world`` now (roles, terms, commit points — what
+        the protocol's correctness turns on), or ``None`` to declare none. Default: ``None``.
+
+        Campaigns count the distinct abstract states their schedules reach (coverage, reported as it
+        grows) and the default ``portfolio`` strategy steers toward schedules that reach new ones
+        (:mod:`splitbrain.fuzz.portfolio`). It is called after every step that ran node code, so keep it
+        cheap and coarse: raw counters (terms, sequence numbers, timestamps) make every run look new, and
+        then novelty steers nowhere; lags and caps ("one term behind the newest") keep it meaningful.
+        Read nodes with ``world.node(id)`` (``None`` when crashed) and ``world.storage(id)``, in node
+        order. A workload that declares none is summarised generically: each live node's ``role``,
+        ``term`` and ``view`` attributes, if it has them.
+        """
+        return None
 
     def choose_node(self, rand: Rand, nodes: Sequence[str], process: int) -> str:
         """The node a client sends its next operation to (default: any, uniformly)."""

@@ -40,6 +40,7 @@ from splitbrain.sim.aiming import AimSteps
 from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.nemesis import NemesisSteps
 from splitbrain.sim.node import Request
+from splitbrain.sim.properties import PropertyWatch
 from splitbrain.sim.runtime import Violation
 from splitbrain.sim.scheduler import ChoiceSource, Enabled, RandomSource, ReplaySource
 from splitbrain.sim.sessions import ClientSteps
@@ -105,6 +106,11 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         self._told = None if source_type.executed is ChoiceSource.executed else self.source.executed
         self._recorded = None if source_type.recorded is ChoiceSource.recorded else self.source.recorded
         self._invariants = tuple(workload.invariants)
+        # liveness and sometimes properties (splitbrain.sim.properties) are checked like invariants
+        self._watch = PropertyWatch(workload.properties) if workload.properties else None
+        if self._watch is not None:
+            self.__dict__["_property_watch"] = self._watch
+            self._invariants += tuple(self._watch.invariants())
         self._watchful = tuple(inv for inv in self._invariants if not getattr(inv, "state_only", False))
         self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
             kind: getattr(self, "_do_" + kind.replace("-", "_"))
@@ -186,8 +192,8 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             if not self._busy:  # every client's operation has completed
                 if settled_at is None:
                     settled_at = self.time + self.workload.settle
-                if self.time >= settled_at:
-                    break
+                if self.time >= settled_at and (self._watch is None or not self._watch.pending(self)):
+                    break  # settled, and no liveness property is still waiting for its deadline
             events = enabled()
             key = pick(events) if alone else choose(events, "quiesce") if events._n else None
             if key is None:

@@ -20,6 +20,8 @@ Bug variants:
   than one it promised, so two proposers can both get a value chosen in one slot.
 * ``ignore-accepted`` — the proposer proposes its own command even when a promise reports an accepted
   value: it overwrites a value that may already be chosen.
+* ``adopt-latest`` — the proposer adopts the value of the last promise to arrive rather than the one
+  accepted at the highest ballot: a lower ballot's value can replace a chosen one.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class PaxosNode(Node):
 
     persist_promises: ClassVar[bool] = True
     adopt_accepted: ClassVar[bool] = True
+    adopt_highest: ClassVar[bool] = True  # of the values promises report, the highest ballot's
 
     def on_start(self) -> None:
         s = self.storage
@@ -181,7 +184,8 @@ class PaxosNode(Node):
         if self.adopt_accepted:
             reported = [a for a in self.promises.values() if a is not None]
             if reported:
-                value = max(reported, key=lambda a: a[0])[1]
+                # the bug takes the value of the last promise to arrive, whatever its ballot
+                value = max(reported, key=lambda a: a[0])[1] if self.adopt_highest else reported[-1][1]
         self.phase, self.proposal = 2, value
         for node in self.nodes:
             self.send(node, Accept(self.slot, self.ballot, value))
@@ -256,6 +260,14 @@ class IgnoreAccepted(PaxosNode):
     """Bug: the proposer ignores values reported in promises and proposes its own command."""
 
     adopt_accepted = False
+
+
+class AdoptLatest(PaxosNode):
+    """Bug: the proposer adopts the value reported by the last promise to arrive rather than the one
+    accepted at the highest ballot. It matters only once two ballots' values were each accepted by some
+    acceptor and a third proposer hears of both, so it takes several partial rounds."""
+
+    adopt_highest = False
 
 
 # -- invariants --------------------------------------------------------------------------------------
@@ -343,7 +355,8 @@ class PaxosWorkload(Workload):
     disk = "durable"  # it never calls fsync: every storage write must be durable at once (a power loss = a crash)
     search = SEARCH  # the faults and steps each bug variant is searched with
     model = "cas-register"
-    variants = {"correct": PaxosNode, "forget-promise": ForgetPromise, "ignore-accepted": IgnoreAccepted}
+    variants = {"correct": PaxosNode, "forget-promise": ForgetPromise, "ignore-accepted": IgnoreAccepted,
+                "adopt-latest": AdoptLatest}
     node_count = 3
     clients = 3
     op_timeout = 120

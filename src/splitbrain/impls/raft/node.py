@@ -46,6 +46,8 @@ class RaftNode(Node):
     confirm_reads: ClassVar[bool] = True  # ReadIndex round before answering a read
     truncate_on_conflict_only: ClassVar[bool] = True  # keep matching entries on AppendEntries
     heed_reply_terms: ClassVar[bool] = True  # step down on a higher term in a reply
+    vote_by_last_term: ClassVar[bool] = True  # "up to date" compares last terms first, then lengths
+    cut_at_conflict: ClassVar[bool] = True  # a conflicting entry is itself removed, not only what follows it
 
     role: str
     term: int
@@ -166,13 +168,19 @@ class RaftNode(Node):
             self._become_follower(m.term)
         granted = (
             m.term == self.term and self.vote in (None, src)
-            and (m.last_term, m.last_index) >= (self._last_term(), len(self.log))
+            and self._up_to_date(m.last_term, m.last_index)
         )
         if granted:
             self.vote = src
             self._save()
             self._reset_election()
         self.send(src, Vote(self.term, granted))
+
+    def _up_to_date(self, last_term: int, last_index: int) -> bool:
+        """A candidate's log is at least as up to date as ours (section 5.4.1)."""
+        if not self.vote_by_last_term:
+            return last_index >= len(self.log)  # the bug: the longer log wins, whatever its terms
+        return (last_term, last_index) >= (self._last_term(), len(self.log))
 
     def _on_vote(self, src: str, m: Vote) -> None:
         if self.heed_reply_terms and m.term > self.term:
@@ -216,7 +224,7 @@ class RaftNode(Node):
         for entry in entries:
             if i < len(log):
                 if log[i][0] != entry[0]:
-                    del log[i:]
+                    del log[i if self.cut_at_conflict else i + 1:]  # the bug keeps the conflicting entry
                     log.append(entry)
             else:
                 log.append(entry)

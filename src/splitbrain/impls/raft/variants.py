@@ -55,6 +55,24 @@ class NoStepDown(RaftNode):
     heed_reply_terms = False
 
 
+class VoteByLength(RaftNode):
+    """A voter judges a candidate's log by its length alone (section 5.4.1 compares the last entries'
+    terms first): a node holding a long tail of stale entries from a deposed leader wins an election over
+    nodes holding a newer committed entry, and overwrites it. It takes a leader cut off while it keeps
+    taking writes, a new leader committing fewer entries, and the old one winning an election after."""
+
+    vote_by_last_term = False
+
+
+class TruncateOffByOne(RaftNode):
+    """On a conflicting entry a follower cuts its log after it instead of at it (``del log[i + 1:]``), so
+    the stale entry stays and every new entry lands one index too late, while the follower reports the
+    leader's index as matched. It takes diverged logs: a leader that appended entries no one else has,
+    and a newer leader overwriting them."""
+
+    cut_at_conflict = False
+
+
 VARIANTS: dict[str, type[Node]] = {
     "correct": RaftNode,
     "unpersisted-vote": UnpersistedVote,
@@ -63,4 +81,6 @@ VARIANTS: dict[str, type[Node]] = {
     "stale-read": StaleRead,
     "truncate-on-append": TruncateOnAppend,
     "no-step-down": NoStepDown,
+    "vote-by-length": VoteByLength,
+    "truncate-off-by-one": TruncateOffByOne,
 }

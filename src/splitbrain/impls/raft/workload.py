@@ -15,7 +15,8 @@ from splitbrain.errors import UsageError
 from splitbrain.impls.raft.invariants import INVARIANTS
 from splitbrain.impls.raft.node import RaftNode
 from splitbrain.impls.raft.variants import VARIANTS
-from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload
+from splitbrain.sim import ClientOp, FaultConfig, Node, Rand, Request, Workload, eventually
+from splitbrain.sim.faults import DEFAULT_KINDS
 
 KEYS = ("x", "y")
 VALUES = ("a", "b", "c", "d")
@@ -23,6 +24,9 @@ VALUES = ("a", "b", "c", "d")
 #: every fault kind, with partitions and crashes several times more frequent than the defaults so that a
 #: run of a few hundred steps sees leadership change hands a few times
 RAFT_FAULTS = FaultConfig(
+    # every default fault and power loss: Raft promises what it synced (``disk = "fsync"``), so a power loss
+    # that takes what it did not sync is fair game
+    kinds=(*DEFAULT_KINDS, "power-loss"),
     weights={"partition": 25, "oneway": 8, "heal": 25, "crash": 10, "restart": 25, "duplicate": 4},
 )
 
@@ -57,6 +61,17 @@ SEARCH: dict[str, tuple[FaultConfig, int]] = {
 
 
 READS = ("leader", "local")
+
+#: ticks after the heal within which a leader must be elected: several election timeouts (40-80 ticks)
+LEADER_WITHIN = 500
+
+
+def leader_elected(world: Any) -> bool:
+    """Some live node leads the newest term any live node has seen (a deposed leader that does not know it
+    yet does not count)."""
+    nodes = [n for n in world.live_nodes() if hasattr(n, "role")]
+    newest = max((n.term for n in nodes), default=0)
+    return any(n.role == "leader" and n.term == newest for n in nodes)
 
 
 def _leader(world: Any) -> str | None:
@@ -102,6 +117,8 @@ class RaftKVWorkload(Workload):
     faults = RAFT_FAULTS
     max_steps = 400
     invariants = INVARIANTS
+    #: liveness: once the faults are healed, a leader is elected within LEADER_WITHIN ticks
+    properties = (eventually(leader_elected, within=LEADER_WITHIN),)
     #: Raft syncs what it promises (``fsync`` before a vote or an acknowledgement): a power loss keeps only that
     disk = "fsync"
     #: who the leader is: the live leader of the highest term (for aimed faults: ``Aim("crash", "leader", ...)``)
@@ -118,6 +135,43 @@ class RaftKVWorkload(Workload):
     def node_class(self, variant: str) -> type[Node]:
         cls = super().node_class(variant)
         return local_reads(cls) if self.reads == "local" else cls
+
+    def abstract_state(self, world: Any) -> tuple[Any, ...]:
+        """What Raft's safety argument turns on (Ongaro & Ousterhout 2014, section 5.4), coarsely: per
+        node, its role, whether it lags the newest term, how far its last log term lags the newest
+        (capped at 2: who could win an election), whether it holds every entry some node has committed,
+        and how many entries it holds past that commit point (capped at 2); the nodes sorted (which node
+        plays which part does not matter), and how many log indexes two nodes disagree on (capped at 2).
+        A crashed node shows what its disk holds. Campaigns count these states and the default portfolio
+        steers toward new ones: a node that could win an election while lacking a committed entry is one
+        such state, and one step from a Figure 8 failure."""
+        ids = world.node_ids
+        nodes = [world.node(n) for n in ids]
+        logs = [n.log if n is not None else world.storage(i).get("log") or [] for i, n in zip(ids, nodes, strict=True)]
+        live = [n for n in nodes if n is not None]
+        top = max((n.term for n in live), default=0)
+        committed = max((n.commit for n in live), default=0)
+        reference = next((log for n, log in zip(nodes, logs, strict=True) if n is not None and n.commit == committed),
+                         None) or []
+        prefix = reference[:committed]
+        newest = max((log[-1][0] for log in logs if log), default=0)
+        longest = max(len(log) for log in logs)
+        conflicts = 0
+        for index in range(longest):
+            terms = {log[index][0] for log in logs if len(log) > index}
+            if len(terms) > 1:
+                conflicts += 1
+                if conflicts == 2:
+                    break
+        rows = []
+        for node, log in zip(nodes, logs, strict=True):
+            last = log[-1][0] if log else 0
+            holds = log[:committed] == prefix
+            tail = min(len(log) - committed, 2)
+            role = "down" if node is None else node.role
+            lag = 0 if node is None else min(top - node.term, 1)
+            rows.append((role, lag, min(newest - last, 2), holds, tail))
+        return (tuple(sorted(rows)), conflicts)
 
     def generate(self, rand: Rand, process: int) -> ClientOp:
         key = rand.choice(KEYS)
