@@ -242,7 +242,8 @@ def _fuzz_one(
             "workload": spec.name, "variant": spec.variant, "settings": dict(settings or {}), "seed": spec.seed,
             "schedules": report.schedules, "seconds": round(report.seconds, 3), "unknown": report.unknown,
             "failures": [{"signature": f.signature, "path": f.path, "steps_found": f.steps_found,
-                          "steps_shrunk": f.steps_shrunk, "found_by": f.found_by or None}
+                          "steps_shrunk": f.steps_shrunk, "deviations": f.deviations,
+                          "found_by": f.found_by or None}
                          for f in report.failures],
             "vacuous": report.vacuous,
             "still_failing": [r.path for r in report.replayed if r.still_fails],
@@ -259,5 +260,8 @@ def _fuzz_one(
 def _how_shrunk(spec: Any, failure: Any) -> str:
     """What happened to a failure's trace: shrunk from so many steps to so many, or kept (--no-shrink)."""
     if not spec.shrink:
-        return f"trace of {failure.steps_found} steps, not shrunk (--no-shrink)"
-    return f"trace shrunk from {failure.steps_found} to {failure.steps_shrunk} steps"
+        how = f"trace of {failure.steps_found} steps, not shrunk (--no-shrink)"
+    else:
+        how = f"trace shrunk from {failure.steps_found} to {failure.steps_shrunk} steps"
+    n = getattr(failure, "deviations", None)
+    return how if n is None else how + f" ({n} deviation{'s' * (n != 1)} from the default order)"

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain.errors import InvalidHistory
+from splitbrain.fuzz.deviations import count_deviations, fewer_deviations
 from splitbrain.fuzz.executors import InlineExecutor, default_executor
 from splitbrain.fuzz.explore import hypothesis_search
 from splitbrain.fuzz.portfolio import portfolio_search
@@ -143,6 +144,8 @@ class FailureReport:
     steps_shrunk: int
     #: the portfolio arm whose schedule found it (empty for the other strategies)
     found_by: str = ""
+    #: the saved trace's choices that differ from the default order (:mod:`splitbrain.fuzz.deviations`)
+    deviations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,22 @@ class _WorkerStore:
             return None
 
 
+def _with_fewer_deviations(workload: Workload, shrunk: ScheduleResult, signature: str) -> tuple[ScheduleResult, int]:
+    """A shrunk failure moved toward the default order (:func:`fewer_deviations`), then shrunk again so it
+    stays 1-minimal; kept when it has fewer deviations and is at most a quarter longer. Returns the
+    failure kept and its deviations."""
+    fewer = fewer_deviations(workload, shrunk.trace, signature, max_replays=100)
+    if fewer.result is None:
+        return shrunk, fewer.before
+    again = shrink_trace(workload, fewer.trace, signature)
+    if again.result.verdict.signature != signature:
+        return shrunk, fewer.before
+    deviations = count_deviations(workload, again.trace)
+    if deviations < fewer.before and len(again.trace.steps) <= len(shrunk.trace.steps) * 5 // 4 + 1:
+        return again.result, deviations
+    return shrunk, fewer.before
+
+
 def run_shard(shard: Shard) -> ShardResult:
     """Run one shard (in a worker): search, save at once, shrink, save the shrunk trace in its place."""
     started = time.perf_counter()
@@ -254,9 +273,13 @@ def run_shard(shard: Shard) -> ShardResult:
             shrunk = shrink_trace(workload, best.trace, signature)
             if shrunk.result.verdict.signature == signature:
                 best = shrunk.result
+            best, deviations = _with_fewer_deviations(workload, best, signature)
+        else:
+            deviations = count_deviations(workload, best.trace)
         record = failure_record(
             workload, shard.seed, best, campaign=spec, stage="shrunk", steps_found=len(found.trace.steps)
         )
+        record["deviations"] = deviations
         path = store.save(record)
         if path is None:
             unsaved.append((len(failures), record))
@@ -266,6 +289,7 @@ def run_shard(shard: Shard) -> ShardResult:
         failures.append(FailureReport(
             path=str(path or ""), signature=signature, message=best.verdict.message, seed=shard.seed,
             steps_found=len(found.trace.steps), steps_shrunk=len(best.trace.steps), found_by=outcome.arm or "",
+            deviations=deviations,
         ))
     stats = observer.shard_stats(outcome.schedules, time.perf_counter() - started, arms=outcome.arms)
     return ShardResult(shard.index, outcome.schedules, outcome.unknown, failures, stats, unsaved)
