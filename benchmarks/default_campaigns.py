@@ -1,0 +1,69 @@
+"""What a user's first campaign gets on every bug of the zoo: ``splitbrain fuzz W --variant V --time T``.
+
+For each bug variant of each registered workload, run the default campaign (the portfolio strategy, the
+workload's own faults and run length, one worker) with a time budget, for a few campaign seeds, and
+print as a Markdown table: how many seeds found the bug, the median schedules and seconds to the first
+failure, and the saved trace's length (steps, start and quiesce included) and deviations from the
+default order (:mod:`splitbrain.fuzz.deviations`), medians over the seeds that found it.
+
+    .venv/bin/python benchmarks/default_campaigns.py [--time 5] [--seeds 1,2,3] [--workload raft-kv ...]
+
+Seconds include shrinking only in the total column, not in "to find": the campaign's own statistics say
+when the first failure was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from splitbrain import load_workload
+from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
+from splitbrain.sim.loading import available_workloads
+
+
+def median(values: list[float]) -> str:
+    return "-" if not values else f"{statistics.median(values):g}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time", type=float, default=5.0, help="time budget per campaign (seconds)")
+    parser.add_argument("--seeds", default="1,2,3", help="campaign seeds, comma-separated")
+    parser.add_argument("--workload", action="append", help="only these workloads (repeatable)")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    names = args.workload or sorted(e.name for e in available_workloads())
+    print(f"campaigns: splitbrain fuzz W --variant V --time {args.time:g} --seed S, S in {seeds}\n")
+    print("| workload | variant | found | schedules to find | seconds in all | steps | deviations |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for name in names:
+        workload = load_workload(name)
+        for variant in workload.bug_variants:
+            found = 0
+            schedules: list[float] = []
+            seconds: list[float] = []
+            steps: list[float] = []
+            deviations: list[float] = []
+            for seed in seeds:
+                with tempfile.TemporaryDirectory() as store:
+                    began = time.perf_counter()
+                    report = run_campaign(CampaignSpec(name, variant, seed=seed, seconds=args.time, store=store))
+                    took = time.perf_counter() - began
+                if not report.failures:
+                    continue
+                found += 1
+                failure = report.failures[0]
+                schedules.append(report.schedules)
+                seconds.append(round(took, 1))
+                steps.append(failure.steps_shrunk)
+                if failure.deviations is not None:
+                    deviations.append(failure.deviations)
+            print(f"| {name} | {variant} | {found}/{len(seeds)} | {median(schedules)} | {median(seconds)} | "
+                  f"{median(steps)} | {median(deviations)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
