@@ -160,3 +160,16 @@ def test_portfolio_campaign_finds_saves_and_replays(tmp_path: Path) -> None:
     record = load_failure(report.failures[0].path)
     assert record["strategy"] == "portfolio"
     assert replay_trace(PB, trace_of(record)).verdict.signature == "checker:linearizability"
+
+
+def test_a_portfolio_campaign_is_the_same_in_a_process_pool(tmp_path: Path) -> None:
+    """Each shard's portfolio learns from its own seed only: worker processes (spawned, with their own
+    hash seeds) run the same schedules as this process."""
+    def run(store: str, workers: int) -> Any:
+        return run_campaign(CampaignSpec("primary-backup", "correct", seed=5, examples=80, shard_size=20,
+                                         store=str(tmp_path / store), workers=workers))
+
+    inline, pooled = run("a", 1), run("b", 2)
+    assert inline.schedules == pooled.schedules == 80 and not inline.failed and not pooled.failed
+    assert inline.stats.states == pooled.stats.states  # the same abstract states, first reached at the same schedule
+    assert inline.stats.arms == pooled.stats.arms and inline.stats.steps == pooled.stats.steps

@@ -155,3 +155,19 @@ def test_raft_elects_a_leader_after_the_heal_and_a_planted_bug_that_stands_once_
     failed = [r for r in verdicts(planted, "stands-once", range(20)) if r.verdict.failed]
     assert failed and {r.verdict.signature for r in failed} == {"liveness:leader-elected"}
     assert f"within {LEADER_WITHIN} ticks of the heal" in failed[0].verdict.message
+
+
+def test_the_campaign_page_shows_what_the_search_reached(tmp_path: Path) -> None:
+    from splitbrain.report import summary_from_report, write_campaign_report
+    from test_report_data import page_data
+
+    report = run_campaign(CampaignSpec(ASYNC_COPY, "correct", seed=1, examples=30, store=str(tmp_path)))
+    page = write_campaign_report(summary_from_report(report), tmp_path / "campaign.html")
+    assert 'id="search"' in page.read_text()
+    search = page_data(page)["search"]
+    assert search["strategy"] == "portfolio" and search["distinct_states"] == len(report.stats.states) > 1
+    assert search["coverage"][-1] == {"schedules": 30, "states": len(report.stats.states)}
+    assert sum(a["schedules"] for a in search["arms"].values()) == 30
+    assert search["sometimes"] == {"backup-behind-while-primary-down": report.stats.reached[
+        "backup-behind-while-primary-down"]}
+    assert search["vacuous"] == []

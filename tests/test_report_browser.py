@@ -267,6 +267,25 @@ def test_campaign_view(browser: Any, tmp_path: Path) -> None:
         page.close()
 
 
+def test_campaign_view_shows_the_search(browser: Any, tmp_path: Path) -> None:
+    summary = {
+        "title": "raft-kv/correct", "seconds": 5, "schedules": 266, "samples": [],
+        "search": {"strategy": "portfolio", "distinct_states": 3856,
+                   "coverage": [{"schedules": 1, "states": 42}, {"schedules": 266, "states": 3856}],
+                   "arms": {"swarm": {"schedules": 38, "new_states": 726}},
+                   "sometimes": {"leader-crashed": 0}, "vacuous": ["leader-crashed"]},
+    }
+    page = Opened(browser, write_campaign_report(summary, tmp_path / "campaign.html"))
+    try:
+        text = page.page.locator("#search").inner_text()
+        assert "portfolio: 3,856 distinct abstract states" in text or "portfolio: 3856 distinct" in text, text
+        assert "42 after 1" in text and "swarm" in text and "726 new states" in text
+        assert "NEVER REACHED" in text
+        page.check_clean()
+    finally:
+        page.close()
+
+
 def witness_by_construction(history: History) -> CheckResult:
     """The sample history is linearizable with each operation at its completion: a witness for free."""
     done = [o for o in history.operations if o.status != "fail" and o.completion is not None]

@@ -92,6 +92,7 @@ def build_campaign(summary: dict[str, Any], *, page_folder: str | os.PathLike[st
         "samples": samples, "rates": rates, "failures": failures,
         "faults": dict(sorted(faults.items(), key=lambda kv: -kv[1])),
         "availability": _availability(summary.get("availability")),
+        "search": _clean_search(summary.get("search")),
     }
 
 
@@ -204,6 +205,7 @@ def summary_from_report(
                          "signature": f.signature, "message": f.message, "path": f.path})
     stats = getattr(report, "stats", None)
     measured = getattr(stats, "availability", None)
+    search = _search(stats)
     return {
         "title": _title(spec),
         "seconds": report.seconds,
@@ -213,7 +215,33 @@ def summary_from_report(
         "failures": failures,
         "faults": dict(faults or {}),
         **({"availability": measured.to_json()} if measured is not None and measured.operations else {}),
+        **({"search": search} if search else {}),
     }
+
+
+def _search(stats: Any) -> dict[str, Any] | None:
+    """What the campaign's search reached: distinct abstract states, their growth with the schedules run,
+    the portfolio's arms, and the ``sometimes`` properties (from ``fuzz.stats.CampaignStats``)."""
+    to_json = getattr(stats, "to_json", None)
+    if not callable(to_json):
+        return None
+    data = to_json()
+    return {key: data[key] for key in ("strategy", "distinct_states", "coverage", "arms", "sometimes", "vacuous")
+            if key in data}
+
+
+def _clean_search(data: Any) -> dict[str, Any] | None:
+    """The ``search`` part of a summary with its numbers made numbers (it is rendered as text)."""
+    if not isinstance(data, dict):
+        return None
+    coverage = [{"schedules": int(c["schedules"]), "states": int(c["states"])}
+                for c in data.get("coverage") or [] if isinstance(c, dict)]
+    arms = {str(k): {"schedules": int(v.get("schedules", 0)), "new_states": int(v.get("new_states", 0))}
+            for k, v in (data.get("arms") or {}).items() if isinstance(v, dict)}
+    sometimes = {str(k): int(v) for k, v in (data.get("sometimes") or {}).items()}
+    return {"strategy": str(data.get("strategy") or ""), "distinct_states": int(data.get("distinct_states") or 0),
+            "coverage": coverage, "arms": arms, "sometimes": sometimes,
+            "vacuous": [str(v) for v in data.get("vacuous") or []]}
 
 
 def _title(spec: Any) -> str:
