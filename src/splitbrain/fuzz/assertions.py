@@ -7,6 +7,7 @@ Hypothesis generates schedules. A failure is saved to the store, shrunk, and rai
 
 from __future__ import annotations
 
+import copy
 import secrets
 import zlib
 from pathlib import Path
@@ -20,8 +21,9 @@ from splitbrain.fuzz.saved import failure_record, trace_of
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.fuzz.store import FailureStore, load_failure
-from splitbrain.sim import FaultConfig, Workload
+from splitbrain.sim import FaultConfig, Invariant, Workload, World
 from splitbrain.sim.loading import load_workload, workload_ref
+from splitbrain.sim.properties import PropertyWatch, Sometimes, watch_of
 
 __all__ = ["FuzzFailure", "fuzz_workload"]
 
@@ -31,8 +33,9 @@ class FuzzFailure(SplitbrainError, AssertionError):
 
     __module__ = "splitbrain"  # its public name, as a failing test prints it (trio's habit)
 
-    def __init__(self, message: str, *, path: Path, signature: str) -> None:
+    def __init__(self, message: str, *, path: Path | None, signature: str) -> None:
         super().__init__(message)
+        #: the saved failure (``None`` for a vacuous run: no schedule reached a ``sometimes`` property)
         self.path = path
         self.signature = signature
 
@@ -53,6 +56,21 @@ def _explain(result: ScheduleResult, path: Path, workload: Workload, *, found: i
         f"saved to {path}",
         how,
     ])
+
+
+def _noting_reached(workload: Workload, watches: list[PropertyWatch]) -> Workload:
+    """A shallow copy of ``workload`` with one more invariant, which never fails: it keeps each world's
+    property watch in ``watches``, so that what every schedule reached can be read once it is over."""
+
+    def note(world: World) -> None:
+        watch = watch_of(world)
+        if watch is not None and (not watches or watches[-1] is not watch):
+            watches.append(watch)
+        return None
+
+    noting = copy.copy(workload)
+    noting.invariants = (*workload.invariants, Invariant("(sometimes reached)", note))
+    return noting
 
 
 def fuzz_workload(
@@ -97,12 +115,26 @@ def fuzz_workload(
     if seed is None:
         base = zlib.crc32(f"{workload.name}/{variant}".encode())
         seed = base if chosen.derandomize else base ^ secrets.randbits(32)
+    # sometimes properties (splitbrain.sim.properties): noted as schedules reach them, by an invariant that
+    # never fails, so the schedules drawn are the same with or without them
+    sometimes = [p.name for p in workload.properties if isinstance(p, Sometimes)]
+    watches: list[PropertyWatch] = []
+    searched = _noting_reached(workload, watches) if sometimes else workload
     outcome = hypothesis_search(
-        workload, variant, seed_value=seed, examples=examples or chosen.max_examples,
+        searched, variant, seed_value=seed, examples=examples or chosen.max_examples,
         faults=FaultConfig.coerce(faults) if faults is not None else None, max_steps=max_steps,
         on_found=lambda r: None,
     )
     if outcome.failure is None or outcome.first is None:
+        reached = set().union(*(watch.reached for watch in watches))
+        never = [name for name in sometimes if name not in reached]
+        if never and outcome.schedules:
+            raise FuzzFailure(
+                f"vacuous: none of the {outcome.schedules} schedules of {workload.name}/{variant} reached the "
+                f"sometimes propert{'y' if len(never) == 1 else 'ies'} {', '.join(never)}, so passing them says "
+                f"nothing about that situation (more examples, other faults, or a workload that can get there)",
+                path=None, signature="vacuous",
+            )
         return outcome.schedules
     best = outcome.failure
     signature = best.verdict.signature or ""
