@@ -246,19 +246,10 @@ class EdnReader:
                     raise self.error("a lone ':' is not a keyword", offset)
                 keyword = self._keywords[text] = Keyword(text[1:])
             return keyword
-        if first.isdigit() or (first in "+-" and len(text) > 1 and text[1].isdigit()):
-            if _INT.match(text):
-                return int(text.rstrip("N"))
-            if _FLOAT.match(text):
-                return float(text.rstrip("M"))
-            raise self.error(f"unsupported number {text!r}", offset)
-        if text == "nil":
-            return None
-        if text == "true":
-            return True
-        if text == "false":
-            return False
-        return Symbol(text)
+        try:
+            return _plain_atom(text)
+        except _Slow:
+            raise self.error(f"unsupported number {text!r}", offset) from None
 
     def _string(self, text: str, offset: int) -> str:
         body = text[1:-1]
@@ -459,6 +450,13 @@ def _fast_atom(text: str) -> Any:
         if len(text) == 1:
             raise _Slow
         return Keyword(text[1:])
+    return _plain_atom(text)
+
+
+def _plain_atom(text: str) -> Any:
+    """A number, ``nil``, ``true``, ``false`` or a symbol (an atom that is not a keyword); :class:`_Slow`
+    for a token that looks like a number and is not one."""
+    first = text[0]
     if first.isdigit() or (first in "+-" and len(text) > 1 and text[1].isdigit()):
         if _INT.match(text):
             return int(text.rstrip("N"))
