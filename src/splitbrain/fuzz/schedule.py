@@ -72,9 +72,9 @@ def history_checks(
 ) -> list[tuple[str, HistoryCheck]]:
     """The checks a workload's histories go through: its own ``history_checks()`` when it defines them
     (causality and transaction checkers plug in this way), else linearizability against its model."""
-    custom = getattr(workload, "history_checks", None)
-    if callable(custom):
-        return list(custom())
+    custom = workload.history_checks()
+    if custom is not None:
+        return list(custom)
 
     def linearizable(history: History) -> tuple[Any, str]:
         result = check_linearizability(history, workload.model, timeout=check_timeout)

@@ -30,6 +30,7 @@ from splitbrain.sim.node import Node, Rand
 from splitbrain.sim.properties import Property, validate
 
 if TYPE_CHECKING:
+    from splitbrain.histories import History
     from splitbrain.sim.aims import Aim
     from splitbrain.sim.world import World
 
@@ -174,6 +175,15 @@ class Workload:
         order. A workload that declares none is summarised generically: each live node's ``role``,
         ``term`` and ``view`` attributes, if it has them.
         """
+        return None
+
+    def history_checks(self) -> Sequence[tuple[str, Callable[[History], tuple[Any, str]]]] | None:
+        """The checks each run's history goes through, as ``(name, check)`` pairs; ``check(history)``
+        returns ``(valid, explanation)`` with ``valid`` ``True``, ``False`` or ``"unknown"`` (a
+        :class:`~splitbrain.checker.result.CheckResult` unpacks that way). ``None`` (the default):
+        linearizability against :attr:`model`. Override it for a system judged otherwise — causal
+        consistency, transactional isolation, a rate limit (the zoo's eventual and bank systems do). A
+        failing check's name is the failure's signature: ``checker:NAME``."""
         return None
 
     def choose_node(self, rand: Rand, nodes: Sequence[str], process: int) -> str:
