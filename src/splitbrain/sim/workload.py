@@ -76,43 +76,50 @@ class Workload:
     """Base class of workloads. Required: ``name``, ``model``, ``variants`` and :meth:`generate`."""
 
     name: str = ""
-    #: what its histories are checked against: a model (a registered name, an import path
-    #: ``pkg.mod:Model``, a model class or instance); a workload judged by its own ``history_checks()``
-    #: names here what those check ("eventual", "rate-limit")
+    """the name campaigns, saved failures and ``splitbrain workloads`` know it by"""
     model: Any = ""
-    #: variant name -> node class; ``"correct"`` is the implementation that must never be flagged
+    """what its histories are checked against: a model (a registered name, an import path ``pkg.mod:Model``, a
+    model class or instance); a workload judged by its own ``history_checks()`` names here what those check
+    ("eventual", "rate-limit")"""
     variants: Mapping[str, type[Node]] = {}
+    """variant name -> node class; ``"correct"`` is the implementation that must never be flagged"""
     node_count: int = 3
+    """how many nodes (``n1`` ... ``nN``)"""
     clients: int = 3
-    #: client timeout in virtual ticks: the operation completes as ``info`` and the process retires
+    """how many client slots (``c0`` ...), each running one operation at a time"""
     op_timeout: int = 100
-    #: ticks a client waits before its next operation after a ``fail`` or ``info`` (retry back-off)
+    """client timeout in virtual ticks: the operation completes as ``info`` and the process retires"""
     backoff: int = 10
-    #: message delay range in ticks, drawn per message
+    """ticks a client waits before its next operation after a ``fail`` or ``info`` (retry back-off)"""
     delay: tuple[int, int] = (1, 5)
+    """message delay range in ticks, drawn per message"""
     faults: FaultConfig = FaultConfig()
+    """the faults drawn by default (``splitbrain fuzz --faults`` overrides them)"""
     max_steps: int = 500
+    """steps of the run phase, before the quiesce phase heals everything and lets operations finish"""
     invariants: Sequence[Invariant] = ()
-    #: virtual ticks the quiesce phase keeps running timers and messages (no faults, no new operations)
-    #: after every client's operation has completed, e.g. for anti-entropy to converge; 0: stop at once
+    """safety properties of world state (:func:`invariant`), checked after every step (a ``state_only`` one
+    only after the steps that ran node code)"""
     settle: int = 0
-    #: bug variant -> ``(faults, max_steps)`` it is searched with (``splitbrain fuzz --search``): the
-    #: faults its scenario needs, made frequent; optional, and only for named bugs
+    """virtual ticks the quiesce phase keeps running timers and messages (no faults, no new operations) after
+    every client's operation has completed, e.g. for anti-entropy to converge; 0: stop at once"""
     search: Mapping[str, tuple[FaultConfig, int]] = {}
-    #: what survives a ``power-loss`` fault: ``"fsync"`` — what the node synced (``Node.fsync``), plus
-    #: whichever unsynced writes happen to land, some torn; ``"durable"`` — every write, at once (a power
-    #: loss is then a crash). A plain ``crash`` keeps every write either way (see :mod:`splitbrain.sim.disk`)
+    """bug variant -> ``(faults, max_steps)`` it is searched with (``splitbrain fuzz --search``): the faults its
+    scenario needs, made frequent; optional, and only for named bugs"""
     disk: str = "fsync"
-    #: each client slot's own state and policy (:class:`~splitbrain.sim.client.Client`)
+    """what survives a ``power-loss`` fault: ``"fsync"`` — what the node synced (``Node.fsync``), plus whichever
+    unsynced writes happen to land, some torn; ``"durable"`` — every write, at once (a power loss is then a
+    crash). A plain ``crash`` keeps every write either way (see :mod:`splitbrain.sim.disk`)"""
     client_class: type[Client] = Client
-    #: role name -> ``fn(world)`` giving the node that plays it now (or ``None``), for aimed faults:
-    #: ``{"leader": current_leader}``
+    """each client slot's own state and policy (:class:`~splitbrain.sim.client.Client`)"""
     roles: Mapping[str, Callable[[World], str | None]] = {}
-    #: faults aimed at roles and events, fired as explicit steps (:mod:`splitbrain.sim.aims`)
+    """role name -> ``fn(world)`` giving the node that plays it now (or ``None``), for aimed faults: ``{"leader":
+    current_leader}``"""
     aims: Sequence[Aim] = ()
-    #: liveness and reachability properties — :func:`~splitbrain.sim.properties.eventually`,
-    #: :func:`~splitbrain.sim.properties.leads_to`, :func:`~splitbrain.sim.properties.sometimes`
+    """faults aimed at roles and events, fired as explicit steps (:mod:`splitbrain.sim.aims`)"""
     properties: Sequence[Property] = ()
+    """liveness and reachability properties — :func:`~splitbrain.sim.properties.eventually`,
+    :func:`~splitbrain.sim.properties.leads_to`, :func:`~splitbrain.sim.properties.sometimes`"""
 
     _settable: ClassVar[tuple[str, ...]] = (
         "name", "model", "variants", "node_count", "clients", "op_timeout", "backoff", "delay", "faults",
