@@ -26,7 +26,7 @@ existed: the workload's ``generate`` and ``choose_node``, no retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -101,7 +101,7 @@ class Client:
     #: retries allowed per operation (``retry`` is not asked once they are used up)
     max_retries: int = 3
 
-    _draw: Callable[[int, int], int]
+    _rand: Rand  # the world's draws, as for nodes (set by the world)
 
     def on_start(self) -> None:
         """Called once, before the first operation."""
@@ -125,14 +125,11 @@ class Client:
 
     def randint(self, lo: int, hi: int) -> int:
         """An int in ``[lo, hi]``, drawn through the world's scheduler (recorded; replays repeat it)."""
-        if hi < lo:
-            raise ValueError(f"randint({lo}, {hi}): empty range")
-        return self._draw(lo, hi)
+        return self._rand.randint(lo, hi)
 
     def choice(self, options: Sequence[_T]) -> _T:
-        if not options:
-            raise ValueError("choice from an empty sequence")
-        return options[self._draw(0, len(options) - 1)]
+        """One of ``options``, drawn the same way."""
+        return self._rand.choice(options)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')}>"

@@ -178,7 +178,7 @@ class WorldBase:
         cls = self.workload.client_class
         client = cls.__new__(cls)
         client.name, client.index, client.nodes = slot.name, slot.index, self.node_ids
-        client.workload, client.process, client._draw = self.workload, slot.process, self._draw
+        client.workload, client.process, client._rand = self.workload, slot.process, Rand(self._draw)
         client.__init__()  # type: ignore[misc]
         return client
 
