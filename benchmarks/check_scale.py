@@ -32,7 +32,17 @@ VALUES = 5
 CRASH_RATE = 0.005
 CORRUPTED_READS = 3
 
-_CHILD = r"""
+# the child's peak resident memory (Linux), read last: what its parse and check needed at most
+_PEAK = r"""
+def peak_rss():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+"""
+
+_CHILD = _PEAK + r"""
 import json, sys, time
 from splitbrain.checker import check_linearizability
 from splitbrain.histories import read_history
@@ -42,27 +52,17 @@ history = read_history(path)
 t1 = time.perf_counter()
 result = check_linearizability(history, "cas-register", timeout=timeout)
 t2 = time.perf_counter()
-peak = 0
-with open("/proc/self/status") as status:
-    for line in status:
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) * 1024
 print(json.dumps({"parse": t1 - t0, "check": t2 - t1, "valid": result.valid, "reason": result.reason,
-                  "states": result.stats.states, "ops": len(history.operations), "peak": peak}))
+                  "states": result.stats.states, "ops": len(history.operations), "peak": peak_rss()}))
 """
 
-_PARSE_CHILD = r"""
+_PARSE_CHILD = _PEAK + r"""
 import json, sys, time
 from splitbrain.histories import read_history
 t0 = time.perf_counter()
 history = read_history(sys.argv[1], format=sys.argv[2])
 t1 = time.perf_counter()
-peak = 0
-with open("/proc/self/status") as status:
-    for line in status:
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) * 1024
-print(json.dumps({"parse": t1 - t0, "ops": len(history.operations), "peak": peak}))
+print(json.dumps({"parse": t1 - t0, "ops": len(history.operations), "peak": peak_rss()}))
 """
 
 
