@@ -291,9 +291,9 @@ class Target:
         control = self.workdir / f"{node}.faketime"
         if not self.clock or not control.exists():
             raise UsageError(f"target {self.name} was not started with a controllable clock")
-        # the nemesis's strobe thread and its heal may set one node's clock at once: each writer its own
-        # temporary file, and one replace at a time, so neither finds the other's file gone
+        # the nemesis's strobe thread and its heal may set one node's clock at once: one write-and-replace
+        # at a time, so neither finds the temporary file gone
         with _CLOCK_LOCK:
-            tmp = control.with_name(f"{control.name}.{threading.get_ident()}.tmp")
+            tmp = control.with_suffix(".tmp")
             tmp.write_text(f"{offset:+.3f}\n")
             tmp.replace(control)  # atomic: libfaketime never reads half a line
