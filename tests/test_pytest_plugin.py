@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -144,3 +146,18 @@ def test_a_failure_shows_the_trace_not_the_librarys_source(pytester: pytest.Pyte
     assert "def run(" not in text and "pytest_runtest_call" not in text
     assert text.count("replay: splitbrain replay store/failures/primary-backup--early-ack--") >= 2
     assert "cannot place" in text
+
+
+def test_fuzz_workload_searches_like_the_cli_unless_told_otherwise(tmp_path: Path) -> None:
+    """The default strategy is the CLI's portfolio (the failure names its deviations from the default
+    order, as a campaign reports them); ``strategy="hypothesis"`` still runs Hypothesis's schedules; an
+    unknown strategy is a usage error naming the known ones."""
+    from splitbrain import FuzzFailure, fuzz_workload
+    from splitbrain.errors import UsageError
+
+    with pytest.raises(FuzzFailure) as portfolio:
+        fuzz_workload("primary-backup", "early-ack", examples=300, seed=1, store=tmp_path / "a")
+    assert "deviation" in str(portfolio.value) and portfolio.value.path is not None
+    assert fuzz_workload("primary-backup", examples=10, seed=1, store=tmp_path / "b", strategy="hypothesis") == 10
+    with pytest.raises(UsageError, match="portfolio"):
+        fuzz_workload("primary-backup", examples=5, store=tmp_path / "c", strategy="bogus")
