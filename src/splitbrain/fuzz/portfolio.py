@@ -122,12 +122,19 @@ class SplicedSource(ChoiceSource):
         self.calls += 1
         if not self._mix or phase != "run" or type(enabled) is not Enabled or enabled._n <= 1:
             return self._source.choose(enabled, phase)
-        runs = [(prefix, ids, weight * self._weight(prefix)) for prefix, ids, weight in enabled._runs]
-        total = sum(len(ids) * weight for _, ids, weight in runs)
+        runs = enabled._runs
+        factors = self._factor
+        total = 0
+        for prefix, ids, weight in runs:  # two passes over the runs, no list built: this is every step
+            factor = factors.get(prefix)
+            if factor is None:
+                factor = self._weight(prefix)
+            total += len(ids) * weight * factor
         if total <= 0:
             return self._source.choose(enabled, phase)
         r = self._below(total)
         for prefix, ids, weight in runs:
+            weight *= factors[prefix]
             span = len(ids) * weight
             if r < span:
                 return prefix + ids[r // weight]

@@ -156,8 +156,13 @@ class RaftKVWorkload(Workload):
         prefix = reference[:committed]
         newest = max((log[-1][0] for log in logs if log), default=0)
         longest = max(len(log) for log in logs)
+        # where every log holds the same entries there is no conflict: start after the longest prefix
+        # all of them share, found by slice comparisons (this runs after every step of a campaign)
+        shortest = min(len(log) for log in logs)
+        first = logs[0][:shortest]
+        start = shortest if all(log[:shortest] == first for log in logs[1:]) else 0
         conflicts = 0
-        for index in range(longest):
+        for index in range(start, longest):
             terms = {log[index][0] for log in logs if len(log) > index}
             if len(terms) > 1:
                 conflicts += 1
