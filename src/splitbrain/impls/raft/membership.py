@@ -28,11 +28,14 @@ A leader replicates to the members of its configuration only, as in the disserta
 added starts receiving entries when the change is appended (it catches up as it counts; section 4.2.1's
 non-voting phase is left out), and a removed server hears no more — if it missed its removal it times
 out and campaigns, and the others ignore its RequestVote while they hear from a leader (section 4.2.3),
-so it cannot depose a leader that still has its majority. Requests: ``reconfigure`` with a server's id as value adds it when it is
-not a member and removes it when it is (an operator's "toggle", which keeps most requests meaningful for
-a client that does not know the configuration); the reply, once the entry commits, is the new
-configuration. A leader fails a request that would leave fewer than :data:`MIN_MEMBERS` or must wait
-for an earlier change (it does not queue it: ``fail`` tells the client nothing happened).
+so it cannot depose a leader that still has its majority.
+
+Requests: ``reconfigure`` with a configuration as value (any :data:`MIN_MEMBERS` or more servers), as an
+operator asks for one (``etcdctl member``, Consul's autopilot): the leader walks there one server at a
+time — additions first, its own removal last — starting each change once the one before has committed,
+and answers with the configuration once the last commits. It fails a request while a walk is under way
+or before rule (b) holds (it does not queue it: ``fail`` tells the client nothing happened); a walk cut
+short by a lost leadership leaves the request to time out (some steps may have happened).
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ from splitbrain.sim import Node, Request
 MIN_MEMBERS = 3
 #: the command of a new leader's no-op entry (request id -1: no client's)
 NOOP: Command = (-1, "noop", None, None)
-#: the client operation that changes the membership: ``reconfigure`` a server (its id as value) adds it
-#: when it is not a member and removes it when it is; the reply is the new configuration
+#: the client operation that changes the membership: its value is the configuration wanted (a list of
+#: servers); the reply is that configuration, once it is committed
 RECONFIGURE = "reconfigure"
 
 
@@ -250,11 +253,11 @@ def steps(members: tuple[str, ...], desired: tuple[str, ...], me: str) -> list[t
 
 
 class ConcurrentConfig(MembershipNode):
-    """The leader starts a change while the previous one is still uncommitted: two changes in flight make
-    configurations two servers apart (``{n1,n2,n3}`` and ``{n1,...,n5}``), whose majorities can be
-    disjoint, so two leaders can be elected in one term, or an entry committed by one majority is
-    overwritten by a leader of the other (dissertation, section 4.1: "the leader ... will not begin a
-    new change until the previous one has committed")."""
+    """The leader appends every step of a walk at once — each a single-server change, but each started
+    before the one before it committed. Two changes in flight make configurations two servers apart
+    (``{n1,n2,n3}`` and ``{n1,n2,n4}``), whose majorities can be disjoint: two leaders can be elected in
+    one term, or an entry committed by one majority is overwritten by a leader of the other
+    (dissertation, section 4.1: a leader does not begin a new change until the previous one commits)."""
 
     one_change_at_a_time = False
 

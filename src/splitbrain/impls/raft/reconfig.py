@@ -1,11 +1,12 @@
 """The ``raft-reconfig`` workload: ``raft-kv`` on a universe of five servers whose membership changes.
 
-Three of the five servers vote at first (n1-n3); clients issue ``reconfigure`` of a server (its id as
-value: added if it is not a member, removed if it is) among their reads and writes, so a run moves the configuration between three and five
-members while faults strike (:mod:`splitbrain.impls.raft.membership` has the rules). It is a workload of
-its own, not a setting of ``raft-kv``: that keeps every ``raft-kv`` schedule and saved trace as it was.
+Four of the five servers vote at first (n1-n4; n5 is a spare); clients issue ``reconfigure`` requests,
+each naming a configuration of three to five servers, among their reads and writes, and the leader walks
+there one server at a time while faults strike (:mod:`splitbrain.impls.raft.membership` has the rules).
+It is a workload of its own, not a setting of ``raft-kv``: that keeps every ``raft-kv`` schedule and
+saved trace as it was.
 
-The history is checked against the ``kv`` model with the membership changes left out (they change who
+The history is checked against the ``kv`` model with the reconfigurations left out (they change who
 stores the data, not the data); Raft's safety invariants (election safety, log matching, leader
 completeness, state machine safety) are checked after every step, unchanged — a membership bug shows as
 two leaders of one term or as a committed entry lost.
@@ -13,7 +14,7 @@ two leaders of one term or as a committed entry lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -56,8 +57,8 @@ def member_leader_elected(world: Any) -> bool:
 
 
 class RaftReconfigWorkload(RaftKVWorkload):
-    """Five servers, three voting at first; three clients issue get / put / append on two keys and
-    ``reconfigure`` of a server (about one operation in three)."""
+    """Five servers, four voting at first; three clients issue get / put / append on two keys and
+    ``reconfigure`` to a configuration of three to five servers (one operation in three)."""
 
     name = "raft-reconfig"
     variants = VARIANTS
@@ -86,14 +87,14 @@ class RaftReconfigWorkload(RaftKVWorkload):
         ids = self.node_ids
         return [c for k in range(MIN_MEMBERS, len(ids) + 1) for c in combinations(ids, k)]
 
-    def abstract_state(self, world: World) -> Hashable:
+    def abstract_state(self, world: World) -> tuple[Any, ...]:
         """What membership safety turns on, coarsely: per node (sorted) its role, whether it lags the
         newest term, whether it is a member of its own configuration, how many config entries of its log
         are uncommitted (capped at 2) and whether its configuration is the newest any node uses; then how
         far apart the configurations in use are (servers in one and not the other, capped at 2: two
         means majorities that may not overlap), and ``raft-kv``'s count of log indexes nodes disagree on.
         """
-        live = [n for n in (world.node(i) for i in world.node_ids) if n is not None]
+        live: list[Any] = [n for n in (world.node(i) for i in world.node_ids) if n is not None]
         top = max((n.term for n in live), default=0)
         newest = max((n.config_index for n in live), default=0)
         rows = []
