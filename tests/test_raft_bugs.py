@@ -3,14 +3,13 @@ workload's own faults and run length, nothing tuned per variant) finds every Raf
 stated budget of schedules, and the failure shrinks to a trace a person can follow.
 
 Budgets are schedule counts of a campaign from seed 1 (deterministic), stated from the schedules the
-default search needed on campaign seeds 1-3 (``first_default_failure``): unpersisted-vote 168/19/53,
-stale-read 4/4/2, truncate-on-append 19/27/3, unsynced-vote 17/435/344, no-step-down 1/132/124,
-truncate-off-by-one 1/9/1; vote-by-length (250/65/233) is searched in the slow run with commit-old-term.
-commit-old-term, Raft's Figure 8, needs hundreds (528, 1520, 1162, 905 and 123 schedules on seeds 1-5;
-``docs/explanation/search.md``), so it is searched in the slow run (``-m slow``). Shrink bounds are shrunk
-trace lengths in steps (start and quiesce included) for a stated number of shrink replays; the slow run
-shrinks each to a 1-minimal trace (no single step can be removed) and holds it to the variant's stated
-step bound.
+default search needed on campaign seeds 1-3 (``first_default_failure``): unpersisted-vote 119/87/22,
+stale-read 4/4/2, truncate-on-append 31/49/3, unsynced-vote 167/37/138, no-step-down 1/119/35,
+truncate-off-by-one 1/9/1, vote-by-length 4/66/40, and commit-old-term, Raft's Figure 8, 28/114/29 (it
+needed 528, 1,520 and 1,162 before the portfolio's moving-cut arm; ``docs/explanation/search.md``). Shrink
+bounds are shrunk trace lengths in steps (start and quiesce included) for a stated number of shrink
+replays; the slow run shrinks each to a 1-minimal trace (no single step can be removed) and holds it to the
+variant's stated step bound.
 """
 
 from __future__ import annotations
@@ -28,31 +27,32 @@ WORKLOAD = load_workload("raft-kv")
 #: variant -> (schedules budget from seed 1, checks that may catch it)
 FIND = {
     "unpersisted-vote": (250, {"invariant:election-safety"}),
-    "unsynced-vote": (600, {"invariant:election-safety"}),  # under power loss: a crash keeps unsynced writes
+    # under power loss (a crash keeps unsynced writes); two leaders of one term may also show as two
+    # different entries applied at one index, when the first leader is down before the second is elected
+    "unsynced-vote": (300, {"invariant:election-safety", "invariant:state-machine-safety"}),
     "stale-read": (20, {"checker:linearizability"}),
-    "truncate-on-append": (50, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
+    "truncate-on-append": (60, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
     "no-step-down": (200, {"checker:linearizability", "invariant:election-safety"}),
     "truncate-off-by-one": (30, {"invariant:log-matching", "invariant:leader-completeness",
                                  "invariant:state-machine-safety"}),
-}
-#: the deep ones, searched only in the slow run
-DEEP = {
-    "commit-old-term": (2000, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
-    "vote-by-length": (600, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
+    "commit-old-term": (150, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
+    "vote-by-length": (100, {"invariant:leader-completeness", "invariant:state-machine-safety"}),
 }
 #: variant -> (shrink replays, bound on the shrunk trace's steps) in the default run
 SHRINK = {
     "unpersisted-vote": (250, 25),
-    "unsynced-vote": (250, 25),
+    "unsynced-vote": (600, 35),
     "truncate-on-append": (250, 30),
     "stale-read": (250, 60),
     "no-step-down": (250, 25),
     "truncate-off-by-one": (250, 50),
+    "commit-old-term": (250, 55),
+    "vote-by-length": (250, 40),
 }
 #: variant -> (shrink replays, the stated step bound): each shrinks to a 1-minimal trace within them (slow)
 MINIMAL = {
     "unpersisted-vote": (600, 25),
-    "unsynced-vote": (600, 25),
+    "unsynced-vote": (600, 35),
     "truncate-on-append": (600, 30),
     "stale-read": (800, 55),
     "no-step-down": (600, 25),
@@ -64,7 +64,7 @@ MINIMAL = {
 
 @functools.cache
 def first_failure(variant: str) -> ScheduleResult:
-    budget, caught_by = FIND.get(variant) or DEEP[variant]
+    budget, caught_by = FIND[variant]
     return first_default_failure(WORKLOAD, variant, budget, caught_by=caught_by)[1]
 
 
@@ -73,14 +73,9 @@ def test_the_default_search_finds_the_bug_within_budget(variant: str) -> None:
     first_failure(variant)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", sorted(DEEP))
-def test_the_default_search_finds_the_deep_bug_within_budget(variant: str) -> None:
-    first_failure(variant)
-
 
 def test_every_bug_variant_is_searched() -> None:
-    assert set(FIND) | set(DEEP) == set(WORKLOAD.bug_variants) == set(MINIMAL)
+    assert set(FIND) == set(WORKLOAD.bug_variants) == set(MINIMAL)
 
 
 def shrinks(variant: str, replays: int, bound: int, *, minimal: bool) -> None:

@@ -7,14 +7,14 @@ portfolio, the workload's own faults and run length) finds ``concurrent-config``
 and shrinks it to a trace that replays.
 
 Budget, from the schedules the default search needed on campaign seeds 1-3 (``first_default_failure``):
-concurrent-config 17/2/1. ``config-before-noop`` (Ongaro's 2015 bug) needs four coordinated events — a
-leader's change reaching only the added server, that leader deposed, the new leader's change committed
-by a majority of the smaller configuration that leaves out one voter of the old, and the deposed leader
-elected by that voter and the added server. The default search has not found it (seeds 1-3: none with
-``--time 5`` or ``--time 30``, up to about 300 schedules; seed 1: none in 1,000 schedules, 120 s), so
-it is listed in ``UNFOUND`` and proven instead by a directed schedule (:func:`ongaro_2015`) that drives
-those four events by hand: the variant breaks Leader Completeness, and the correct version, given the
-same schedule, refuses the change and passes.
+concurrent-config 4/2/1 (17/2/1 before the portfolio gained its moving-cut arm). ``config-before-noop``
+(Ongaro's 2015 bug) needs four coordinated events — a leader's change reaching only the added server, that
+leader deposed, the new leader's change committed by a majority of the smaller configuration that leaves out
+one voter of the old, and the deposed leader elected by that voter and the added server. The default search
+has not found it (seeds 1-3: none with ``--time 5`` or ``--time 30``, up to about 300 schedules; seed 1: none
+in 1,000 schedules, 120 s), so it is listed in ``UNFOUND`` and proven instead by a directed schedule
+(:func:`ongaro_2015`) that drives those four events by hand: the variant breaks Leader Completeness, and the
+correct version, given the same schedule, refuses the change and passes.
 """
 
 from __future__ import annotations

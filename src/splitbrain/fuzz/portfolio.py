@@ -19,6 +19,9 @@ The arms (:data:`ARMS`):
   client, or a role the workload names (``Workload.roles``, e.g. the leader) (:mod:`splitbrain.sim.aims`):
   mostly one fault at one target fired two to four times, spaced out; over a swarm mix, or (one run in
   two) over no drawn faults at all, so that nothing undoes what the aims set up.
+* ``moving-cut`` — the isolated-leader nemesis, moving: whoever just took a client's request is cut off
+  from the other nodes, two to four times, each cut replacing the one before, with no drawn faults or
+  heals (:func:`moving_isolation`); for clusters of three or more that allow partitions.
 * ``mutate`` — feedback: take a schedule from the corpus (those that reached new states), keep its choices
   up to a step where it reached a new state, and continue from there with fresh random choices.
 * ``hypothesis`` — a slice of Hypothesis-generated schedules (:mod:`splitbrain.fuzz.explore`), with
@@ -61,11 +64,12 @@ __all__ = [
     "SplicedSource",
     "fault_mix",
     "mix_config",
+    "moving_isolation",
     "portfolio_search",
     "quiet_mix",
 ]
 
-ARMS: tuple[str, ...] = ("random", "swarm", "pct", "aimed", "mutate", "hypothesis")
+ARMS: tuple[str, ...] = ("random", "swarm", "pct", "aimed", "mutate", "hypothesis", "moving-cut")
 
 #: schedules per turn of the Hypothesis arm (one Hypothesis run; its set-up is paid once per slice)
 HYPOTHESIS_SLICE = 8
@@ -202,6 +206,16 @@ def quiet_mix(base: FaultConfig) -> Mix:
     return tuple(sorted((k, 0) for k in base.kinds if k != "reorder"))
 
 
+def moving_isolation(mix: Mix) -> Mix:
+    """``mix`` with ``heal`` never drawn: for runs whose only faults are aimed isolations. Each isolation
+    replaces the cut before it (the node cut off before rejoins as the next one leaves), so the cut moves
+    from one node that took a request to the next, and the world heals at quiesce as always. A drawn heal
+    would end an isolation at a random moment — usually before the cluster had moved on without the node
+    cut off, which is what the bugs behind Raft's Figure 8 need twice in a row (one such campaign found
+    ``commit-old-term`` in 1 schedule of 5 where the same aims with drawn heals needed ~60)."""
+    return tuple(sorted({**dict(mix), "heal": 0}.items()))
+
+
 def mix_config(base: FaultConfig, mix: Mix) -> FaultConfig:
     """``base`` with ``mix`` applied to its kinds and weights (for the sources that take weights from the
     world's configuration: PCT and Hypothesis)."""
@@ -300,7 +314,7 @@ class _Portfolio:
         self.workload, self.observer, self.variant = workload, observer, variant
         self.rng = random.Random(f"portfolio-{seed}")
         self.base, self.steps, self.checks = base, steps, checks
-        usable = [a for a in arms if a != "aimed" or self._aimable()]
+        usable = [a for a in arms if (a != "aimed" or self._aimable()) and (a != "moving-cut" or self._cuttable())]
         if not usable:
             raise ValueError("no portfolio arm can run: 'aimed' needs a fault it may aim (crash, power-loss, "
                              "pause or partition among the faults)")
@@ -309,6 +323,11 @@ class _Portfolio:
         self.reached: set[str] = set()
         self.horizon = max(steps, 50)  # ticks a run's run phase lasts, learned from the runs
         self.sequence = 0
+
+    def _cuttable(self) -> bool:
+        """Whether the ``moving-cut`` arm can run: partitions allowed, and a cluster of three or more (with
+        two nodes, cutting one off leaves no majority to move on without it)."""
+        return self.base.allows("partition") and self.workload.node_count >= 3
 
     def _aimable(self) -> bool:
         return bool(self._aim_faults())
@@ -348,13 +367,18 @@ class _Portfolio:
         if arm == "pct":
             mix = fault_mix(self.base, self.rng) if self.rng.random() < 0.5 else ()
             return Plan("pct", self.steps, self._seed(), depth=self.rng.choice((2, 3, 4)), mix=mix)
+        if arm == "moving-cut":
+            return self._moving_cut()
         steps = self.steps * 2 if self.rng.random() < 0.25 else self.steps
-        if arm == "aimed" and self.rng.random() < 0.5:
+        quiet = arm == "aimed" and self.rng.random() < 0.5
+        if quiet:
             mix = quiet_mix(self.base)  # the aimed faults alone: drawn faults would undo their set-up
         else:
             mix = fault_mix(self.base, self.rng)
         seed = self._seed()
         aims = self._aims() if arm == "aimed" else ()
+        if quiet and aims and all(a.fault == "isolate" for a in aims):
+            mix = moving_isolation(mix)
         return Plan(arm if arm != "mutate" else "swarm", steps, seed, ((0, seed, mix),), aims)
 
     def _aim(self, t: int, target: str | None = None, fault: str | None = None) -> Aim:
@@ -369,19 +393,31 @@ class _Portfolio:
             return Aim(fault, "replier", after_reply() & at(t), name=f"portfolio {fault} replier from t={t}")
         return Aim(fault, target, when_role(target) & at(t), name=f"portfolio {fault} {target} from t={t}")
 
+    def _gap(self) -> int:
+        """The least time between two firings of a spaced aim: log-uniform from 1/64 of a run to half of
+        one, since nothing says on what time scale the system under test moves on — a new leader a few
+        election timeouts after its predecessor was cut off, or a lease many of them later. (One uniform
+        draw from the shard's generator, the same call as a uniform gap would make, mapped onto the log
+        scale.)"""
+        low, high = max(1, self.horizon // 64), max(2, self.horizon // 2 + 1)
+        first, last = self.horizon // 8, self.horizon // 2 + 1
+        drawn = self.rng.randrange(first, last) if last > first else first
+        fraction = (drawn - first) / max(1, last - 1 - first)
+        return int(math.exp(math.log(low) + fraction * (math.log(high) - math.log(low))))
+
     def _aims(self) -> tuple[Aim, ...]:
         """Three runs in four, a per-run policy (as swarm testing picks a per-run feature set): one fault at
         one target, fired two to four times, each at least a random gap after the one before — "isolate
         whoever just took a request, and again once the cluster has moved on", the shape of the multi-
         election bugs (Raft's Figure 8). Otherwise one to four aims, each drawn on its own, at random
-        times."""
+        times. Under a quiet mix, isolations are never healed by a drawn step: each firing moves the cut
+        to the new target (see :func:`moving_isolation`)."""
         if self.rng.random() < 0.25:
             times = sorted(self.rng.randrange(self.horizon) for _ in range(self.rng.choice((1, 2, 3, 4))))
             return tuple(self._aim(t) for t in times)
         fault = self._aim_fault()
         target = self._aim_target()
-        spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self.rng.randrange(self.horizon // 8,
-                                                                                     self.horizon // 2 + 1))
+        spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
         count = self.rng.choice((2, 3, 4))
         name = f"portfolio {fault} {target} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
         if target == "requestee":
@@ -390,6 +426,20 @@ class _Portfolio:
         if target == "replier":
             return (Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=count, name=name),)
         return (Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=count, name=name),)
+
+    def _moving_cut(self) -> Plan:
+        """Jepsen's isolated-leader nemesis, moving: no drawn faults and no drawn heals; the node that just
+        took a client's request and passed it on is cut off from every other node, two to four times, each
+        a spaced gap (:meth:`_gap`) after the one before, so every cut heals the last one. Whoever leads
+        when a write comes in loses it to a cut, a new leader takes the next write and is cut off in turn,
+        and the first comes back with a log that disagrees: the scenario of Raft's Figure 8 and of
+        membership changes that outrun their commits."""
+        seed = self._seed()
+        spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
+        count = self.rng.choice((2, 3, 4))
+        aim = Aim("isolate", _requestee, when(_took_request, "took_request") & when(spaced, "spaced"), times=count,
+                  name=f"portfolio moving cut x{count} from t={spaced.start} every {spaced.gap}+ ticks")
+        return Plan("moving-cut", self.steps, seed, ((0, seed, moving_isolation(quiet_mix(self.base))),), (aim,))
 
     def _mutant(self) -> Plan:
         """Extend a corpus schedule from a step where it reached a new state: with fresh choices (under its
