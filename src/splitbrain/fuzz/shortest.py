@@ -48,7 +48,7 @@ from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.sim import ReplaySource, Trace, Workload
 from splitbrain.sim.scheduler import Choice, Phase
 
-__all__ = ["ShortestResult", "shorter_trace"]
+__all__ = ["ShortestResult", "describe_summary", "shorter_trace"]
 
 _FRAME = frozenset({"start", "quiesce"})
 
@@ -99,7 +99,8 @@ class ShortestResult:
     after: int  # steps of ``trace``
     depth: int  # the bound: further choices after a prefix
     candidates: int  # candidates run
-    replays: int  # every replay: candidates, the checks of the ones kept, shrinking them again
+    replays: int  # the search's replays: candidates, and the check that a shorter one replays exactly
+    shrink_replays: int  # replays spent shrinking the traces kept (a budget of its own)
     levels_done: int  # levels (0 .. depth) whose every candidate ran against the final trace
     complete: bool  # no candidate within the bound is shorter than ``trace``
     reason: str = ""  # why it stopped short of the bound, or why it did not run
@@ -112,7 +113,8 @@ class ShortestResult:
     def summary(self) -> dict[str, Any]:
         """The JSON-able account a failure record keeps."""
         return {"depth": self.depth, "before": self.before, "after": self.after, "candidates": self.candidates,
-                "replays": self.replays, "complete": self.complete, "reason": self.reason or None,
+                "replays": self.replays, "shrink_replays": self.shrink_replays, "complete": self.complete,
+                "reason": self.reason or None,
                 "seconds": round(self.seconds, 3)}
 
     def describe(self) -> str:
@@ -150,15 +152,16 @@ def shorter_trace(
     max_replays: int = 300,
     timeout: float | None = None,
     max_steps: int | None = None,
-    shrink_replays: int = 200,
+    shrink_replays: int = 2000,
 ) -> ShortestResult:
     """Search for a trace shorter than ``trace`` (a failing trace, best already shrunk) that fails with
     ``signature``: from each prefix of it, every sequence of up to ``depth`` further eligible choices,
     then the default order (see the module docstring).
 
-    Budgets: ``max_replays`` replays in all (counted, so the result is the same on any machine),
+    Budgets: ``max_replays`` replays for the search (counted, so the result is the same on any machine),
     ``timeout`` seconds (a safety net; when it is what stops the search, the result depends on the
-    machine), ``shrink_replays`` for shrinking each trace kept. A trace of more than ``max_steps`` steps
+    machine), and ``shrink_replays`` for shrinking each trace kept (:func:`shrink_trace`'s own budget:
+    a trace kept is shrunk to 1-minimal like any other). A trace of more than ``max_steps`` steps
     is not searched (``reason`` says so). The best trace so far is returned when a budget runs out.
     """
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
@@ -169,14 +172,14 @@ def shorter_trace(
     checks = list(checks) if checks is not None else history_checks(workload)
     before = len(trace.steps)
     best, best_result = trace, None
-    candidates = replays = 0
+    candidates = replays = shrink_spent = 0
     # every candidate run, by its prefix's steps and its choices, with the eligible events it met: a
     # search from a later (shorter) trace sharing the prefix skips it, as it cannot be shorter now either
     tried: dict[tuple[bytes, tuple[int, ...]], list[int]] = {}
 
     def result(levels_done: int, reason: str = "") -> ShortestResult:
         return ShortestResult(best, best_result, before, len(best.steps), depth, candidates, replays,
-                              levels_done, not reason, reason, time.monotonic() - started)
+                              shrink_spent, levels_done, not reason, reason, time.monotonic() - started)
 
     if max_steps is not None and before > max_steps:
         return result(0, f"the trace has {before} steps, more than the {max_steps} it searches")
@@ -230,9 +233,8 @@ def shorter_trace(
         if kept is None:
             return result(levels_done)
         best, best_result = kept.trace, kept
-        budget = min(shrink_replays, max_replays - replays)
-        if budget > 1:
-            shrunk = shrink_trace(workload, best, signature, checks=checks, max_replays=budget)
-            replays += shrunk.replays
-            if shrunk.result.verdict.signature == signature and len(shrunk.trace.steps) < len(best.steps):
-                best, best_result = shrunk.trace, shrunk.result
+        # the default-order ending may have steps ddmin can remove; its replays are a budget of their own
+        shrunk = shrink_trace(workload, best, signature, checks=checks, max_replays=shrink_replays)
+        shrink_spent += shrunk.replays
+        if shrunk.result.verdict.signature == signature and len(shrunk.trace.steps) < len(best.steps):
+            best, best_result = shrunk.trace, shrunk.result
