@@ -4,6 +4,9 @@ finds nothing where nothing shorter exists, it keeps to its budgets, and it is d
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,3 +117,15 @@ def test_a_campaign_reports_and_saves_what_the_search_did(tmp_path: Path) -> Non
     record = load_failure(failure.path)
     assert record["shortest"] == failure.shortest
     assert record["steps"]["shrunk"] == failure.steps_shrunk
+
+
+def test_the_cli_says_what_the_search_did_in_text_and_json(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "splitbrain", "fuzz", "ticker_counter:workload", "--variant", "slow-leak",
+         "--strategy", "random", "--examples", "50", "--store", str(tmp_path), "--json"],
+        cwd=Path(__file__).parent, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "a breadth-first search of depth 2 found none shorter" in run.stderr
+    failure = json.loads(run.stdout)["failures"][0]
+    assert failure["shortest"]["depth"] == 2 and failure["shortest"]["after"] == failure["steps_shrunk"]
