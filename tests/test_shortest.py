@@ -129,3 +129,21 @@ def test_the_cli_says_what_the_search_did_in_text_and_json(tmp_path: Path) -> No
     assert "a breadth-first search of depth 2 found none shorter" in run.stderr
     failure = json.loads(run.stdout)["failures"][0]
     assert failure["shortest"]["depth"] == 2 and failure["shortest"]["after"] == failure["steps_shrunk"]
+
+
+def test_splitbrain_shrink_shorter_saves_the_shorter_trace(tmp_path: Path) -> None:
+    found = tmp_path / "found.json"
+    trace = ticks_only("leak")
+    record = {"workload": workload.name, "workload_ref": "ticker_counter:workload", "variant": "leak",
+              "signature": SIGNATURE, "seed": 0, "trace": msgspec.to_builtins(trace)}
+    found.write_text(json.dumps(record))
+    run = subprocess.run(
+        [sys.executable, "-m", "splitbrain", "shrink", str(found), "--shorter", "1", "--out", str(tmp_path / "out")],
+        cwd=Path(__file__).parent, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    assert f"a breadth-first search of depth 1 shortened it from {len(trace.steps)} to" in run.stdout
+    (saved,) = (tmp_path / "out" / "failures").glob("*.json")
+    kept = load_failure(saved)
+    assert kept["shortest"]["after"] == kept["steps"]["shrunk"] < len(trace.steps)
+    assert replay_trace(workload, msgspec.convert(kept["trace"], Trace)).verdict.signature == SIGNATURE

@@ -131,7 +131,7 @@ def describe_summary(summary: dict[str, Any]) -> str:
     how = f"{n} candidate{'s' * (n != 1)}"
     how += ", every one within the bound" if summary["complete"] else f", stopped: {summary['reason']}"
     if summary["after"] < summary["before"]:
-        return f"{search} shortened it from {summary['before']} ({how})"
+        return f"{search} shortened it from {summary['before']} to {summary['after']} steps ({how})"
     return f"{search} found none shorter ({how})"
 
 
