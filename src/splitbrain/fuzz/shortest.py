@@ -34,6 +34,7 @@ off, the same inputs give the same result.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -173,8 +174,8 @@ def shorter_trace(
     before = len(trace.steps)
     best, best_result = trace, None
     candidates = replays = shrink_spent = 0
-    # every candidate run, by its prefix's steps and its choices, with the eligible events it met: a
-    # search from a later (shorter) trace sharing the prefix skips it, as it cannot be shorter now either
+    # every candidate run, by a digest of its prefix's steps and its choices, with the eligible events it
+    # met: a search from a later (shorter) trace sharing the prefix skips it, as it cannot be shorter now
     tried: dict[tuple[bytes, tuple[int, ...]], list[int]] = {}
 
     def result(levels_done: int, reason: str = "") -> ShortestResult:
@@ -188,7 +189,8 @@ def shorter_trace(
         moves = [i for i, step in enumerate(best.steps) if step.kind not in _FRAME]
         n = len(best.steps)
         prefixes = {k: _cut(best, moves, k) for k in range(len(moves))}
-        keys = {k: msgspec.json.encode(prefix.steps) for k, prefix in prefixes.items()}
+        keys = {k: hashlib.blake2b(msgspec.json.encode(prefix.steps), digest_size=16).digest()
+                for k, prefix in prefixes.items() if len(prefix.steps) < n}
         # the candidates of the current level: (prefix length, choices after it)
         level: list[tuple[int, tuple[int, ...]]] = [(k, ()) for k in reversed(range(len(moves)))]
         kept: ScheduleResult | None = None
