@@ -94,10 +94,14 @@ def replay(file: str, workload_name: str | None, elsewhere: bool, verbose: int) 
               help="With --seed: run the variant with its search settings, as `fuzz --search` did.")
 @option("--out", "--store", "store", default=".splitbrain", show_default=True,
         help="The failure store the shrunk failure is saved to.")
+@click.option("--shorter", "depth", type=click.IntRange(min=0, max=4), default=None, metavar="DEPTH",
+              help="Then search breadth-first for a shorter trace: from each prefix of the shrunk one, every "
+                   "sequence of up to DEPTH further choices, then the default order (3,000 replays, 60 s); "
+                   "a campaign does this with depth 2 and a tenth of the budget.")
 @verbose_option
 def shrink(
     file: str | None, workload_name: str | None, variant: str, seed: int | None, store: str, verbose: int,
-    use_search: bool,
+    use_search: bool, depth: int | None,
 ) -> None:
     """Shrink a saved failure further (or a failing seeded run) and save the result.
 
@@ -127,14 +131,22 @@ def shrink(
         click.echo("it does not fail: nothing to shrink")
         sys.exit(EXIT_OK)
     shrunk = shrink_trace(workload, result.trace, signature)
-    path = FailureStore(Path(store)).save(failure_record(
-        workload, int(record.get("seed") or 0), shrunk.result, stage="shrunk", steps_found=shrunk.before,
-    ))
+    best, extra, how = shrunk.result, {}, ""
+    if depth is not None:
+        from splitbrain.fuzz.shortest import shorter_trace
+
+        search = shorter_trace(workload, shrunk.trace, signature, depth=depth, max_replays=3000, timeout=60.0)
+        extra = {"shortest": search.summary()}
+        how = "; " + search.describe()
+        if search.result is not None:
+            best = search.result
+    saved = failure_record(workload, int(record.get("seed") or 0), best, stage="shrunk", steps_found=shrunk.before)
+    path = FailureStore(Path(store)).save(saved | extra)
     reach = "1-minimal" if shrunk.minimal else "replay budget spent, may shrink further"
     click.echo(f"{signature}: shrunk from {shrunk.before} to {shrunk.after} steps, {reach} "
-               f"({shrunk.replays} replays, {shrunk.seconds:.1f} s); saved to {path}")
+               f"({shrunk.replays} replays, {shrunk.seconds:.1f} s){how}; saved to {path}")
     if verbose:
-        click.echo(shrunk.result.trace.describe())
+        click.echo(best.trace.describe())
     sys.exit(EXIT_VIOLATION)
 
 

@@ -242,7 +242,7 @@ def _fuzz_one(
             "workload": spec.name, "variant": spec.variant, "settings": dict(settings or {}), "seed": spec.seed,
             "schedules": report.schedules, "seconds": round(report.seconds, 3), "unknown": report.unknown,
             "failures": [{"signature": f.signature, "path": f.path, "steps_found": f.steps_found,
-                          "steps_shrunk": f.steps_shrunk, "deviations": f.deviations,
+                          "steps_shrunk": f.steps_shrunk, "deviations": f.deviations, "shortest": f.shortest,
                           "found_by": f.found_by or None}
                          for f in report.failures],
             "vacuous": report.vacuous,
@@ -264,4 +264,11 @@ def _how_shrunk(spec: Any, failure: Any) -> str:
     else:
         how = f"trace shrunk from {failure.steps_found} to {failure.steps_shrunk} steps"
     n = getattr(failure, "deviations", None)
-    return how if n is None else how + f" ({n} deviation{'s' * (n != 1)} from the default order)"
+    if n is not None:
+        how += f" ({n} deviation{'s' * (n != 1)} from the default order)"
+    shortest = getattr(failure, "shortest", None)
+    if shortest:
+        from splitbrain.fuzz.shortest import describe_summary
+
+        how += "; " + describe_summary(shortest)
+    return how

@@ -44,6 +44,7 @@ from splitbrain.fuzz.portfolio import portfolio_search
 from splitbrain.fuzz.progress import Progress
 from splitbrain.fuzz.saved import failure_record, trace_of
 from splitbrain.fuzz.schedule import ScheduleResult, replay_trace
+from splitbrain.fuzz.shortest import shorter_trace
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.fuzz.stats import CampaignStats, ShardStats, StatsObserver
 from splitbrain.fuzz.store import FailureStore, load_failure
@@ -146,6 +147,9 @@ class FailureReport:
     found_by: str = ""
     #: the saved trace's choices that differ from the default order (:mod:`splitbrain.fuzz.deviations`)
     deviations: int | None = None
+    #: what the breadth-first search for a shorter trace did (:meth:`ShortestResult.summary
+    #: <splitbrain.fuzz.shortest.ShortestResult.summary>`); ``None`` when it did not run (``--no-shrink``)
+    shortest: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,26 @@ def _with_fewer_deviations(workload: Workload, shrunk: ScheduleResult, signature
     return shrunk, fewer.before
 
 
+#: the campaign's breadth-first search for a shorter trace, kept small so that a campaign stays fast:
+#: about a second on the zoo's failures (a replay of a shrunk trace takes a few milliseconds). The
+#: replay count is the budget that binds there, so the result does not depend on the machine; the
+#: seconds are a safety net for workloads whose replays are slow. A trace longer than the replay budget
+#: is not searched (cutting it at every step would spend it all).
+SHORTEST_BUDGET: dict[str, Any] = {"depth": 2, "max_replays": 300, "timeout": 3.0, "max_steps": 300}
+
+
+def _shortened(
+    workload: Workload, shrunk: ScheduleResult, signature: str, deviations: int
+) -> tuple[ScheduleResult, int, dict[str, Any]]:
+    """A shrunk failure replaced by a shorter one when the bounded breadth-first search of
+    :func:`shorter_trace` finds one (it fails the same way, replays exactly and is shrunk again).
+    Returns the failure kept, its deviations and what the search did."""
+    search = shorter_trace(workload, shrunk.trace, signature, **SHORTEST_BUDGET)
+    if search.result is None:
+        return shrunk, deviations, search.summary()
+    return search.result, count_deviations(workload, search.trace), search.summary()
+
+
 def run_shard(shard: Shard) -> ShardResult:
     """Run one shard (in a worker): search, save at once, shrink, save the shrunk trace in its place."""
     started = time.perf_counter()
@@ -274,12 +298,15 @@ def run_shard(shard: Shard) -> ShardResult:
             if shrunk.result.verdict.signature == signature:
                 best = shrunk.result
             best, deviations = _with_fewer_deviations(workload, best, signature)
+            best, deviations, shortest = _shortened(workload, best, signature, deviations)
         else:
-            deviations = count_deviations(workload, best.trace)
+            deviations, shortest = count_deviations(workload, best.trace), None
         record = failure_record(
             workload, shard.seed, best, campaign=spec, stage="shrunk", steps_found=len(found.trace.steps)
         )
         record["deviations"] = deviations
+        if shortest is not None:
+            record["shortest"] = shortest
         path = store.save(record)
         if path is None:
             unsaved.append((len(failures), record))
@@ -289,7 +316,7 @@ def run_shard(shard: Shard) -> ShardResult:
         failures.append(FailureReport(
             path=str(path or ""), signature=signature, message=best.verdict.message, seed=shard.seed,
             steps_found=len(found.trace.steps), steps_shrunk=len(best.trace.steps), found_by=outcome.arm or "",
-            deviations=deviations,
+            deviations=deviations, shortest=shortest,
         ))
     stats = observer.shard_stats(outcome.schedules, time.perf_counter() - started, arms=outcome.arms)
     return ShardResult(shard.index, outcome.schedules, outcome.unknown, failures, stats, unsaved)
