@@ -114,7 +114,9 @@ class WorldBase:
         seed_note = f" seed {self.source.seed}" if self.source.seed is not None else ""
         self.recorder = Recorder(f"{workload.name}/{variant}{seed_note}")
         self.steps: list[Step] = []
-        self._delivery_log: list[tuple[Message, VectorClock]] = []
+        #: msg, src, dst, the sender's counts, the receiver's counts, then the next delivery's (a flat list:
+        #: see World._do_deliver)
+        self._delivery_log: list[Any] = []
         self._deliveries: list[Delivery] = []
         self.violation: Violation | None = None
         self.faults_used = 0
@@ -418,8 +420,10 @@ class WorldBase:
         """Every delivered message so far, in order, with the sender's and the receiver's clocks (built
         on first use: most runs never ask)."""
         done, log = self._deliveries, self._delivery_log
-        for m, vc in log[len(done):]:
-            done.append(Delivery(m.id, m.src, m.dst, m.vclock, vc))
+        of = VectorClock._of
+        for i in range(5 * len(done), len(log), 5):
+            msg, src, dst, sent, received = log[i:i + 5]
+            done.append(Delivery(msg, src, dst, of(sent), of(received)))
         return done
 
     def node(self, node_id: str) -> Node | None:

@@ -434,7 +434,9 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         rec = self._rec
         rec["msg"], rec["src"], rec["dst"] = arg, m.src, dst
         vc = self._vclocks[dst] = self._vclocks[dst].receive(m.vclock, dst)
-        self._delivery_log.append((m, vc))
+        # what Delivery needs, flat: strings and the clocks' count dicts, which the garbage collector does
+        # not track (a long run keeps every entry; tracked ones would make each full collection slower)
+        self._delivery_log += (arg, m.src, dst, m.vclock._counts, vc._counts)
         if not m.client:
             node = self._nodes[dst]
             self._stirred = True
