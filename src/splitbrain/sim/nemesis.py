@@ -42,11 +42,11 @@ class NemesisSteps(WorldBase):
         The message faults' runs hold a live view of the messages, so only their count varies from step
         to step; the rest changes only with the faults used, the cut links and which nodes are up, and
         is kept from the last step for as long as those stay the same."""
-        key = (self._epoch, self.faults_used, self.network.cuts)
         cached = self._fault_cache
-        if cached is None or cached[0] != key:
-            cached = self._fault_cache = (key, *self._list_faults())
-        _, fresh, rest, n, total = cached
+        cuts = self.network.cuts
+        if cached is None or cached[0] != self._epoch or cached[1] != self.faults_used or cached[2] is not cuts:
+            cached = self._fault_cache = (self._epoch, self.faults_used, cuts, *self._list_faults())
+        _, _, _, fresh, rest, n, total = cached
         if fresh:
             count = len(self.network.between_nodes)
             if count and self._message_runs:

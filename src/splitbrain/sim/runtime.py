@@ -15,7 +15,7 @@ the messages in flight and little else.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _ABSENT: Any = object()
+_NEVER = 1 << 62  # later than any deadline
 
 #: the node faults, in the canonical order the world lists them (``power-loss`` came last)
 NODE_FAULTS = ("crash", "restart", "pause", "resume", "skew", "power-loss")
@@ -123,6 +124,8 @@ class WorldBase:
         self._w = {kind: self.faults.weight(kind) for kind in DEFAULT_WEIGHTS}
         minority = (len(self.node_ids) - 1) // 2
         self._max_down = minority if self.faults.max_down is None else self.faults.max_down
+        #: a choice recorded in the step's ``draws`` (message delays, ``Node.randint``)
+        self._draw: Callable[[int, int], int] = self._random_draw() or self._draw_recorded
         self._rand = Rand(self._draw_param)
         self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
@@ -163,6 +166,9 @@ class WorldBase:
         #: per slot: (when, the run it then enables, idle?) — its timeout while it waits, else its next
         #: invocation; World.enabled reads it, the client steps keep it (ClientSteps._slot_changed)
         self._client_times = [(0, invoke, True) for _, _, invoke in self._client_runs]
+        #: the earliest time in it, and the earliest of a waiting slot (what the quiesce phase looks at)
+        self._client_soonest = 0 if self.clients else _NEVER
+        self._client_soonest_busy = _NEVER
         self._advance_run = ("advance", ("",), self._w["advance"])
         self._stall_run = ("advance", ("",), self._w["stall"])
         self._w_deliver, self._w_timer = self._w["deliver"], self._w["timer"]
@@ -215,13 +221,38 @@ class WorldBase:
     def _receptive_now(self, name: str) -> bool:
         return name in self._receptive
 
-    def _draw(self, lo: int, hi: int) -> int:
-        """A choice recorded in the step's ``draws`` (message delays, ``Node.randint``)."""
+    def _draw_recorded(self, lo: int, hi: int) -> int:
+        """A choice recorded in the step's ``draws`` (message delays, ``Node.randint``): what
+        :attr:`_draw` is, unless :meth:`_random_draw` stands in for it."""
         if hi <= lo:
             return lo
         value = self.source.draw(lo, hi)
         self._draws.append(value)
         return value
+
+    def _random_draw(self) -> Callable[[int, int], int] | None:
+        """:meth:`_draw_recorded` for a plain :class:`RandomSource`: the same numbers from the same
+        ``getrandbits`` calls as ``RandomSource.draw``, without two calls a draw; ``None`` for any other
+        source (a subclass or a patched ``draw`` may do otherwise)."""
+        source = self.source
+        if type(source) is not RandomSource or "draw" in vars(source):
+            return None
+        bits = cast(RandomSource, source)._bits
+        world = self
+
+        def draw(lo: int, hi: int) -> int:
+            if hi <= lo:
+                return lo
+            n = hi - lo + 1  # RandomSource.draw: lo + _randbelow(n)
+            k = n.bit_length()
+            r = bits(k)
+            while r >= n:
+                r = bits(k)
+            r += lo
+            world._draws.append(r)
+            return r
+
+        return draw
 
     def _draw_param(self, lo: int, hi: int) -> int:
         """A choice whose result the step records as a field (an operation, groups, a skew)."""

@@ -98,7 +98,7 @@ class VectorClock:
 
     def to_dict(self) -> dict[str, int]:
         """The non-zero entries, sorted by name (the form stamped on `Op.vclock`)."""
-        return {name: self._counts[name] for name in sorted(self._counts)}
+        return dict(sorted(self._counts.items()))
 
     @classmethod
     def from_dict(cls, counts: Mapping[str, int]) -> VectorClock:

@@ -41,7 +41,7 @@ from splitbrain.sim.faults import FaultConfig
 from splitbrain.sim.nemesis import NemesisSteps
 from splitbrain.sim.node import Request
 from splitbrain.sim.properties import PropertyWatch
-from splitbrain.sim.runtime import Violation
+from splitbrain.sim.runtime import _NEVER, Violation
 from splitbrain.sim.scheduler import ChoiceSource, Enabled, RandomSource, ReplaySource
 from splitbrain.sim.sessions import ClientSteps
 from splitbrain.sim.trace import Step, Trace
@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 
-_NEVER = 1 << 62  # later than any deadline
 _ONE = ("",)  # the ids of a run holding one key (its prefix)
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # a step's parameters when nothing recorded them
 
@@ -304,16 +303,20 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                     deadline = self._next_timer() or _NEVER
                 if deadline < later:
                     later = deadline
-        for at, run, idle in self._client_times:  # each slot's timeout, or its next invocation
-            if idle and quiescing:
-                continue
-            if at > now:
-                if at < later:
-                    later = at
-            else:
-                runs.append(run)
-                n += 1
-                total += run[2]
+        soonest = self._client_soonest_busy if quiescing else self._client_soonest
+        if soonest <= now:  # some slot's timeout or next invocation is due
+            for at, run, idle in self._client_times:
+                if idle and quiescing:
+                    continue
+                if at > now:
+                    if at < later:
+                        later = at
+                else:
+                    runs.append(run)
+                    n += 1
+                    total += run[2]
+        elif soonest < later:
+            later = soonest
         if self._aiming and not quiescing:
             aimed = self._aim_deadline()
             if aimed is not None and aimed < later:
