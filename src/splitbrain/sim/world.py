@@ -251,7 +251,9 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         if network.in_flight:
             if self._reorder:
                 ready = network.due
-                if ready and not self._all_up:
+                if not ready:
+                    pass
+                elif not self._all_up:
                     in_flight = network.in_flight
                     ready = [mid for mid in ready if in_flight[mid].dst in receptive]
                 else:
@@ -288,7 +290,9 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 runs.append(("deliver:", ready, self._w_deliver))
         if self._timers:
             due_ids = self._timers_due_ids
-            if due_ids and not self._all_up:
+            if not due_ids:
+                pass
+            elif not self._all_up:
                 due_ids = [i for k, i in zip(self._timers_due, due_ids, strict=True) if k[0] in receptive]
             else:
                 due_ids = due_ids[:]
@@ -462,8 +466,15 @@ class World(ClientSteps, NemesisSteps, AimSteps):
     def _do_timer(self, arg: str, params: Mapping[str, Any]) -> None:
         node_id, _, name = arg.partition(":")
         self._timer_drop((node_id, name))
-        self._rec.update(node=node_id, timer=name)
-        self._call(node_id, "on_timer", name)
+        rec = self._rec
+        rec["node"], rec["timer"] = node_id, name
+        node = self._nodes[node_id]  # WorldBase._call, inline
+        self._stirred = True
+        try:
+            node.on_timer(name)  # type: ignore[union-attr]
+        except Exception as exc:
+            self._blame(exc, node, "on_timer")
+            raise
 
     def _do_advance(self, arg: str, params: Mapping[str, Any]) -> None:
         # ``to`` (a replayed step's, or World.step's) jumps to that time instead of the next deadline, so
