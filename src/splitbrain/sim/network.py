@@ -124,6 +124,8 @@ class Network:
         # the due messages, in creation order: their seqs (sorted) and, alongside, their ids
         self._due_seqs: list[int] = []
         self.due: list[str] = []
+        #: counts the changes of ``due`` (a reader that copied it knows whether its copy still holds)
+        self.due_changes = 0
         # the others: (deliver_at, seq, id), a heap; an entry whose message is gone or moved is stale
         self._pending: list[tuple[int, int, str]] = []
         #: keep ``due`` and the heap (a world whose links are FIFO reads neither: it looks at link heads)
@@ -137,6 +139,7 @@ class Network:
             i = bisect_left(self._due_seqs, msg.seq)
             self._due_seqs.insert(i, msg.seq)
             self.due.insert(i, msg.id)
+            self.due_changes += 1
         else:
             heappush(self._pending, (msg.deliver_at, msg.seq, msg.id))
 
@@ -148,6 +151,7 @@ class Network:
         if i < len(seqs) and seqs[i] == msg.seq:
             del seqs[i]
             del self.due[i]
+            self.due_changes += 1
 
     def advance(self, now: int) -> None:
         """Time is ``now``: the messages whose time came are due."""

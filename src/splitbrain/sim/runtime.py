@@ -109,6 +109,11 @@ class WorldBase:
         self._timers_due_ids: list[str] = []
         self._timer_heap: list[tuple[int, tuple[str, str]]] = []
         self._timer_ids: dict[tuple[str, str], str] = {}  # (node, name) -> "node:name"
+        # what World.enabled lists of the due timers (those of receptive nodes), kept until the due timers
+        # or the nodes that are up change: (changes of the due list, epoch) it was made at, and the list
+        self._due_changes = 0
+        self._due_listed: tuple[int, int, list[str]] = (-1, -1, [])
+        self._ready_listed: tuple[int, int, list[str]] = (-1, -1, [])  # the same for the due messages
         self._next_process = workload.clients
         self._busy = 0  # client slots waiting for an answer
         self._next_request = 1
@@ -363,6 +368,7 @@ class WorldBase:
         if i == len(due) or due[i] != key:
             due.insert(i, key)
             self._timers_due_ids.insert(i, self._timer_ids.get(key) or self._timer_id(key))
+            self._due_changes += 1
 
     def _timer_undue(self, key: tuple[str, str]) -> None:
         due = self._timers_due
@@ -370,6 +376,7 @@ class WorldBase:
         if i < len(due) and due[i] == key:
             del due[i]
             del self._timers_due_ids[i]
+            self._due_changes += 1
 
     def _advance_to(self, now: int) -> None:
         """Move time to ``now``: the messages and timers whose time came are due."""

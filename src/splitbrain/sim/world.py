@@ -251,13 +251,17 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         if network.in_flight:
             if self._reorder:
                 ready = network.due
-                if not ready:
-                    pass
-                elif not self._all_up:
-                    in_flight = network.in_flight
-                    ready = [mid for mid in ready if in_flight[mid].dst in receptive]
-                else:
-                    ready = ready[:]
+                if ready:
+                    # as for the due timers below: the last step's list while it still holds
+                    changes, epoch, listed = self._ready_listed
+                    if changes != network.due_changes or epoch != self._epoch:
+                        if self._all_up:
+                            listed = ready[:]
+                        else:
+                            in_flight = network.in_flight
+                            listed = [mid for mid in ready if in_flight[mid].dst in receptive]
+                        self._ready_listed = (network.due_changes, self._epoch, listed)
+                    ready = listed
                 pending = network._pending
                 if pending:
                     at, _, mid = pending[0]
@@ -290,12 +294,17 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 runs.append(("deliver:", ready, self._w_deliver))
         if self._timers:
             due_ids = self._timers_due_ids
-            if not due_ids:
-                pass
-            elif not self._all_up:
-                due_ids = [i for k, i in zip(self._timers_due, due_ids, strict=True) if k[0] in receptive]
-            else:
-                due_ids = due_ids[:]
+            if due_ids:
+                # the list of the last step, unless the due timers or the nodes up changed since (it is
+                # never changed in place: an Enabled of an earlier step keeps its own)
+                changes, epoch, listed = self._due_listed
+                if changes != self._due_changes or epoch != self._epoch:
+                    if self._all_up:
+                        listed = due_ids[:]
+                    else:
+                        listed = [i for k, i in zip(self._timers_due, due_ids, strict=True) if k[0] in receptive]
+                    self._due_listed = (self._due_changes, self._epoch, listed)
+                due_ids = listed
             if due_ids:
                 n += len(due_ids)
                 total += len(due_ids) * self._w_timer
