@@ -156,7 +156,7 @@ class WorldBase:
         self._delivered_at = -1
         self._stirred = False  # the current step ran node code, or changed which nodes are up
         self._epoch = 0  # counts changes of which nodes are up or paused
-        self._fault_cache: tuple[Any, ...] | None = None  # NemesisSteps._fault_runs's last answer
+        self._fault_cache: tuple[Any, ...] | None = None  # (epoch, faults used, cuts, *NemesisSteps._list_faults())
         # clients: a slot per client, each with its own Client object
         self.clients = [ClientSlot(i, process=i) for i in range(workload.clients)]
         self._slots = {slot.name: slot for slot in self.clients}
@@ -242,7 +242,7 @@ class WorldBase:
         source = self.source
         if type(source) is not RandomSource or "draw" in vars(source):
             return None
-        bits = cast(RandomSource, source)._bits
+        bits = source._bits
         world = self
 
         def draw(lo: int, hi: int) -> int:

@@ -56,10 +56,6 @@ __all__ = [
 
 _ONE = ("",)  # the ids of a run holding one key (its prefix)
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # a step's parameters when nothing recorded them
-
-
-def _no_params() -> Mapping[str, Any]:
-    return _NO_PARAMS
 _new = object.__new__
 
 
@@ -128,7 +124,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 self.start()
                 steps = 0
                 choose, execute, enabled, limit = self.source.choose, self._execute, self.enabled, self.max_steps
-                params, aiming = (self._params if self._recorded is not None else _no_params), self._aiming
+                params, aiming = (self._params if self._recorded is not None else None), self._aiming
                 alone = type(self.source) is RandomSource
                 pick = self._random_pick
                 while self.violation is None and steps < limit:
@@ -142,7 +138,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                     key = pick(events) if alone else choose(events, "run") if events._n else None
                     if key is None:
                         break
-                    execute(key, params())
+                    execute(key, _NO_PARAMS if params is None else params())
                     steps += 1
                 if self.violation is None:
                     self.quiesce()
@@ -347,7 +343,18 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 n += 1
                 total += self._stall_run[2]
         if not quiescing and (self._fault_check or network.cuts):
-            more, weight = self._fault_runs(runs)
+            # the faults: the message faults' runs, then NemesisSteps._list_faults's, kept while they hold
+            cached, cuts = self._fault_cache, network.cuts
+            if cached is None or cached[0] != self._epoch or cached[1] != self.faults_used or cached[2] is not cuts:
+                cached = self._fault_cache = (self._epoch, self.faults_used, cuts, *self._list_faults())
+            _, _, _, fresh, rest, more, weight = cached
+            if fresh:
+                count = len(network.between_nodes)
+                if count and self._message_runs:
+                    runs += self._message_runs
+                    more += count * len(self._message_runs)
+                    weight += count * self._message_weight
+            runs += rest
             n += more
             total += weight
         out = _new(Enabled)
