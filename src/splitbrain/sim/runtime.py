@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _ABSENT: Any = object()
+_new = object.__new__
 _NEVER = 1 << 62  # later than any deadline
 
 #: the node faults, in the canonical order the world lists them (``power-loss`` came last)
@@ -325,7 +326,10 @@ class WorldBase:
         if target is _ABSENT:
             raise UsageError(f"{src} sends to unknown node {dst!r} (nodes: {', '.join(self.node_ids)})")
         vclocks = self._vclocks
-        vc = vclocks[src] = vclocks[src].tick(src)
+        counts = vclocks[src]._counts.copy()  # VectorClock.tick, inline
+        counts[src] = counts.get(src, 0) + 1
+        vc = vclocks[src] = _new(VectorClock)
+        vc._counts = counts
         lo, hi = self._delay
         message, in_flight = self.network.post(
             src, dst, msg, self.time, lo if hi <= lo else self._draw(lo, hi), vc, False, target is not None,

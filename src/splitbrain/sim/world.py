@@ -459,7 +459,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         vc = self._vclocks[dst] = self._vclocks[dst].receive(m.vclock, dst)
         # what Delivery needs, flat: strings and the clocks' count dicts, which the garbage collector does
         # not track (a long run keeps every entry; tracked ones would make each full collection slower)
-        self._delivery_log += (arg, m.src, dst, m.vclock._counts, vc._counts)
+        self._delivery_log.extend((arg, m.src, dst, m.vclock._counts, vc._counts))
         if not m.client:
             node = self._nodes[dst]
             self._stirred = True
