@@ -78,6 +78,7 @@ class NemesisSteps(WorldBase):
         copy_msg = self.network.duplicate(m.id, now=self.time, delay=self._draw(*self.workload.delay))
         self._rec.update(msg=m.id, src=m.src, dst=m.dst)
         self._sent.append(copy_msg)
+        self._sent_ids.append(copy_msg.id)
         self.faults_used += 1
 
     def _do_delay(self, arg: str, params: Mapping[str, Any]) -> None:

@@ -152,6 +152,7 @@ class WorldBase:
         self._rec: dict[str, Any] = {}
         self._draws: list[int] = []
         self._sent: list[Message] = []
+        self._sent_ids: list[str] = []  # their ids: the step's ``sent`` (a new list for each step that sends)
         self._lost: list[str] = []
         self._delivered: Message | None = None  # the last message delivered, at step _delivered_at
         self._delivered_at = -1
@@ -297,6 +298,7 @@ class WorldBase:
             src, dst, payload, now=self.time, delay=delay, vclock=vc, client=client, reachable=reachable,
         )
         self._sent.append(msg)
+        self._sent_ids.append(msg.id)
         if not in_flight:
             self._lost.append(msg.id)
             if client and not reachable and isinstance(payload, Request):
@@ -310,6 +312,7 @@ class WorldBase:
             delay=self._draw(*self._delay), vclock=VectorClock(), client=True,
         )
         self._sent.append(msg)
+        self._sent_ids.append(msg.id)
 
     # -- the runtime the nodes call (splitbrain.sim.node.Runtime) --------------------------------------
     def _live(self, node: Node) -> bool:
@@ -335,6 +338,7 @@ class WorldBase:
             src, dst, msg, self.time, lo if hi <= lo else self._draw(lo, hi), vc, False, target is not None,
         )
         self._sent.append(message)
+        self._sent_ids.append(message.id)
         if not in_flight:
             self._lost.append(message.id)
 

@@ -397,33 +397,35 @@ class World(ClientSteps, NemesisSteps, AimSteps):
 
     def _execute(self, key: str, params: Mapping[str, Any]) -> Step:
         kind, _, arg = key.partition(":")
-        rec: dict[str, Any] = {}
+        steps = self.steps
+        # the Step's fields: its number, time and kind now, what the handler records, then sends and losses
+        rec: dict[str, Any] = {"step": len(steps), "t": self.time, "kind": kind}
         self._rec = rec
         # the step's draws, sends and losses: the lists of the last step are reused when it left them empty
-        # (a Step keeps its draws and losses; sends become a list of ids, so that list is cleared instead)
-        draws, sent, lost = self._draws, self._sent, self._lost
+        # (a Step keeps its draws, the ids of what it sent and its losses; the messages sent are cleared)
+        draws, sent, sent_ids, lost = self._draws, self._sent, self._sent_ids, self._lost
         if draws:
             draws = self._draws = []
         if sent:
             sent.clear()
+        if sent_ids:
+            sent_ids = self._sent_ids = []
         if lost:
             lost = self._lost = []
         self._stirred = False
-        t = self.time
         self._handlers[kind](arg, params)
         if params and "aim" in params:
             rec["aim"] = params["aim"]
         auditor = self._auditor
         if auditor is not None and auditor.escaped is not None:
             raise auditor.escaped  # the code under test caught the auditor's error and carried on
-        if sent:
-            rec["sent"] = [m.id for m in sent]
+        if sent_ids:
+            rec["sent"] = sent_ids
         if lost:
             rec["lost"] = lost
         if draws:
             rec["draws"] = draws
-        steps = self.steps
-        step = Step(step=len(steps), t=t, kind=kind, **rec)
+        step = Step(**rec)
         steps.append(step)
         if self._told is not None:
             self._told(step)
