@@ -346,7 +346,8 @@ class WorldBase:
         if self._nodes.get(node.id) is node:
             if delay < 0:
                 raise UsageError(f"{node.id}: timer {name!r} delay must be >= 0, got {delay}")
-            self._timer_set((node.id, name), self.time + self._clocks[node.id].to_virtual(delay))
+            clock = self._clocks[node.id]  # a clock without drift counts virtual ticks: to_virtual is the identity
+            self._timer_set((node.id, name), self.time + (clock.to_virtual(delay) if clock.drift_ppm else delay))
 
     def cancel_timer(self, node: Node, name: str) -> None:
         if self._live(node) and (node.id, name) in self._timers:
