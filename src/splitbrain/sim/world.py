@@ -200,7 +200,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         settled_at: int | None = None  # the time settling ends, once every client is done
         choose, enabled, limit = self.source.choose, self.enabled, self.max_quiesce_steps
         alone, pick = type(self.source) is RandomSource, self._random_pick
-        params_of = self._params if self._recorded is not None else dict
+        recorded = self._recorded is not None
         while self.violation is None and steps < limit:
             if not self._busy:  # every client's operation has completed
                 if settled_at is None:
@@ -211,11 +211,13 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             key = pick(events) if alone else choose(events, "quiesce") if events._n else None
             if key is None:
                 break
-            params = params_of()
-            if settled_at is not None:
-                # settling runs deadline by deadline: a time jump recorded in an edited trace (a shrink
-                # that removed the steps in between) must not skip the settling the final reads rely on
-                params.pop("to", None)
+            params: Mapping[str, Any] = _NO_PARAMS
+            if recorded:
+                params = self._params()
+                if settled_at is not None:
+                    # settling runs deadline by deadline: a time jump recorded in an edited trace (a shrink
+                    # that removed the steps in between) must not skip the settling the final reads rely on
+                    params.pop("to", None)
             self._execute(key, params)
             steps += 1
         if self.violation is None:
