@@ -4,6 +4,7 @@ layering rule, and the documentation example (it must run)."""
 from __future__ import annotations
 
 import ast
+import gc
 import re
 from pathlib import Path
 
@@ -48,6 +49,35 @@ def test_unknown_names_are_explained() -> None:
         FaultConfig.coerce(["partition", "flood"])
     with pytest.raises(UsageError, match="either seed or source"):
         World(load_workload("primary-backup"), seed=1, source=sim.RandomSource(1))
+
+
+class _Probe(sim.Node):
+    seen: list[bool] = []
+
+    def on_start(self) -> None:
+        _Probe.seen.append(gc.isenabled())
+
+
+class _ProbeWorkload(sim.Workload):
+    name = "probe"
+    model = "register"
+    variants = {"correct": _Probe}
+    node_count = 1
+    clients = 0
+    faults = sim.NO_FAULTS
+
+
+def test_run_pauses_the_cyclic_collector_and_puts_it_back() -> None:
+    _Probe.seen.clear()
+    assert gc.isenabled()
+    World(_ProbeWorkload(), seed=0, max_steps=5).run()
+    assert _Probe.seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        World(_ProbeWorkload(), seed=0, max_steps=5).run()
+        assert not gc.isenabled()  # a caller who turned it off keeps it off
+    finally:
+        gc.enable()
 
 
 def test_step_refuses_an_event_that_is_not_enabled() -> None:

@@ -194,11 +194,14 @@ class History:
         }
 
 
+_NAMES_AND_INTS = (str, int)  # isinstance's tuple, built once (``str | int`` in the call builds a union each time)
+
+
 def _frozen(value: Any, depth: int = 0) -> bool:
     """Whether ``freeze(value)`` would equal ``value`` as it is: names, integers, nil and tuples of them.
     Checking costs a fraction of rebuilding, and histories of a million transactions are mostly such
     tuples (read lists of integers), so :meth:`History.from_ops` freezes only what this refuses."""
-    if value is None or isinstance(value, str | int):
+    if value is None or isinstance(value, _NAMES_AND_INTS):
         return True
     if depth > MAX_DEPTH:
         return False  # freeze says why
@@ -207,7 +210,7 @@ def _frozen(value: Any, depth: int = 0) -> bool:
     if type(value) is not tuple:
         return False
     for item in value:
-        if item is None or isinstance(item, str | int):
+        if item is None or isinstance(item, _NAMES_AND_INTS):
             continue
         if not _frozen(item, depth + 1):
             return False
@@ -216,7 +219,7 @@ def _frozen(value: Any, depth: int = 0) -> bool:
 
 def _check_fields(op: Op, source: str | None, line: int) -> None:
     """The fields every reader and the Python API must give an op a usable type."""
-    if isinstance(op.process, bool) or not isinstance(op.process, int | str):
+    if isinstance(op.process, bool) or not isinstance(op.process, _NAMES_AND_INTS):
         raise InvalidHistory(f"process must be an integer or a name, got {op.process!r}", source=source, line=line)
     if not isinstance(op.f, str):
         raise InvalidHistory(f"f (the function) must be a name, got {op.f!r}", source=source, line=line)

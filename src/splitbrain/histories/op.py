@@ -111,25 +111,31 @@ class TooDeep(ValueError):
     """A value nested deeper than :data:`MAX_DEPTH` levels."""
 
 
+# isinstance's class tuples, built once (an ``A | B`` written in the call builds a union on every call)
+_ATOMIC = (str, int, type(None))
+_SEQUENCES = (list, tuple)
+_SETS = (set, frozenset)
+
+
 def freeze(value: Any, _depth: int = 0) -> Any:
     """Normalise a decoded value so that every format yields equal, hashable values: sequences become
     tuples, maps :class:`FrozenMap`, sets frozensets, and every NaN the one :data:`NAN`.
 
     Raises :class:`TooDeep` past :data:`MAX_DEPTH` levels of nesting.
     """
-    if isinstance(value, str | int | None.__class__):
+    if isinstance(value, _ATOMIC):
         return value
     if _depth > MAX_DEPTH:
         raise TooDeep(f"a value is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, float):
         return NAN if value != value else value
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return tuple(freeze(v, _depth + 1) for v in value)
     if isinstance(value, FrozenMap):
         return value
     if isinstance(value, dict):
         return FrozenMap((freeze(k, _depth + 1), freeze(v, _depth + 1)) for k, v in value.items())
-    if isinstance(value, set | frozenset):
+    if isinstance(value, _SETS):
         return frozenset(freeze(v, _depth + 1) for v in value)
     return value
 

@@ -159,7 +159,8 @@ class ClientSlot:
 
 
 class Recorder:
-    """Collects history events; every client event carries the time, node and vector clock."""
+    """Collects history events; every client event carries the time, node and vector clock, and its index
+    (its position, which :meth:`History.from_ops` would otherwise set on a copy of each)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -169,7 +170,7 @@ class Recorder:
         self.ops.append(
             Op(
                 process=request.process, type="invoke", f=request.f, value=request.value, key=request.key,
-                time=time, node=node, vclock=vclock.to_dict(),
+                time=time, node=node, vclock=vclock.to_dict(), index=len(self.ops),
             )
         )
 
@@ -180,7 +181,7 @@ class Recorder:
         self.ops.append(
             Op(
                 process=request.process, type=type, f=request.f, value=value, key=request.key, time=time,
-                node=node, vclock=vclock.to_dict(), error=error,
+                node=node, vclock=vclock.to_dict(), error=error, index=len(self.ops),
             )
         )
 
@@ -190,16 +191,19 @@ class Recorder:
     ) -> None:
         """An operation that happened at once at ``node`` (a node's own event, a final read): an invoke
         carrying ``value`` and its ``ok`` completion carrying ``result``, both with the same clock."""
+        n = len(self.ops)
         self.ops.append(
-            Op(process=process, type="invoke", f=f, value=value, key=key, time=time, node=node, vclock=vclock)
+            Op(process=process, type="invoke", f=f, value=value, key=key, time=time, node=node, vclock=vclock,
+               index=n)
         )
         self.ops.append(
-            Op(process=process, type="ok", f=f, value=result, key=key, time=time, node=node, vclock=vclock)
+            Op(process=process, type="ok", f=f, value=result, key=key, time=time, node=node, vclock=vclock,
+               index=n + 1)
         )
 
     def nemesis(self, f: str, value: Any, *, time: int) -> None:
         """A fault, kept in the history for reports (the checkers skip nemesis events)."""
-        self.ops.append(Op(process=NEMESIS, type="info", f=f, value=value, time=time))
+        self.ops.append(Op(process=NEMESIS, type="info", f=f, value=value, time=time, index=len(self.ops)))
 
     def history(self) -> History:
         return History.from_ops(self.ops, source=self.source)

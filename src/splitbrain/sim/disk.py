@@ -30,6 +30,8 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
+import msgspec
+
 __all__ = [
     "DISKS",
     "Disk",
@@ -49,6 +51,14 @@ _TEARABLE = (list, str, bytes)
 def key_name(key: Any) -> str:
     """How a trace names a storage key: the string itself, else its ``repr``."""
     return key if isinstance(key, str) else repr(key)
+
+
+def _immutable_struct(value: Any, copy_of: Callable[[Any], Any]) -> bool:
+    """Whether ``value`` is a frozen msgspec struct whose every field ``copy_of`` keeps as it is (nothing
+    in it can change, so a copy may share it, as a copied tuple of numbers is the tuple itself)."""
+    if not isinstance(value, msgspec.Struct) or not value.__struct_config__.frozen:
+        return False
+    return all(copy_of(item) is item for item in (getattr(value, name) for name in value.__struct_fields__))
 
 
 def _freeze(value: Any, old: Any = _MISSING) -> Any:
@@ -73,6 +83,8 @@ def _freeze(value: Any, old: Any = _MISSING) -> Any:
         return {k: _freeze(v) for k, v in value.items()}
     if cls is set:
         return {_freeze(v) for v in value}
+    if _immutable_struct(value, _freeze):  # a CRDT's state, a log entry: values, never changed in place
+        return value
     return copy.deepcopy(value)
 
 
@@ -98,6 +110,8 @@ def _detach(value: Any, memo: dict[int, Any]) -> Any:
         items = [_detach(v, memo) for v in value]
         out = value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
         memo[id(value)] = out
+    elif _immutable_struct(value, lambda item: _detach(item, memo)):
+        memo[id(value)] = out = value
     else:
         return copy.deepcopy(value, memo)
     return out

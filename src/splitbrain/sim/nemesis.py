@@ -34,30 +34,14 @@ _NEED_ROOM = frozenset({"crash", "pause", "power-loss"})  # faults that take a n
 class NemesisSteps(WorldBase):
     """The fault choices and the handlers of fault steps."""
 
-    def _fault_runs(self, runs: list[tuple[str, Sequence[str], int]]) -> tuple[int, int]:
-        """Append the faults that may run now to ``runs`` (see :class:`~splitbrain.sim.scheduler.Enabled`),
-        in canonical order — message faults (per message in flight between nodes), partitions, heal,
-        then node faults (per node) — and return how many keys they add and their total weight.
-
-        The message faults' runs hold a live view of the messages, so only their count varies from step
-        to step; the rest changes only with the faults used, the cut links and which nodes are up, and
-        is kept from the last step for as long as those stay the same."""
-        key = (self._epoch, self.faults_used, self.network.cuts)
-        cached = self._fault_cache
-        if cached is None or cached[0] != key:
-            cached = self._fault_cache = (key, *self._list_faults())
-        _, fresh, rest, n, total = cached
-        if fresh:
-            count = len(self.network.between_nodes)
-            if count and self._message_runs:
-                runs += self._message_runs
-                n += count * len(self._message_runs)
-                total += count * self._message_weight
-        runs += rest
-        return n, total
-
     def _list_faults(self) -> tuple[bool, list[tuple[str, Sequence[str], int]], int, int]:
-        """Whether the budget lasts, and the runs of every fault but the message faults."""
+        """Whether the budget lasts, and the runs of every fault but the message faults, in canonical order
+        — partitions, heal, then node faults (per node) — with how many keys they hold and their weight.
+
+        World.enabled lists the message faults (per message in flight between nodes) before these: their
+        runs hold a live view of the messages, so only their count varies from step to step; these change
+        only with the faults used, the cut links and which nodes are up, and the world keeps them for as
+        long as those stay the same (``_fault_cache``)."""
         runs: list[tuple[str, Sequence[str], int]] = []
         budget = self.faults.budget
         n = total = 0
@@ -94,6 +78,7 @@ class NemesisSteps(WorldBase):
         copy_msg = self.network.duplicate(m.id, now=self.time, delay=self._draw(*self.workload.delay))
         self._rec.update(msg=m.id, src=m.src, dst=m.dst)
         self._sent.append(copy_msg)
+        self._sent_ids.append(copy_msg.id)
         self.faults_used += 1
 
     def _do_delay(self, arg: str, params: Mapping[str, Any]) -> None:

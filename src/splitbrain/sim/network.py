@@ -118,12 +118,15 @@ class Network:
         self.node_messages = NodeMessages(self.between_nodes)
         self.cuts: frozenset[tuple[str, str]] = frozenset()
         self.now = 0
-        self._link_counts: dict[tuple[str, str], int] = {}
-        self._prefixes: dict[tuple[str, str], tuple[str, tuple[str, str]]] = {}
+        #: per link (src, dst): [the names' prefix "src>dst#", the link tuple shared by its messages, messages
+        #: named so far]
+        self._links: dict[tuple[str, str], list[Any]] = {}
         self._seq = 0
         # the due messages, in creation order: their seqs (sorted) and, alongside, their ids
         self._due_seqs: list[int] = []
         self.due: list[str] = []
+        #: counts the changes of ``due`` (a reader that copied it knows whether its copy still holds)
+        self.due_changes = 0
         # the others: (deliver_at, seq, id), a heap; an entry whose message is gone or moved is stale
         self._pending: list[tuple[int, int, str]] = []
         #: keep ``due`` and the heap (a world whose links are FIFO reads neither: it looks at link heads)
@@ -137,6 +140,7 @@ class Network:
             i = bisect_left(self._due_seqs, msg.seq)
             self._due_seqs.insert(i, msg.seq)
             self.due.insert(i, msg.id)
+            self.due_changes += 1
         else:
             heappush(self._pending, (msg.deliver_at, msg.seq, msg.id))
 
@@ -148,6 +152,7 @@ class Network:
         if i < len(seqs) and seqs[i] == msg.seq:
             del seqs[i]
             del self.due[i]
+            self.due_changes += 1
 
     def advance(self, now: int) -> None:
         """Time is ``now``: the messages whose time came are due."""
@@ -173,11 +178,17 @@ class Network:
         return None
 
     # -- messages -----------------------------------------------------------------------------------
-    def _name(self, src: str, dst: str) -> str:
+    def _link(self, src: str, dst: str) -> list[Any]:
         key = (src, dst)
-        n = self._link_counts.get(key, 0) + 1
-        self._link_counts[key] = n
-        return f"{src}>{dst}#{n}"
+        found = self._links.get(key)
+        if found is None:
+            found = self._links[key] = [f"{src}>{dst}#", key, 0]
+        return found
+
+    def _name(self, src: str, dst: str) -> str:
+        link = self._link(src, dst)
+        link[2] += 1
+        return link[0] + str(link[2])
 
     def send(
         self, src: str, dst: str, payload: Any, *, now: int, delay: int, vclock: VectorClock,
@@ -191,14 +202,10 @@ class Network:
         reachable: bool,
     ) -> tuple[Message, bool]:
         """:meth:`send` with positional arguments (the simulator's hot path)."""
-        key = (src, dst)
-        n = self._link_counts.get(key, 0) + 1
-        self._link_counts[key] = n
-        found = self._prefixes.get(key)
-        if found is None:
-            found = self._prefixes[key] = (f"{src}>{dst}#", key)
-        prefix, link = found
-        name = prefix + str(n)
+        found = self._links.get((src, dst)) or self._link(src, dst)
+        n = found[2] = found[2] + 1
+        name = found[0] + str(n)
+        link = found[1]
         seq = self._seq = self._seq + 1
         msg = Message(name, src, dst, payload, now, now + delay, vclock, client, None, link, seq)
         if not reachable or (not client and self.cuts and link in self.cuts):

@@ -107,6 +107,7 @@ class Node:
     nodes: tuple[str, ...]
     storage: dict[str, Any]
     _rt: Runtime
+    _peers_of: tuple[tuple[str, ...], str, tuple[str, ...]]  # (nodes, id, peers), see peers
 
     @classmethod
     def _create(cls, node_id: str, nodes: tuple[str, ...], storage: dict[str, Any], rt: Runtime) -> Node:
@@ -121,7 +122,16 @@ class Node:
     @property
     def peers(self) -> tuple[str, ...]:
         """Every other node id, sorted."""
-        return tuple(n for n in self.nodes if n != self.id)
+        # worked out once per incarnation (broadcasts ask for it again and again), again if id or nodes change
+        try:
+            nodes, me, peers = self._peers_of
+            if nodes is self.nodes and me is self.id:
+                return peers
+        except AttributeError:
+            pass
+        peers = tuple(n for n in self.nodes if n != self.id)
+        self._peers_of = (self.nodes, self.id, peers)
+        return peers
 
     # -- handlers ----------------------------------------------------------------------------------
     def on_start(self) -> None:

@@ -15,7 +15,7 @@ the messages in flight and little else.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 _ABSENT: Any = object()
+_new = object.__new__
+_NEVER = 1 << 62  # later than any deadline
 
 #: the node faults, in the canonical order the world lists them (``power-loss`` came last)
 NODE_FAULTS = ("crash", "restart", "pause", "resume", "skew", "power-loss")
@@ -108,19 +110,28 @@ class WorldBase:
         self._timers_due_ids: list[str] = []
         self._timer_heap: list[tuple[int, tuple[str, str]]] = []
         self._timer_ids: dict[tuple[str, str], str] = {}  # (node, name) -> "node:name"
+        # what World.enabled lists of the due timers (those of receptive nodes), kept until the due timers
+        # or the nodes that are up change: (changes of the due list, epoch) it was made at, and the list
+        self._due_changes = 0
+        self._due_listed: tuple[int, int, list[str]] = (-1, -1, [])
+        self._ready_listed: tuple[int, int, list[str]] = (-1, -1, [])  # the same for the due messages
         self._next_process = workload.clients
         self._busy = 0  # client slots waiting for an answer
         self._next_request = 1
         seed_note = f" seed {self.source.seed}" if self.source.seed is not None else ""
         self.recorder = Recorder(f"{workload.name}/{variant}{seed_note}")
         self.steps: list[Step] = []
-        self._delivery_log: list[tuple[Message, VectorClock]] = []
+        #: msg, src, dst, the sender's counts, the receiver's counts, then the next delivery's (a flat list:
+        #: see World._do_deliver)
+        self._delivery_log: list[Any] = []
         self._deliveries: list[Delivery] = []
         self.violation: Violation | None = None
         self.faults_used = 0
         self._w = {kind: self.faults.weight(kind) for kind in DEFAULT_WEIGHTS}
         minority = (len(self.node_ids) - 1) // 2
         self._max_down = minority if self.faults.max_down is None else self.faults.max_down
+        #: a choice recorded in the step's ``draws`` (message delays, ``Node.randint``)
+        self._draw: Callable[[int, int], int] = self._random_draw() or self._draw_recorded
         self._rand = Rand(self._draw_param)
         self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
@@ -141,12 +152,13 @@ class WorldBase:
         self._rec: dict[str, Any] = {}
         self._draws: list[int] = []
         self._sent: list[Message] = []
+        self._sent_ids: list[str] = []  # their ids: the step's ``sent`` (a new list for each step that sends)
         self._lost: list[str] = []
         self._delivered: Message | None = None  # the last message delivered, at step _delivered_at
         self._delivered_at = -1
         self._stirred = False  # the current step ran node code, or changed which nodes are up
         self._epoch = 0  # counts changes of which nodes are up or paused
-        self._fault_cache: tuple[Any, ...] | None = None  # NemesisSteps._fault_runs's last answer
+        self._fault_cache: tuple[Any, ...] | None = None  # (epoch, faults used, cuts, *NemesisSteps._list_faults())
         # clients: a slot per client, each with its own Client object
         self.clients = [ClientSlot(i, process=i) for i in range(workload.clients)]
         self._slots = {slot.name: slot for slot in self.clients}
@@ -161,6 +173,9 @@ class WorldBase:
         #: per slot: (when, the run it then enables, idle?) — its timeout while it waits, else its next
         #: invocation; World.enabled reads it, the client steps keep it (ClientSteps._slot_changed)
         self._client_times = [(0, invoke, True) for _, _, invoke in self._client_runs]
+        #: the earliest time in it, and the earliest of a waiting slot (what the quiesce phase looks at)
+        self._client_soonest = 0 if self.clients else _NEVER
+        self._client_soonest_busy = _NEVER
         self._advance_run = ("advance", ("",), self._w["advance"])
         self._stall_run = ("advance", ("",), self._w["stall"])
         self._w_deliver, self._w_timer = self._w["deliver"], self._w["timer"]
@@ -213,13 +228,38 @@ class WorldBase:
     def _receptive_now(self, name: str) -> bool:
         return name in self._receptive
 
-    def _draw(self, lo: int, hi: int) -> int:
-        """A choice recorded in the step's ``draws`` (message delays, ``Node.randint``)."""
+    def _draw_recorded(self, lo: int, hi: int) -> int:
+        """A choice recorded in the step's ``draws`` (message delays, ``Node.randint``): what
+        :attr:`_draw` is, unless :meth:`_random_draw` stands in for it."""
         if hi <= lo:
             return lo
         value = self.source.draw(lo, hi)
         self._draws.append(value)
         return value
+
+    def _random_draw(self) -> Callable[[int, int], int] | None:
+        """:meth:`_draw_recorded` for a plain :class:`RandomSource`: the same numbers from the same
+        ``getrandbits`` calls as ``RandomSource.draw``, without two calls a draw; ``None`` for any other
+        source (a subclass or a patched ``draw`` may do otherwise)."""
+        source = self.source
+        if type(source) is not RandomSource or "draw" in vars(source):
+            return None
+        bits = source._bits
+        world = self
+
+        def draw(lo: int, hi: int) -> int:
+            if hi <= lo:
+                return lo
+            n = hi - lo + 1  # RandomSource.draw: lo + _randbelow(n)
+            k = n.bit_length()
+            r = bits(k)
+            while r >= n:
+                r = bits(k)
+            r += lo
+            world._draws.append(r)
+            return r
+
+        return draw
 
     def _draw_param(self, lo: int, hi: int) -> int:
         """A choice whose result the step records as a field (an operation, groups, a skew)."""
@@ -258,6 +298,7 @@ class WorldBase:
             src, dst, payload, now=self.time, delay=delay, vclock=vc, client=client, reachable=reachable,
         )
         self._sent.append(msg)
+        self._sent_ids.append(msg.id)
         if not in_flight:
             self._lost.append(msg.id)
             if client and not reachable and isinstance(payload, Request):
@@ -271,6 +312,7 @@ class WorldBase:
             delay=self._draw(*self._delay), vclock=VectorClock(), client=True,
         )
         self._sent.append(msg)
+        self._sent_ids.append(msg.id)
 
     # -- the runtime the nodes call (splitbrain.sim.node.Runtime) --------------------------------------
     def _live(self, node: Node) -> bool:
@@ -287,12 +329,16 @@ class WorldBase:
         if target is _ABSENT:
             raise UsageError(f"{src} sends to unknown node {dst!r} (nodes: {', '.join(self.node_ids)})")
         vclocks = self._vclocks
-        vc = vclocks[src] = vclocks[src].tick(src)
+        counts = vclocks[src]._counts.copy()  # VectorClock.tick, inline
+        counts[src] = counts.get(src, 0) + 1
+        vc = vclocks[src] = _new(VectorClock)
+        vc._counts = counts
         lo, hi = self._delay
         message, in_flight = self.network.post(
             src, dst, msg, self.time, lo if hi <= lo else self._draw(lo, hi), vc, False, target is not None,
         )
         self._sent.append(message)
+        self._sent_ids.append(message.id)
         if not in_flight:
             self._lost.append(message.id)
 
@@ -300,7 +346,8 @@ class WorldBase:
         if self._nodes.get(node.id) is node:
             if delay < 0:
                 raise UsageError(f"{node.id}: timer {name!r} delay must be >= 0, got {delay}")
-            self._timer_set((node.id, name), self.time + self._clocks[node.id].to_virtual(delay))
+            clock = self._clocks[node.id]  # a clock without drift counts virtual ticks: to_virtual is the identity
+            self._timer_set((node.id, name), self.time + (clock.to_virtual(delay) if clock.drift_ppm else delay))
 
     def cancel_timer(self, node: Node, name: str) -> None:
         if self._live(node) and (node.id, name) in self._timers:
@@ -330,6 +377,7 @@ class WorldBase:
         if i == len(due) or due[i] != key:
             due.insert(i, key)
             self._timers_due_ids.insert(i, self._timer_ids.get(key) or self._timer_id(key))
+            self._due_changes += 1
 
     def _timer_undue(self, key: tuple[str, str]) -> None:
         due = self._timers_due
@@ -337,6 +385,7 @@ class WorldBase:
         if i < len(due) and due[i] == key:
             del due[i]
             del self._timers_due_ids[i]
+            self._due_changes += 1
 
     def _advance_to(self, now: int) -> None:
         """Move time to ``now``: the messages and timers whose time came are due."""
@@ -418,8 +467,10 @@ class WorldBase:
         """Every delivered message so far, in order, with the sender's and the receiver's clocks (built
         on first use: most runs never ask)."""
         done, log = self._deliveries, self._delivery_log
-        for m, vc in log[len(done):]:
-            done.append(Delivery(m.id, m.src, m.dst, m.vclock, vc))
+        of = VectorClock._of
+        for i in range(5 * len(done), len(log), 5):
+            msg, src, dst, sent, received = log[i:i + 5]
+            done.append(Delivery(msg, src, dst, of(sent), of(received)))
         return done
 
     def node(self, node_id: str) -> Node | None:

@@ -17,7 +17,7 @@ from splitbrain.errors import UsageError
 from splitbrain.histories import freeze
 from splitbrain.sim.client import MAX_REDIRECTS, ClientOp, ClientSlot, Reply
 from splitbrain.sim.node import Request
-from splitbrain.sim.runtime import WorldBase
+from splitbrain.sim.runtime import _NEVER, WorldBase
 from splitbrain.sim.vclock import VectorClock
 
 __all__ = [
@@ -31,10 +31,18 @@ class ClientSteps(WorldBase):
     def _slot_changed(self, slot: ClientSlot) -> None:
         """Note when the slot next acts (World.enabled reads it): its timeout, or its next invocation."""
         _, timeout_run, invoke_run = self._client_runs[slot.index]
+        times = self._client_times
         if slot.waiting is not None:
-            self._client_times[slot.index] = (slot.deadline, timeout_run, False)
+            times[slot.index] = (slot.deadline, timeout_run, False)
         else:
-            self._client_times[slot.index] = (slot.next_at, invoke_run, True)
+            times[slot.index] = (slot.next_at, invoke_run, True)
+        soonest = busy = _NEVER
+        for at, _, idle in times:
+            if at < soonest:
+                soonest = at
+            if not idle and at < busy:
+                busy = at
+        self._client_soonest, self._client_soonest_busy = soonest, busy
 
     def _do_invoke(self, arg: str, params: Mapping[str, Any]) -> None:
         slot = self.clients[int(arg)]

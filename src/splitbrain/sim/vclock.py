@@ -98,7 +98,11 @@ class VectorClock:
 
     def to_dict(self) -> dict[str, int]:
         """The non-zero entries, sorted by name (the form stamped on `Op.vclock`)."""
-        return {name: self._counts[name] for name in sorted(self._counts)}
+        counts = self._counts
+        out = {}
+        for name in sorted(counts):  # sorting the names, not (name, count) pairs: the fastest way measured
+            out[name] = counts[name]
+        return out
 
     @classmethod
     def from_dict(cls, counts: Mapping[str, int]) -> VectorClock:

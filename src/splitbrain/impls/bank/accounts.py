@@ -142,9 +142,12 @@ def outcomes(world: World) -> Outcomes:
     if audit is None:
         audit = world.__dict__["_bank_outcomes"] = Outcomes()
     step = len(world.steps) - 1
+    seen = audit.seen
     for node in world.live_nodes():
         journal: list[tuple[str, str]] = getattr(node, "journal", [])
-        start = audit.seen.get(node, 0)
+        start = seen.get(node, 0)
+        if start == len(journal):  # nothing new (the common case: checked after every step)
+            continue
         for tid, event in journal[start:]:
             events = audit.events.setdefault(tid, {})
             events.setdefault(event, (node.id, step))

@@ -384,6 +384,26 @@ def money_conserved(world: World) -> str | None:
     """The committed state holds TOTAL: every shard's balances, plus — for a transaction that is
     committed but not yet applied at a shard — the change its prepare record will make there."""
     audit = outcomes(world)
+    # checked after most steps, and almost always holding: the total alone first, each balance string parsed
+    # once per world; the full account (below) only to describe a violation
+    memo: Any = world.__dict__.get("_bank_money")
+    if memo is None:
+        memo = world.__dict__["_bank_money"] = (shards(world.node_ids), {})
+    held, parsed = memo
+    total = 0
+    for shard in held:
+        s = world.storage(shard)
+        for written in s.get("balances", {}).values():
+            amount = parsed.get(written)
+            if amount is None:
+                amount = parsed[written] = balance_of(written)
+            total += amount
+        for tid, record in s.get("prepared", {}).items():
+            if record["read_only"] or not audit.has(tid, "commit"):
+                continue
+            total += sum(balance_of(new) - balance_of(old) for old, new in record["changes"].values())
+    if total == TOTAL:
+        return None
     balances: dict[str, int] = {}
     pending: list[str] = []
     total = 0

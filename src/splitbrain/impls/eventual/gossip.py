@@ -118,9 +118,13 @@ def merge_siblings(a: Iterable[Version], b: Iterable[Version], *, by_clock: bool
     # each context as a dict (a version vector names each node once), so that `covers` is one lookup
     seen = {d: dict(u.clock if by_clock else u.context) for d, u in union.items()}
     kept = []
+    contexts = seen.items()
     for dot in sorted(union):
         node, n = dot
-        if not any(node in ctx and ctx[node] >= n for d, ctx in seen.items() if d != dot):
+        for d, ctx in contexts:  # another version whose context covers this dot replaces it
+            if d != dot and node in ctx and ctx[node] >= n:
+                break
+        else:
             kept.append(union[dot])
     return tuple(kept)
 

@@ -48,7 +48,8 @@ def _raft_nodes(world: World, record: Audit) -> list[Any]:
 
 
 def _logs(world: World) -> list[list[Entry]]:
-    return [world.storage(n).get("log") or [] for n in world.node_ids]
+    storage = world.storage
+    return [storage(n).get("log") or [] for n in world.node_ids]
 
 
 @invariant(state_only=True)
@@ -98,8 +99,10 @@ def leader_completeness(world: World) -> str | None:
     nodes = _raft_nodes(world, record)
     for node in nodes:
         log = node.log
-        for index in range(len(committed) + 1, min(node.commit, len(log)) + 1):
-            committed.append((log[index - 1], node.term))
+        top = min(node.commit, len(log))
+        if top > len(committed):  # this node has seen entries committed that no node showed before
+            for index in range(len(committed) + 1, top + 1):
+                committed.append((log[index - 1], node.term))
     for node in nodes:
         if node.role != "leader":
             continue
@@ -127,6 +130,8 @@ def state_machine_safety(world: World) -> str | None:
     for node in _raft_nodes(world, record):
         mine = node.applied
         start = seen.get(node, 0)
+        if start == len(mine):  # nothing applied since the last look
+            continue
         for index in range(start, len(mine)):
             if index < len(applied):
                 command, first = applied[index]

@@ -121,7 +121,7 @@ class LimiterNode(Node):
     def on_message(self, src: str, msg: Any) -> None:
         if self.id == STORE:
             self._store(src, msg)
-        elif isinstance(msg, State | Written):
+        elif isinstance(msg, (State, Written)):  # a tuple: `State | Written` here would build a union per message
             entry = self.pending.get(msg.request)
             if entry is None or entry[1] != msg.attempt:
                 return  # a duplicate, or the answer to an attempt already abandoned
