@@ -3,9 +3,9 @@ own faults and run length, nothing tuned per variant) finds both Paxos bug varia
 and shrinks them to a trace a person can follow.
 
 Budgets are schedule counts of a campaign from seed 1, stated from what campaign seeds 1-3 needed:
-forget-promise (a crash between a promise and an accept) 532/1,791/893 (seeds 4-8: >1,000, 796, 73, 884,
-41), ignore-accepted 1/1/2, adopt-latest (two ballots' values each accepted somewhere, then a third
-proposer hearing of both) 11/312/456. The forget-promise failure seed 1 finds is a long one (174 steps over
+forget-promise (a crash between a promise and an accept) 532/97/more than 1,000 (seeds 4-8: 274, 783,
+339, >1,000, 41), ignore-accepted 1/1/2, adopt-latest (two ballots' values each accepted somewhere, then a
+third proposer hearing of both) 11/312/57. The forget-promise failure seed 1 finds is a long one (174 steps over
 several slots) whose 1-minimal trace still has 124 steps; its shrink bounds say so. The default
 run shrinks with a few hundred replays; the slow run shrinks each to a 1-minimal trace and holds it to the
 variant's stated step bound.

@@ -4,7 +4,7 @@ stated budget of schedules, and the failure shrinks to a trace a person can foll
 
 Budgets are schedule counts of a campaign from seed 1 (deterministic), stated from the schedules the
 default search needed on campaign seeds 1-3 (``first_default_failure``): unpersisted-vote 119/87/22,
-stale-read 4/4/2, truncate-on-append 31/49/3, unsynced-vote 167/37/138, no-step-down 1/119/35,
+stale-read 4/4/2, truncate-on-append 31/49/3, unsynced-vote 167/37/73, no-step-down 1/119/35,
 truncate-off-by-one 1/9/1, vote-by-length 4/66/40, and commit-old-term, Raft's Figure 8, 28/114/29 (it
 needed 528, 1,520 and 1,162 before the portfolio's moving-cut arm; ``docs/explanation/search.md``). Shrink
 bounds are shrunk trace lengths in steps (start and quiesce included) for a stated number of shrink

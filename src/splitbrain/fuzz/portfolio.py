@@ -301,7 +301,9 @@ class Bandit:
     def reward(self, arm: str, reward: float, schedules: int = 1, states: int = 0) -> None:
         self.pulls[arm] += schedules
         self.found[arm] += states
-        self.value[arm] += ALPHA * (reward - self.value[arm])
+        # as if each of the pick's schedules were rewarded in turn: an arm that runs several schedules
+        # a pick (Hypothesis's slices) must not keep a stale value several times as long as the others
+        self.value[arm] += (1 - (1 - ALPHA) ** schedules) * (reward - self.value[arm])
 
 
 class _Portfolio:
