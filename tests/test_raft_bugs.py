@@ -73,7 +73,6 @@ def test_the_default_search_finds_the_bug_within_budget(variant: str) -> None:
     first_failure(variant)
 
 
-
 def test_every_bug_variant_is_searched() -> None:
     assert set(FIND) == set(WORKLOAD.bug_variants) == set(MINIMAL)
 

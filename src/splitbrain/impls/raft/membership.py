@@ -165,18 +165,12 @@ class MembershipNode(RaftNode):
             self._become_follower(self.term)  # removed, and the removal is committed: step down
             self.leader = None
 
-    def _serve_reads(self) -> None:
+    def _read_confirmed(self) -> int:
+        """As in Raft, counting the current configuration's members only (this leader, if a member)."""
         members = self.members
         need = self.majority - (1 if self.id in members else 0)
         acks = sorted((self.acked.get(p, 0) for p in members if p != self.id), reverse=True)
-        confirmed = (1 << 62) if need <= 0 else (acks[need - 1] if len(acks) >= need else 0)
-        keep = []
-        for seq, index, req in self.reads:
-            if seq <= confirmed and len(self.applied) >= index:
-                self.reply(req, self.kv.get(req.key, ""))
-            else:
-                keep.append((seq, index, req))
-        self.reads = keep
+        return (1 << 62) if need <= 0 else (acks[need - 1] if len(acks) >= need else 0)
 
     def _execute(self, command: Command) -> Any:
         if command[1] == "config":

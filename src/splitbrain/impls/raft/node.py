@@ -336,10 +336,15 @@ class RaftNode(Node):
                 self._send_append(peer)
         self._advance_commit()
 
-    def _serve_reads(self) -> None:
+    def _read_confirmed(self) -> int:
+        """The newest heartbeat sequence a majority (this leader included) has acknowledged: reads
+        registered at or before it are confirmed (ReadIndex)."""
         need = self.majority - 1
         acks = sorted(self.acked.values(), reverse=True)
-        confirmed = (1 << 62) if need == 0 else (acks[need - 1] if len(acks) >= need else 0)
+        return (1 << 62) if need == 0 else (acks[need - 1] if len(acks) >= need else 0)
+
+    def _serve_reads(self) -> None:
+        confirmed = self._read_confirmed()
         keep = []
         for seq, index, req in self.reads:
             if seq <= confirmed and len(self.applied) >= index:
