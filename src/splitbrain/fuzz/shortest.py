@@ -47,11 +47,9 @@ from splitbrain.fuzz.deviations import default_choice, eligible
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_checks, replay_trace, run_schedule
 from splitbrain.fuzz.shrink import shrink_trace
 from splitbrain.sim import ReplaySource, Trace, Workload
-from splitbrain.sim.scheduler import Choice, Phase
+from splitbrain.sim.scheduler import FRAME_KINDS, Choice, Phase
 
 __all__ = ["ShortestResult", "describe_summary", "shorter_trace"]
-
-_FRAME = frozenset({"start", "quiesce"})
 
 
 class _Extend(ReplaySource):
@@ -70,7 +68,7 @@ class _Extend(ReplaySource):
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
         if not enabled:
             return None
-        if self.cursor < len(self.trace.steps) or (len(enabled) == 1 and enabled[0][0] in _FRAME):
+        if self.cursor < len(self.trace.steps) or (len(enabled) == 1 and enabled[0][0] in FRAME_KINDS):
             return super().choose(enabled, phase)
         self._step, self._draws, self._next_draw = None, [], 0  # a new step: its draws are fresh
         free = len(self.branching)
@@ -186,7 +184,7 @@ def shorter_trace(
         return result(0, f"the trace has {before} steps, more than the {max_steps} it searches")
 
     while True:  # a search per trace kept; each is shorter than the last, so this ends
-        moves = [i for i, step in enumerate(best.steps) if step.kind not in _FRAME]
+        moves = [i for i, step in enumerate(best.steps) if step.kind not in FRAME_KINDS]
         n = len(best.steps)
         prefixes = {k: _cut(best, moves, k) for k in range(len(moves))}
         keys = {k: hashlib.blake2b(msgspec.json.encode(prefix.steps), digest_size=16).digest()

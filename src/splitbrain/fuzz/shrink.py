@@ -38,6 +38,7 @@ import msgspec
 
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_checks, replay_trace
 from splitbrain.sim import Step, Trace, Workload
+from splitbrain.sim.scheduler import FRAME_KINDS
 
 __all__ = [
     "Select",
@@ -46,9 +47,6 @@ __all__ = [
     "shrink_trace",
 ]
 
-
-#: steps that frame a run and are never removed
-_FRAME = frozenset({"start", "quiesce"})
 
 Select = Callable[[Trace], list[int]]
 """Picks the indices of the steps a pass may remove from the current trace."""
@@ -84,13 +82,13 @@ def family(step: Step) -> str | None:
         return "partition"
     if kind == "deliver":
         return f"link {step.src}>{step.dst}"
-    if kind in _FRAME or kind == "advance":
+    if kind in FRAME_KINDS or kind == "advance":
         return None
     return kind  # drop, duplicate, delay, skew
 
 
 def _removable(trace: Trace) -> list[int]:
-    return [i for i, s in enumerate(trace.steps) if s.kind not in _FRAME]
+    return [i for i, s in enumerate(trace.steps) if s.kind not in FRAME_KINDS]
 
 
 def _merge_advances(trace: Trace) -> list[int]:
@@ -175,7 +173,7 @@ class _Shrinker:
         while not self.spent:
             steps = self.current.steps
             end = next((i for i, s in enumerate(steps) if s.kind == "quiesce"), None)
-            run = [i for i in range(end or 0) if steps[i].kind not in _FRAME]
+            run = [i for i in range(end or 0) if steps[i].kind not in FRAME_KINDS]
             if lo >= len(run):
                 break
             mid = (lo + len(run)) // 2

@@ -48,7 +48,9 @@ Choice = tuple[str, int]
 
 Phase = Literal["start", "run", "quiesce"]
 
-_FRAME = frozenset({"start", "quiesce"})  # steps the world always takes, at the start and before quiescing
+#: the kinds of step the world always takes, at the start and before quiescing (never a choice, never
+#: removed by shrinking)
+FRAME_KINDS = frozenset({"start", "quiesce"})
 _new = object.__new__
 
 
@@ -334,7 +336,7 @@ class ReplaySource(ChoiceSource):
         steps = self.trace.steps
         if not enabled:
             return None
-        if len(enabled) == 1 and enabled[0][0] in _FRAME:
+        if len(enabled) == 1 and enabled[0][0] in FRAME_KINDS:
             # the start step and the quiesce marker: follow the recorded one if it is next, and never
             # consume another kind of step for them
             self._step, self._draws, self._next_draw = None, [], 0
