@@ -419,15 +419,20 @@ class _Portfolio:
             return tuple(self._aim(t) for t in times)
         fault = self._aim_fault()
         target = self._aim_target()
+        return (self._spaced_aim(fault, target, f"{fault} {target}"),)
+
+    def _spaced_aim(self, fault: str, target: str, label: str) -> Aim:
+        """``fault`` at ``target`` (``requestee``, ``replier`` or a role), fired two to four times from a
+        random start, each at least :meth:`_gap` after the one before."""
         spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
         count = self.rng.choice((2, 3, 4))
-        name = f"portfolio {fault} {target} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
+        name = f"portfolio {label} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
         if target == "requestee":
-            return (Aim(fault, _requestee, when(_took_request, "took_request") & when(spaced, "spaced"),
-                        times=count, name=name),)
+            return Aim(fault, _requestee, when(_took_request, "took_request") & when(spaced, "spaced"), times=count,
+                       name=name)
         if target == "replier":
-            return (Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=count, name=name),)
-        return (Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=count, name=name),)
+            return Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=count, name=name)
+        return Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=count, name=name)
 
     def _moving_cut(self) -> Plan:
         """Jepsen's isolated-leader nemesis, moving: no drawn faults and no drawn heals; the node that just
@@ -437,10 +442,7 @@ class _Portfolio:
         and the first comes back with a log that disagrees: the scenario of Raft's Figure 8 and of
         membership changes that outrun their commits."""
         seed = self._seed()
-        spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
-        count = self.rng.choice((2, 3, 4))
-        aim = Aim("isolate", _requestee, when(_took_request, "took_request") & when(spaced, "spaced"), times=count,
-                  name=f"portfolio moving cut x{count} from t={spaced.start} every {spaced.gap}+ ticks")
+        aim = self._spaced_aim("isolate", "requestee", "moving cut")
         return Plan("moving-cut", self.steps, seed, ((0, seed, moving_isolation(quiet_mix(self.base))),), (aim,))
 
     def _mutant(self) -> Plan:
