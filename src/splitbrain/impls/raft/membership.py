@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from splitbrain.impls.raft.messages import Append, Command, Entry, RequestVote, Vote
-from splitbrain.impls.raft.node import ELECTION_TIMEOUT, HEARTBEAT, RaftNode
+from splitbrain.impls.raft.node import ELECTION_TIMEOUT, RaftNode
 from splitbrain.sim import Node, Request
 
 #: the fewest members a change may leave: three keep the cluster available through one failure
@@ -131,19 +131,11 @@ class MembershipNode(RaftNode):
         if src in self.members or m.term > self.term:  # a non-member's vote does not count
             super()._on_vote(src, m)
 
-    def _become_leader(self) -> None:
-        """As Raft's, with a no-op of the new term appended first and sent with the first round."""
-        self.role, self.leader, self.walk = "leader", self.id, None
+    def _open_term(self) -> None:
+        """A no-op of the new term, appended first and sent with the first round; no walk carries over."""
+        self.walk = None
         self.log.append((self.term, NOOP))
         self.fsync("log")
-        self.next_index = dict.fromkeys(self.peers, len(self.log))
-        self.match_index = dict.fromkeys(self.peers, 0)
-        self.acked = {}
-        self.cancel_timer("election")
-        self._broadcast_append()
-        self.set_timer(HEARTBEAT, "heartbeat")
-        self._advance_commit()
-        self._retry_parked()
 
     def _advance_commit(self) -> None:
         members = self.members
@@ -273,4 +265,4 @@ VARIANTS: dict[str, type[Node]] = {
     "config-before-noop": ConfigBeforeNoop,
 }
 
-__all__ = ["HEARTBEAT", "MIN_MEMBERS", "RECONFIGURE", "VARIANTS", "MembershipNode", "config_of", "initial_members"]
+__all__ = ["MIN_MEMBERS", "RECONFIGURE", "VARIANTS", "MembershipNode", "config_of", "initial_members"]

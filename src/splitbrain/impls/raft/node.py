@@ -142,7 +142,8 @@ class RaftNode(Node):
 
     def _become_leader(self) -> None:
         self.role, self.leader = "leader", self.id
-        nxt = len(self.log) + 1
+        nxt = len(self.log) + 1  # the first entry this leader appends: what it sends in its first round
+        self._open_term()
         self.next_index = dict.fromkeys(self.peers, nxt)
         self.match_index = dict.fromkeys(self.peers, 0)
         self.acked = {}
@@ -150,6 +151,9 @@ class RaftNode(Node):
         self._broadcast_append()
         self.set_timer(HEARTBEAT, "heartbeat")
         self._retry_parked()
+
+    def _open_term(self) -> None:
+        """What a new leader appends before its first round (nothing here; a subclass may append a no-op)."""
 
     # -- messages ------------------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
