@@ -137,22 +137,21 @@ class MembershipNode(RaftNode):
         self.log.append((self.term, NOOP))
         self.fsync("log")
 
-    def _advance_commit(self) -> None:
-        members = self.members
-        held = [self.match_index.get(p, 0) for p in members if p != self.id]
-        if self.id in members:
+    def _held(self) -> list[int]:
+        """The current configuration's members only (this leader's own copy if it is one)."""
+        held = [self.match_index.get(p, 0) for p in self.members if p != self.id]
+        if self.id in self.members:
             held.append(len(self.log))
-        held.sort(reverse=True)
-        n = held[self.majority - 1]
-        if n > self.commit and (not self.commit_current_term_only or self.log[n - 1][0] == self.term):
-            self.commit = n
-            self._apply()
+        return held
+
+    def _advance_commit(self) -> None:
+        super()._advance_commit()
         if self.walk is not None and self.commit >= self.config_index:
             if self.role == "leader":
                 self._step_toward()
                 return
             self.walk = None  # leadership lost: the client hears nothing, and its request times out
-        if (self.removed_leader_steps_down and self.role == "leader" and self.id not in members
+        if (self.removed_leader_steps_down and self.role == "leader" and self.id not in self.members
                 and self.commit >= self.config_index):
             self._become_follower(self.term)  # removed, and the removal is committed: step down
             self.leader = None

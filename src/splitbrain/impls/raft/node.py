@@ -272,8 +272,12 @@ class RaftNode(Node):
             self._send_append(peer)
 
     # -- commitment and the state machine ---------------------------------------------------------------
+    def _held(self) -> list[int]:
+        """How much of its log each voter is known to hold, this leader's own copy included."""
+        return [len(self.log), *self.match_index.values()]
+
     def _advance_commit(self) -> None:
-        matches = sorted((len(self.log), *self.match_index.values()), reverse=True)
+        matches = sorted(self._held(), reverse=True)
         n = matches[self.majority - 1]
         if n > self.commit and (not self.commit_current_term_only or self.log[n - 1][0] == self.term):
             self.commit = n
