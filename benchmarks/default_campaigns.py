@@ -1,7 +1,8 @@
 """What a user's first campaign gets on every bug of the zoo: ``splitbrain fuzz W --variant V --time T``.
 
 For each bug variant of each registered workload, run the default campaign (the portfolio strategy, the
-workload's own faults and run length, one worker) with a time budget, for a few campaign seeds, and
+workload's own faults and run length, as many worker processes as the CLI's ``--workers auto``: one per
+usable CPU) with a time budget, for a few campaign seeds, and
 print as a Markdown table: how many seeds found the bug, the median schedules and seconds to the first
 failure, and the saved trace's length (steps, start and quiesce included) and deviations from the
 default order (:mod:`splitbrain.fuzz.deviations`), medians over the seeds that found it; then what the
@@ -27,6 +28,7 @@ import time
 
 from splitbrain import load_workload
 from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
+from splitbrain.fuzz.executors import auto_workers
 from splitbrain.sim.loading import available_workloads
 
 
@@ -39,11 +41,15 @@ def main() -> None:
     parser.add_argument("--time", type=float, default=5.0, help="time budget per campaign (seconds)")
     parser.add_argument("--seeds", default="1,2,3", help="campaign seeds, comma-separated")
     parser.add_argument("--workload", action="append", help="only these workloads (repeatable)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes per campaign (default: the CLI's --workers auto, one per usable CPU)")
     parser.add_argument("--per-seed", action="store_true", help="also what the shortest-trace search did per seed")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     names = args.workload or sorted(e.name for e in available_workloads())
-    print(f"campaigns: splitbrain fuzz W --variant V --time {args.time:g} --seed S, S in {seeds}\n")
+    workers = args.workers or auto_workers(None, CampaignSpec.shard_size)
+    print(f"campaigns: splitbrain fuzz W --variant V --time {args.time:g} --seed S, S in {seeds}; "
+          f"{workers} worker(s)\n")
     print("| workload | variant | found | schedules to find | seconds in all | steps | deviations "
           "| steps before search | search shortened | search seconds |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -62,7 +68,8 @@ def main() -> None:
             for seed in seeds:
                 with tempfile.TemporaryDirectory() as store:
                     began = time.perf_counter()
-                    report = run_campaign(CampaignSpec(name, variant, seed=seed, seconds=args.time, store=store))
+                    report = run_campaign(CampaignSpec(name, variant, seed=seed, seconds=args.time, store=store,
+                                                        workers=workers))
                     took = time.perf_counter() - began
                 if not report.failures:
                     continue

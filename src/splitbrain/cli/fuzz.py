@@ -99,6 +99,19 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
     return FaultConfig.coerce(value).kinds
 
 
+def _workers_option(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    """``--workers``: a count of at least 1, or ``auto`` (``None``: decided once the budget is known)."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        workers = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a number nor 'auto'") from None
+    if workers < 1:
+        raise click.BadParameter(f"{workers} is not a number of workers (1 or more, or 'auto')")
+    return workers
+
+
 @click.command()
 @click.argument("workload", required=False)
 @click.option("--variant", default="correct", show_default=True, help="Implementation variant (a bug name).")
@@ -106,8 +119,9 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
               help="Fuzz the correct version of every registered workload, sharing the time budget.")
 @budget_seconds("Time budget in seconds (default 30 unless --count is given).")
 @count_option("Number of schedules to run, instead of a time budget.", aliases=("--examples",))
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (or Dask workers with --executor dask-local).")
+@click.option("--workers", default="auto", show_default=True, callback=_workers_option,
+              help="Worker processes (or Dask workers with --executor dask-local): a number, or 'auto' for one "
+                   "per CPU this process may use (no more than a --count budget has shards).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Campaign seed: same seed, same schedules.")
 @click.option("--faults", default=None, help="Fault kinds, comma-separated (default: the workload's; 'none').")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
@@ -134,7 +148,7 @@ def _faults(value: str | None) -> tuple[str, ...] | None:
 @verbose_option
 def fuzz(
     workload: str | None, variant: str, all_workloads: bool, seconds: float | None, count: int | None,
-    workers: int, seed: int, faults: str | None, max_steps: int | None, store: str, keep_going: bool,
+    workers: int | None, seed: int, faults: str | None, max_steps: int | None, store: str, keep_going: bool,
     no_shrink: bool, strategy: str, depth: int, executor: str, scheduler: str | None, use_search: bool,
     settings: dict[str, Any], as_json: bool, verbose: int,
 ) -> None:
@@ -172,6 +186,10 @@ def fuzz(
         fault_setting = search_faults if faults is None else fault_setting
         max_steps = search_steps if max_steps is None else max_steps
     total = seconds if seconds is not None else (None if count is not None else 30.0)
+    if workers is None:
+        from splitbrain.fuzz.executors import auto_workers
+
+        workers = auto_workers(count, CampaignSpec.shard_size)
     each = None if total is None else total / len(names)
     specs = [CampaignSpec(
         workload=target, variant=variant, seed=seed, examples=count, seconds=each, workers=workers,

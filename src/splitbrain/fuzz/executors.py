@@ -26,6 +26,7 @@ __all__ = [
     "EXECUTORS",
     "ExecutorHandle",
     "InlineExecutor",
+    "auto_workers",
     "default_executor",
     "die_with_parent",
     "make_executor",
@@ -47,6 +48,27 @@ class InlineExecutor(cf.Executor):
         except BaseException as exc:
             future.set_exception(exc)
         return future
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one: a container's or
+    ``taskset``'s share, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_workers(count: int | None, shard_size: int) -> int:
+    """``--workers auto``: one worker per usable CPU — a time budget buys that many times the schedules
+    (Go's fuzzer uses every CPU by default, for the same reason) — but no more than a ``count`` budget
+    has shards of ``shard_size``: a campaign of one shard runs in this process, with no pool to start.
+    Results do not depend on it: shards are seeded by their index, and the report is that of the lowest
+    failing one."""
+    cpus = usable_cpus()
+    if count is not None:
+        cpus = min(cpus, -(-count // shard_size))
+    return max(1, cpus)
 
 
 def default_executor(workers: int) -> cf.Executor:
