@@ -17,11 +17,13 @@ echo
 echo "== fuzzing the primary-backup register's early-ack bug: find it, shrink it, replay it"
 STORE=$(mktemp -d)
 set +e
-.venv/bin/splitbrain fuzz primary-backup --variant early-ack --examples 600 --seed 1 --store "$STORE"
-status=$?
+.venv/bin/splitbrain fuzz primary-backup --variant early-ack --examples 600 --seed 1 --store "$STORE" 2>&1 \
+  | tee "$STORE/fuzz.log"
+status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 1 ] || { echo "expected the campaign to find the bug (exit 1), got $status"; exit 1; }
-FAILURE=$(ls "$STORE"/failures/*.json | head -n 1)
+# the failure the campaign reports (shards running alongside may have saved more)
+FAILURE=$(grep '^FAILURE' "$STORE/fuzz.log" | head -n 1 | grep -o 'saved to [^ ]*\.json' | cut -c10-)
 echo
 .venv/bin/splitbrain show "$FAILURE" --plain
 echo

@@ -92,34 +92,3 @@ def test_cli_dask_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert exc.value.code == 1 and "FAILURE checker:linearizability" in out and "faults fired" in out
 
-
-# -- --workers auto -----------------------------------------------------------------------------------
-def test_auto_workers_is_one_per_cpu_but_no_more_than_the_shards(monkeypatch: pytest.MonkeyPatch) -> None:
-    from splitbrain.fuzz import executors
-
-    monkeypatch.setattr(executors, "usable_cpus", lambda: 4)
-    assert executors.auto_workers(None, 100) == 4  # a time budget: every CPU
-    assert executors.auto_workers(1000, 100) == 4
-    assert executors.auto_workers(250, 100) == 3  # three shards
-    assert executors.auto_workers(100, 100) == 1  # one shard: this process, no pool to start
-    assert executors.auto_workers(1, 100) == 1
-    monkeypatch.setattr(executors, "usable_cpus", lambda: 1)
-    assert executors.auto_workers(None, 100) == 1
-
-
-def test_cli_workers_default_uses_the_cpus_for_a_time_budget(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from splitbrain.fuzz import executors
-
-    monkeypatch.setattr(executors, "usable_cpus", lambda: 2)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["fuzz", "primary-backup", "--time", "3", "--seed", "1", "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 0, err
-    assert "2 worker process(es)" in err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["fuzz", "primary-backup", "--count", "50", "--seed", "1", "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 0, err
-    assert "this process" in err and "50 schedules" in err

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,52 @@ def test_cli_usage_errors(args: list[str], message: str, capsys: pytest.CaptureF
 def test_cli_correct_version_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["fuzz", "primary-backup", "--examples", "50", "--store", str(tmp_path)], capsys)
     assert code == 0 and "50 schedules" in out and "0 failure(s)" in out
+
+
+# -- --workers auto -----------------------------------------------------------------------------------
+def test_auto_workers_is_one_per_cpu_but_no_more_than_the_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    from splitbrain.fuzz import executors
+
+    monkeypatch.setattr(executors, "usable_cpus", lambda: 4)
+    assert executors.auto_workers(None, 100) == 4  # a time budget: every CPU
+    assert executors.auto_workers(1000, 100) == 4
+    assert executors.auto_workers(250, 100) == 3  # three shards
+    assert executors.auto_workers(100, 100) == 1  # one shard: this process, no pool to start
+    assert executors.auto_workers(1, 100) == 1
+    monkeypatch.setattr(executors, "usable_cpus", lambda: 1)
+    assert executors.auto_workers(None, 100) == 1
+
+
+def test_cli_workers_default_uses_the_cpus_for_a_time_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from splitbrain.fuzz import executors
+
+    monkeypatch.setattr(executors, "usable_cpus", lambda: 2)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fuzz", "primary-backup", "--time", "3", "--seed", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 0, err
+    assert "2 worker process(es)" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fuzz", "primary-backup", "--count", "50", "--seed", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 0, err
+    assert "this process" in err and "50 schedules" in err
+
+
+def test_every_failure_the_store_gets_is_reported(tmp_path: Path) -> None:
+    """With several workers, shards above the reported failure's were already running: the campaign tells
+    them to stop, and lists what they found (saved, never thrown away) apart from the report, which stays
+    the one of running the shards one by one."""
+    spec = CampaignSpec("primary-backup", "early-ack", seed=5, examples=120, shard_size=15, strategy="random",
+                        workers=2, store=str(tmp_path / "pool"))
+    pooled = run_campaign(spec)
+    alone = run_campaign(replace(spec, workers=1, store=str(tmp_path / "alone")))
+    assert [f.signature for f in pooled.failures] == ["checker:linearizability"]
+    assert [(f.seed, f.steps_shrunk) for f in pooled.failures] == [(f.seed, f.steps_shrunk) for f in alone.failures]
+    assert pooled.schedules == alone.schedules and alone.also_found == []
+    saved = {p.name for p in (tmp_path / "pool" / "failures").glob("*.json")}
+    listed = {Path(f.path).name for f in [*pooled.failures, *pooled.also_found]}
+    assert saved == listed
+    assert not list((tmp_path / "pool").glob(".campaign-*"))  # the marker and the stop file are gone

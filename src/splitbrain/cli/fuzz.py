@@ -244,6 +244,11 @@ def _fuzz_one(
         echo(failure.message)
         echo(f"  replay: splitbrain replay {failure.path}\n  view:   splitbrain show {failure.path}"
              f"\n  report: {page}")
+    if report.also_found:
+        echo(f"\nalso found by shards that were running alongside, and saved (the report above is what running "
+             f"the shards one by one gives): {len(report.also_found)}")
+        for failure in report.also_found:
+            echo(f"  {failure.signature}: {failure.path}")
     summary = write_campaign_report(
         summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults), started_at=started_at),
         Path(spec.store) / f"campaign-{spec.name}-{spec.variant}.html",
@@ -263,6 +268,7 @@ def _fuzz_one(
                           "steps_shrunk": f.steps_shrunk, "deviations": f.deviations, "shortest": f.shortest,
                           "found_by": f.found_by or None}
                          for f in report.failures],
+            "also_found": [{"signature": f.signature, "path": f.path} for f in report.also_found],
             "vacuous": report.vacuous,
             "still_failing": [r.path for r in report.replayed if r.still_fails],
             "report": str(summary), "stats": report.stats.to_json(report.seconds, report.failed),

@@ -16,8 +16,10 @@ executor. Results are folded in shard-index order. Without ``keep_going``, the c
 failure of the *lowest-index failing shard*: once shard ``i`` fails, shards below ``i`` still in flight
 are awaited and shards above ``i`` are cancelled and their results ignored, so the report (failures,
 schedule counts, statistics) equals that of running shards one by one, whatever the number of workers.
-(A shard above ``i`` that was already running may still save its failure to the store.) A time budget is
-not deterministic: how many schedules fit depends on the machine.
+A shard above ``i`` that was already running cannot be stopped; it runs to its end (or its own first
+failure), and a failure it found is saved like any other — a found bug is never thrown away — and listed
+apart, in :attr:`CampaignReport.also_found`, which is the one part of the report that depends on timing.
+A time budget is not deterministic: how many schedules fit depends on the machine.
 
 **Where failures are written.** Workers write to the store path themselves, as soon as they find a
 failure. The campaign first puts a marker file in the store; a worker that cannot see it (a host without
@@ -131,6 +133,27 @@ class Shard:
     examples: int
     deadline: float | None  # time.time() value: wall clock, comparable across processes
     marker: str | None = None  # a file in the store the campaign created: seeing it means a shared store
+    stop_file: str | None = None  # a file in the store where the campaign writes the lowest failing shard
+
+
+class _StopSignal:
+    """Whether the campaign has told shard ``index`` to stop: once a shard fails, the campaign writes its
+    index to a file in the store, and the shards above it — whose results the report will not use — stop
+    at their next schedule and skip shrinking instead of running to their end (a worker that cannot see
+    the store, on another host, runs its shard out as before). A check is a ``stat`` while the file does
+    not exist, so it costs next to nothing per schedule."""
+
+    def __init__(self, root: str, name: str, index: int) -> None:
+        self.path, self.index = Path(root) / name, index
+
+    def __call__(self) -> bool:
+        if not self.path.exists():
+            return False
+        try:
+            text = self.path.read_text().strip()
+        except OSError:
+            return False
+        return text.isdigit() and int(text) < self.index
 
 
 @dataclass(frozen=True)
@@ -180,6 +203,10 @@ class CampaignReport:
     failures: list[FailureReport] = field(default_factory=list)
     replayed: list[ReplayReport] = field(default_factory=list)
     stats: CampaignStats = field(default_factory=CampaignStats)
+    #: failures of shards above the reported one that were already running when it failed (several
+    #: workers only): saved to the store, kept out of everything else here so the report stays that of
+    #: running the shards one by one
+    also_found: list[FailureReport] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -256,6 +283,7 @@ def run_shard(shard: Shard) -> ShardResult:
     observed = observer.wrap(workload)
     faults = FaultConfig.coerce(spec.faults) if spec.faults is not None else None
     store = _WorkerStore(spec.store, shard.marker)
+    stop = _StopSignal(spec.store, shard.stop_file, shard.index) if shard.stop_file else None
     first_path: list[Path] = []
 
     def save_found(result: ScheduleResult) -> None:
@@ -271,20 +299,20 @@ def run_shard(shard: Shard) -> ShardResult:
         with process_independent_hypothesis():
             outcome = portfolio_search(
                 observed, spec.variant, observer=observer, seed_value=shard.seed, examples=shard.examples,
-                faults=faults, max_steps=spec.max_steps, deadline=shard.deadline, on_found=save_found,
+                faults=faults, max_steps=spec.max_steps, deadline=shard.deadline, on_found=save_found, stop=stop,
             )
     elif spec.strategy == "hypothesis":
         with process_independent_hypothesis():
             outcome = hypothesis_search(
                 observed, spec.variant, seed_value=shard.seed, examples=shard.examples, faults=faults,
                 max_steps=spec.max_steps, shrink_runs=300 if spec.shrink else 0, deadline=shard.deadline,
-                on_found=save_found,
+                on_found=save_found, stop=stop,
             )
     else:
         outcome = source_search(
             observed, spec.variant, spec.strategy, seed_value=shard.seed, examples=shard.examples,
             faults=faults, max_steps=spec.max_steps, depth=spec.depth, deadline=shard.deadline,
-            on_found=save_found,
+            on_found=save_found, stop=stop,
         )
     failures: list[FailureReport] = []
     unsaved: list[tuple[int, dict[str, Any]]] = []
@@ -293,7 +321,7 @@ def run_shard(shard: Shard) -> ShardResult:
         best = outcome.failure
         signature = best.verdict.signature
         assert signature is not None
-        if spec.shrink:
+        if spec.shrink and not (stop is not None and stop()):  # a shard told to stop keeps the trace found
             shrunk = shrink_trace(workload, best.trace, signature)
             if shrunk.result.verdict.signature == signature:
                 best = shrunk.result
@@ -363,6 +391,17 @@ def _new_stats(spec: CampaignSpec) -> CampaignStats:
     )
 
 
+def _tell_stop(path: Path, index: int) -> None:
+    """Tell the shards above ``index`` to stop (see :class:`_StopSignal`): written whole, then renamed into
+    place, so no shard reads half a number."""
+    partial = path.with_name(path.name + ".tmp")
+    try:
+        partial.write_text(str(index))
+        partial.replace(path)
+    except OSError:
+        pass  # the store is read-only or gone: the shards run to their end, as they did before
+
+
 def run_campaign(
     spec: CampaignSpec, *, executor: cf.Executor | None = None, progress: Progress | None = None,
     replay_first: bool = True, parallelism: int | None = None,
@@ -393,9 +432,11 @@ def run_campaign(
     marker = Path(spec.store) / f".campaign-{uuid.uuid4().hex}"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
+    stop_file = marker.with_name(marker.name + ".stop")
     remaining = spec.examples
     index = 0
     pending: dict[cf.Future[ShardResult], int] = {}
+    draining: list[cf.Future[ShardResult]] = []  # shards above the lowest failure already running
     results: dict[int, ShardResult] = {}
     stop_at: int | None = None  # the lowest failing shard, when stopping at the first failure
 
@@ -409,7 +450,7 @@ def run_campaign(
             size = spec.shard_size if remaining is None else min(spec.shard_size, remaining)
             if remaining is not None:
                 remaining -= size
-            shard = Shard(spec, index, rng.getrandbits(32), size, deadline, marker.name)
+            shard = Shard(spec, index, rng.getrandbits(32), size, deadline, marker.name, stop_file.name)
             pending[pool.submit(run_shard, shard)] = index
             index += 1
 
@@ -430,15 +471,21 @@ def run_campaign(
                     if shard_result.failures and not spec.keep_going:
                         stop_at = shard_index if stop_at is None else min(stop_at, shard_index)
                 if stop_at is not None:
+                    _tell_stop(stop_file, stop_at)
                     # keep waiting only for the shards below the lowest failure: they decide the report
                     for future in [f for f, i in pending.items() if i > stop_at]:
-                        future.cancel()
+                        if not future.cancel():
+                            draining.append(future)  # running: it cannot be stopped, and may save a failure
                         del pending[future]
                 submit_more()
+            for future in draining:
+                if future.exception() is None:
+                    report.also_found.extend(_client_save(spec, future.result()).failures)
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
         marker.unlink(missing_ok=True)
+        stop_file.unlink(missing_ok=True)
     for shard_index in sorted(results):
         if stop_at is not None and shard_index > stop_at:
             continue

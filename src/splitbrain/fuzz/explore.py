@@ -111,10 +111,12 @@ def hypothesis_search(
     deadline: float | None = None,
     on_found: Callable[[ScheduleResult], None] | None = None,
     score: Callable[[ScheduleResult], float] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SearchOutcome:
     """Run up to ``examples`` Hypothesis-generated schedules (fewer if ``deadline``, a ``time.time()``
-    value, passes first); on a failure, let Hypothesis shrink it with at most ``shrink_runs`` more
-    schedules (0 disables Hypothesis's shrinker). Budgets are counts, not seconds, so that the same seed
+    value, passes first, or ``stop()`` turns true: the campaign needs no more of them); on a failure,
+    let Hypothesis shrink it with at most ``shrink_runs`` more schedules (0 disables Hypothesis's
+    shrinker). Budgets are counts, not seconds, so that the same seed
     gives the same result on any machine.
 
     ``on_found`` is called once with the first (unshrunk) failure, before shrinking starts, so that the
@@ -146,7 +148,7 @@ def hypothesis_search(
             if shrink_left[0] <= 0:
                 return  # shrinking budget spent: stop failing so Hypothesis stops shrinking
             shrink_left[0] -= 1
-        elif deadline is not None and time.time() > deadline:
+        elif (deadline is not None and time.time() > deadline) or (stop is not None and stop()):
             return  # the campaign's time is up: let the remaining examples pass without running
         source = ChoiceListSource(data.draw, steps)
         result = run_schedule(workload, variant, source, faults=faults, max_steps=steps, checks=checks)

@@ -501,7 +501,8 @@ class _Portfolio:
         return reward
 
     def hypothesis_slice(self, outcome: SearchOutcome, examples: int, deadline: float | None,
-                         on_found: Callable[[ScheduleResult], None] | None) -> SearchOutcome:
+                         on_found: Callable[[ScheduleResult], None] | None,
+                         stop: Callable[[], bool] | None = None) -> SearchOutcome:
         faults = mix_config(self.base, fault_mix(self.base, self.rng)) if self.rng.random() < 0.5 else self.base
         before = len(self.observer.first_seen)
         scores: list[float] = []
@@ -514,7 +515,7 @@ class _Portfolio:
         part = hypothesis_search(
             self.workload, self.variant, seed_value=self._seed(), examples=examples, faults=faults,
             max_steps=self.steps, checks=self.checks, shrink_runs=0, deadline=deadline, on_found=on_found,
-            score=score,
+            score=score, stop=stop,
         )
         found = len(self.observer.first_seen) - before
         mean = sum(math.log1p(s) for s in scores) / max(len(scores), 1)
@@ -534,11 +535,12 @@ def portfolio_search(
     deadline: float | None = None,
     on_found: Callable[[ScheduleResult], None] | None = None,
     arms: Sequence[str] = ARMS,
+    stop: Callable[[], bool] | None = None,
 ) -> SearchOutcome:
     """Run up to ``examples`` portfolio schedules of ``workload`` (wrapped by ``observer``, whose novelty
-    steers the arms), fewer if ``deadline`` (a ``time.time()`` value) passes first; stop at the first
-    failure. The outcome's ``arm`` names the arm that found it; ``arms`` the schedules and new states of
-    each."""
+    steers the arms), fewer if ``deadline`` (a ``time.time()`` value) passes first or ``stop()`` turns
+    true; stop at the first failure. The outcome's ``arm`` names the arm that found it; ``arms`` the
+    schedules and new states of each."""
     import time
 
     unknown = [a for a in arms if a not in ARMS]
@@ -550,19 +552,19 @@ def portfolio_search(
     search = _Portfolio(workload, observer, variant, seed=seed_value, base=base, steps=steps,
                         checks=history_checks(workload), arms=arms)
     while outcome.schedules < examples:
-        if deadline is not None and time.time() > deadline:
+        if (deadline is not None and time.time() > deadline) or (stop is not None and stop()):
             break
         arm = search.bandit.pick()
         if arm == "hypothesis":
             part = search.hypothesis_slice(outcome, min(HYPOTHESIS_SLICE, examples - outcome.schedules),
-                                           deadline, on_found)
+                                           deadline, on_found, stop)
             outcome.schedules += part.schedules
             outcome.unknown += part.unknown
             if part.first is not None:
                 outcome.first, outcome.failure, outcome.arm = part.first, part.first, "hypothesis"
                 break
             if part.schedules == 0:
-                break  # the deadline passed inside the slice
+                break  # the deadline passed inside the slice, or the campaign said stop
             continue
         plan = search.plan(arm)
         result, marks = search.run(plan)

@@ -224,15 +224,16 @@ def source_search(
     depth: int = 3,
     deadline: float | None = None,
     on_found: Callable[[ScheduleResult], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SearchOutcome:
     """Run up to ``examples`` schedules of ``strategy`` (fewer if ``deadline``, a ``time.time()`` value,
-    passes first), stopping at the first failure. No Hypothesis shrinking here: the caller shrinks the
-    trace itself."""
+    passes first, or ``stop()`` turns true), stopping at the first failure. No Hypothesis shrinking
+    here: the caller shrinks the trace itself."""
     outcome = SearchOutcome()
     steps = max_steps if max_steps is not None else workload.max_steps
     checks = history_checks(workload)
     for i in range(examples):
-        if deadline is not None and time.time() > deadline:
+        if (deadline is not None and time.time() > deadline) or (stop is not None and stop()):
             break
         source, schedule_faults = make_source(
             strategy, schedule_seed(seed_value, i), workload=workload, faults=faults, max_steps=steps,
