@@ -59,6 +59,23 @@ _ONE = ("",)  # the ids of a run holding one key (its prefix)
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # a step's parameters when nothing recorded them
 _new = object.__new__
 
+_KINDS = (
+    "start", "deliver", "timer", "timeout", "invoke", "advance", "drop", "duplicate", "delay", "partition", "oneway",
+    "bridge", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce", "power-loss",
+)
+_HANDLERS: dict[type, dict[str, Callable[[World, str, Mapping[str, Any]], None]]] = {}
+_PREFIXES: dict[tuple[Any, ...], dict[str, tuple[str, str, Callable[[World, str, Mapping[str, Any]], None]]]] = {}
+
+
+def _handlers(cls: type[World]) -> dict[str, Callable[[World, str, Mapping[str, Any]], None]]:
+    """Each step kind's handler, ``cls._do_<kind>`` (a function: called with the world)."""
+    found = _HANDLERS.get(cls)
+    if found is None:
+        if len(_HANDLERS) > 256:  # classes made on the fly (a World subclass per call) must not pile up
+            _HANDLERS.clear()
+        found = _HANDLERS[cls] = {kind: getattr(cls, "_do_" + kind.replace("-", "_")) for kind in _KINDS}
+    return found
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -108,14 +125,8 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             self.__dict__["_property_watch"] = self._watch
             self._invariants += tuple(self._watch.invariants())
         self._watchful = tuple(inv for inv in self._invariants if not getattr(inv, "state_only", False))
-        self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
-            kind: getattr(self, "_do_" + kind.replace("-", "_"))
-            for kind in (
-                "start", "deliver", "timer", "timeout", "invoke", "advance", "drop", "duplicate", "delay",
-                "partition", "oneway", "bridge", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce",
-                "power-loss",
-            )
-        }
+        #: step kind -> its handler, a function of the world's class (found once per class)
+        self._handlers = _handlers(type(self))
         #: a plain RandomSource's steps are chosen and run by _random_step (unless a subclass lists or runs
         #: steps its own way)
         self._alone = (
@@ -123,15 +134,24 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             and type(self)._execute is World._execute
         )
         #: the prefix of each run World.enabled lists -> (kind, the rest of the key's argument, handler): what
-        #: ``(prefix + id).partition(":")`` gives for every id the world lists after it, found once
-        self._prefixes: dict[str, tuple[str, str, Callable[[str, Mapping[str, Any]], None]]] = {}
-        colons = ["deliver:", "timer:", *(p for p, _ in self._message_faults), *(p for _, p, _ in self._node_faults)]
-        colons += [run[0] for _, *runs in self._client_runs for run in runs]
-        for prefix in colons:
-            kind, _, rest = prefix.partition(":")
-            self._prefixes[prefix] = (kind, rest, self._handlers[kind])
-        for kind in ("advance", "heal", *(k for k, _ in self._global_faults)):  # listed with the one id ""
-            self._prefixes[kind] = (kind, "", self._handlers[kind])
+        #: ``(prefix + id).partition(":")`` gives for every id the world lists after it (worked out once for
+        #: each class and set of prefixes)
+        colons = ("deliver:", "timer:", *(p for p, _ in self._message_faults), *(p for _, p, _ in self._node_faults),
+                  *(run[0] for _, *runs in self._client_runs for run in runs))
+        listed_once = ("advance", "heal", *(k for k, _ in self._global_faults))  # listed with the one id ""
+        known = (type(self), colons, listed_once)
+        prefixes = _PREFIXES.get(known)
+        if prefixes is None:
+            prefixes = {}
+            for prefix in colons:
+                kind, _, rest = prefix.partition(":")
+                prefixes[prefix] = (kind, rest, self._handlers[kind])
+            for kind in listed_once:
+                prefixes[kind] = (kind, "", self._handlers[kind])
+            if len(_PREFIXES) > 256:
+                _PREFIXES.clear()
+            _PREFIXES[known] = prefixes
+        self._prefixes: dict[str, tuple[str, str, Callable[[World, str, Mapping[str, Any]], None]]] = prefixes
 
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -465,7 +485,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         return self._run_step(kind, arg, self._handlers[kind], params)
 
     def _run_step(
-        self, kind: str, arg: str, handler: Callable[[str, Mapping[str, Any]], None], params: Mapping[str, Any],
+        self, kind: str, arg: str, handler: Callable[[World, str, Mapping[str, Any]], None], params: Mapping[str, Any],
     ) -> Step:
         """Run step ``kind`` (its key's ``arg``) with ``handler``, record it and check the invariants."""
         steps = self.steps
@@ -484,7 +504,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         if lost:
             lost = self._lost = []
         self._stirred = False
-        handler(arg, params)
+        handler(self, arg, params)
         if params and "aim" in params:
             rec["aim"] = params["aim"]
         auditor = self._auditor
