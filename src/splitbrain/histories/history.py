@@ -292,8 +292,10 @@ _TYPES = frozenset(OP_TYPES)
 # Operation's fields set through their slots' descriptors: what its frozen __init__ does, without a call to
 # object.__setattr__ per field (that took 1.5 us an operation, a third of pairing a simulated history)
 _new_operation = object.__new__
+_OPERATION_FIELDS = ("id", "process", "f", "key", "input", "output", "status", "call", "ret", "invoke", "completion")
+assert tuple(f.name for f in fields(Operation)) == _OPERATION_FIELDS, "Operation's fields changed: update _operation"
 (_set_id, _set_process, _set_f, _set_key, _set_input, _set_output, _set_status, _set_call, _set_ret, _set_invoke,
- _set_completion) = (Operation.__dict__[f.name].__set__ for f in fields(Operation))
+ _set_completion) = (Operation.__dict__[name].__set__ for name in _OPERATION_FIELDS)
 
 
 def _operation(oid: int, inv: Op, done: Op | None) -> Operation:
