@@ -59,6 +59,23 @@ _ONE = ("",)  # the ids of a run holding one key (its prefix)
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # a step's parameters when nothing recorded them
 _new = object.__new__
 
+_KINDS = (
+    "start", "deliver", "timer", "timeout", "invoke", "advance", "drop", "duplicate", "delay", "partition", "oneway",
+    "bridge", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce", "power-loss",
+)
+_HANDLERS: dict[type, dict[str, Callable[[World, str, Mapping[str, Any]], None]]] = {}
+_PREFIXES: dict[tuple[Any, ...], dict[str, tuple[str, str, Callable[[World, str, Mapping[str, Any]], None]]]] = {}
+
+
+def _handlers(cls: type[World]) -> dict[str, Callable[[World, str, Mapping[str, Any]], None]]:
+    """Each step kind's handler, ``cls._do_<kind>`` (a function: called with the world)."""
+    found = _HANDLERS.get(cls)
+    if found is None:
+        if len(_HANDLERS) > 256:  # classes made on the fly (a World subclass per call) must not pile up
+            _HANDLERS.clear()
+        found = _HANDLERS[cls] = {kind: getattr(cls, "_do_" + kind.replace("-", "_")) for kind in _KINDS}
+    return found
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -108,14 +125,33 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             self.__dict__["_property_watch"] = self._watch
             self._invariants += tuple(self._watch.invariants())
         self._watchful = tuple(inv for inv in self._invariants if not getattr(inv, "state_only", False))
-        self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
-            kind: getattr(self, "_do_" + kind.replace("-", "_"))
-            for kind in (
-                "start", "deliver", "timer", "timeout", "invoke", "advance", "drop", "duplicate", "delay",
-                "partition", "oneway", "bridge", "heal", "crash", "restart", "pause", "resume", "skew", "quiesce",
-                "power-loss",
-            )
-        }
+        #: step kind -> its handler, a function of the world's class (found once per class)
+        self._handlers = _handlers(type(self))
+        #: a plain RandomSource's steps are chosen and run by _random_step (unless a subclass lists or runs
+        #: steps its own way)
+        self._alone = (
+            source_type is RandomSource and type(self).enabled is World.enabled
+            and type(self)._execute is World._execute
+        )
+        #: the prefix of each run World.enabled lists -> (kind, the rest of the key's argument, handler): what
+        #: ``(prefix + id).partition(":")`` gives for every id the world lists after it (worked out once for
+        #: each class and set of prefixes)
+        colons = ("deliver:", "timer:", *(p for p, _ in self._message_faults), *(p for _, p, _ in self._node_faults),
+                  *(run[0] for _, *runs in self._client_runs for run in runs))
+        listed_once = ("advance", "heal", *(k for k, _ in self._global_faults))  # listed with the one id ""
+        known = (type(self), colons, listed_once)
+        prefixes = _PREFIXES.get(known)
+        if prefixes is None:
+            prefixes = {}
+            for prefix in colons:
+                kind, _, rest = prefix.partition(":")
+                prefixes[prefix] = (kind, rest, self._handlers[kind])
+            for kind in listed_once:
+                prefixes[kind] = (kind, "", self._handlers[kind])
+            if len(_PREFIXES) > 256:
+                _PREFIXES.clear()
+            _PREFIXES[known] = prefixes
+        self._prefixes: dict[str, tuple[str, str, Callable[[World, str, Mapping[str, Any]], None]]] = prefixes
 
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -144,8 +180,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 steps = 0
                 choose, execute, enabled, limit = self.source.choose, self._execute, self.enabled, self.max_steps
                 params, aiming = (self._params if self._recorded is not None else None), self._aiming
-                alone = type(self.source) is RandomSource
-                pick = self._random_pick
+                alone, random_step = self._alone, self._random_step
                 while self.violation is None and steps < limit:
                     if aiming:
                         aimed = self._next_aimed()
@@ -153,11 +188,15 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                             execute(*aimed)
                             steps += 1
                             continue
-                    events = enabled()
-                    key = pick(events) if alone else choose(events, "run") if events._n else None
-                    if key is None:
-                        break
-                    execute(key, _NO_PARAMS if params is None else params())
+                    if alone:
+                        if not random_step():
+                            break
+                    else:
+                        events = enabled()
+                        key = choose(events, "run") if events._n else None
+                        if key is None:
+                            break
+                        execute(key, _NO_PARAMS if params is None else params())
                     steps += 1
                 if self.violation is None:
                     self.quiesce()
@@ -200,7 +239,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         steps = 0
         settled_at: int | None = None  # the time settling ends, once every client is done
         choose, enabled, limit = self.source.choose, self.enabled, self.max_quiesce_steps
-        alone, pick = type(self.source) is RandomSource, self._random_pick
+        alone, random_step = self._alone, self._random_step
         recorded = self._recorded is not None
         while self.violation is None and steps < limit:
             if not self._busy:  # every client's operation has completed
@@ -208,8 +247,13 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                     settled_at = self.time + self.workload.settle
                 if self.time >= settled_at and (self._watch is None or not self._watch.pending(self)):
                     break  # settled, and no liveness property is still waiting for its deadline
+            if alone:
+                if not random_step():
+                    break
+                steps += 1
+                continue
             events = enabled()
-            key = pick(events) if alone else choose(events, "quiesce") if events._n else None
+            key = choose(events, "quiesce") if events._n else None
             if key is None:
                 break
             params: Mapping[str, Any] = _NO_PARAMS
@@ -258,6 +302,15 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         The network and the timers are kept sorted by when they are due, so this reads the due ones
         and the next deadline instead of looking at every message and timer — except without the
         ``reorder`` fault, where a message is deliverable only at the head of its link."""
+        runs, n, total = self._listed()
+        out = _new(Enabled)
+        out._runs, out._n, out._total, out.also = runs, n, total, None
+        if self._aim_replay and self.phase != "quiesce":
+            out.also = self._aimable
+        return out
+
+    def _listed(self) -> tuple[list[tuple[str, Sequence[str], int]], int, int]:
+        """What :meth:`enabled` holds: its runs, how many keys they have and their total weight."""
         # the hottest function of the simulator: locals only, and few calls on the common path
         now, quiescing = self.time, self.phase == "quiesce"
         runs: list[tuple[str, Sequence[str], int]] = []
@@ -378,34 +431,45 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             runs += rest
             n += more
             total += weight
-        out = _new(Enabled)
-        out._runs, out._n, out._total, out.also = runs, n, total, None
-        if self._aim_replay and not quiescing:
-            out.also = self._aimable
-        return out
+        return runs, n, total
 
-    def _random_pick(self, events: Enabled) -> str | None:
-        """``RandomSource.choose(events, ...)``, the same key from the same draws, without the call."""
-        n = events._n
+    def _random_step(self) -> bool:
+        """Choose the next step as ``RandomSource.choose(self.enabled(), ...)`` would (the same draws, the
+        same key) and run it; ``False`` when nothing is enabled. Without the key's string: the run it was
+        picked from names the handler (:attr:`_prefixes`), and an id is the argument most steps need."""
+        runs, n, total = self._listed()
         if n <= 1:
             if not n:
-                return None
-            prefix, ids, _ = events._runs[0]
-            return prefix + ids[0]
-        total = events._total
-        if total <= 0:
-            return self.source.choose(events, "run")
-        bits = self.source._bits  # type: ignore[attr-defined]
-        k = total.bit_length()
-        r = bits(k)
-        while r >= total:
+                return False
+            prefix, ids, _ = runs[0]
+            ident = ids[0]
+        elif total <= 0:
+            key = self.source.choose(Enabled.of(runs, n, total), "run")
+            assert key is not None
+            self._execute(key, _NO_PARAMS)
+            return True
+        else:
+            bits = self.source._bits  # type: ignore[attr-defined]
+            k = total.bit_length()  # RandomSource.choose: _randbelow(total), then Enabled.pick
             r = bits(k)
-        for prefix, ids, weight in events._runs:
-            span = len(ids) * weight
-            if r < span:
-                return prefix + ids[r // weight]
-            r -= span
-        return events.pick(r)
+            while r >= total:
+                r = bits(k)
+            for prefix, ids, weight in runs:  # noqa: B007 (the run the loop stops at is used below)
+                span = len(ids) * weight
+                if r < span:
+                    ident = ids[r // weight]
+                    break
+                r -= span
+            else:
+                prefix, ids, _ = runs[-1]
+                ident = ids[len(ids) - 1]
+        found = self._prefixes.get(prefix)
+        if found is None:
+            self._execute(prefix + ident, _NO_PARAMS)
+        else:
+            kind, rest, handler = found
+            self._run_step(kind, rest + ident, handler, _NO_PARAMS)
+        return True
 
     # -- executing a step --------------------------------------------------------------------------
     def _params(self) -> dict[str, Any]:
@@ -418,6 +482,12 @@ class World(ClientSteps, NemesisSteps, AimSteps):
 
     def _execute(self, key: str, params: Mapping[str, Any]) -> Step:
         kind, _, arg = key.partition(":")
+        return self._run_step(kind, arg, self._handlers[kind], params)
+
+    def _run_step(
+        self, kind: str, arg: str, handler: Callable[[World, str, Mapping[str, Any]], None], params: Mapping[str, Any],
+    ) -> Step:
+        """Run step ``kind`` (its key's ``arg``) with ``handler``, record it and check the invariants."""
         steps = self.steps
         # the Step's fields: its number, time and kind now, what the handler records, then sends and losses
         rec: dict[str, Any] = {"step": len(steps), "t": self.time, "kind": kind}
@@ -434,7 +504,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         if lost:
             lost = self._lost = []
         self._stirred = False
-        self._handlers[kind](arg, params)
+        handler(self, arg, params)
         if params and "aim" in params:
             rec["aim"] = params["aim"]
         auditor = self._auditor
