@@ -44,6 +44,7 @@ DiskMode = Literal["fsync", "durable"]
 DISKS: tuple[str, ...] = ("fsync", "durable")
 
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), frozenset, range)
+_ATOM_TYPES = frozenset(_ATOMS)  # the same, for a test of the exact type
 _MISSING: Any = object()
 _TEARABLE = (list, str, bytes)
 
@@ -59,6 +60,25 @@ def _immutable_struct(value: Any, copy_of: Callable[[Any], Any]) -> bool:
     if not isinstance(value, msgspec.Struct) or not value.__struct_config__.frozen:
         return False
     return all(copy_of(item) is item for item in (getattr(value, name) for name in value.__struct_fields__))
+
+
+def _unchangeable(value: Any) -> bool:
+    """Whether ``value`` is built of atoms, tuples and frozen structs alone: nothing in it can change, so
+    :func:`_detach` and :func:`_freeze` keep it as it is. Told without copying anything (a crash detached
+    a CRDT's tiny state through a closure per field: 11 us)."""
+    cls = type(value)
+    if cls in _ATOM_TYPES:
+        return True
+    if cls is tuple:
+        items: Any = value
+    elif isinstance(value, msgspec.Struct) and value.__struct_config__.frozen:
+        items = [getattr(value, name) for name in value.__struct_fields__]
+    else:
+        return False
+    for item in items:  # noqa: SIM110 (all() over a generator took half as long again)
+        if type(item) not in _ATOM_TYPES and not _unchangeable(item):
+            return False
+    return True
 
 
 def _freeze(value: Any, old: Any = _MISSING) -> Any:
@@ -106,6 +126,8 @@ def _detach(value: Any, memo: dict[int, Any]) -> Any:
         out = []
         memo[id(value)] = out
         out.extend(_detach(v, memo) for v in value)
+    elif _unchangeable(value):  # a tuple or frozen struct of atoms (a CRDT's state): nothing to copy
+        return value
     elif cls is tuple:
         items = [_detach(v, memo) for v in value]
         out = value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
