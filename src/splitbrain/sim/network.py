@@ -157,14 +157,19 @@ class Network:
     def advance(self, now: int) -> None:
         """Time is ``now``: the messages whose time came are due."""
         self.now = now
-        if not self.track:
+        pending = self._pending
+        if not self.track or not pending or pending[0][0] > now:
             return
-        pending, in_flight = self._pending, self.in_flight
+        in_flight, seqs, due = self.in_flight, self._due_seqs, self.due
         while pending and pending[0][0] <= now:
-            deliver_at, _, msg_id = heappop(pending)
+            deliver_at, seq, msg_id = heappop(pending)
             msg = in_flight.get(msg_id)
             if msg is not None and msg.deliver_at == deliver_at:
-                self._enter(msg)
+                # _enter, inline (every advance step comes here): the message is due, its seq is the entry's
+                i = bisect_left(seqs, seq)
+                seqs.insert(i, seq)
+                due.insert(i, msg_id)
+                self.due_changes += 1
 
     def next_due(self) -> int | None:
         """The earliest ``deliver_at`` of a message not yet due, if any."""

@@ -387,16 +387,6 @@ class WorldBase:
             del self._timers_due_ids[i]
             self._due_changes += 1
 
-    def _advance_to(self, now: int) -> None:
-        """Move time to ``now``: the messages and timers whose time came are due."""
-        self.time = now
-        self.network.advance(now)
-        heap, timers = self._timer_heap, self._timers
-        while heap and heap[0][0] <= now:
-            deadline, key = heappop(heap)
-            if timers.get(key) == deadline:
-                self._timer_due(key)
-
     def _next_timer(self) -> int | None:
         """The earliest deadline of a timer not yet due, if any."""
         heap, timers = self._timer_heap, self._timers
@@ -408,13 +398,22 @@ class WorldBase:
         return None
 
     def respond(self, node: Node, request: Request, kind: str, value: Any) -> None:
-        if not self._live(node):
+        src = node.id
+        if self._nodes.get(src) is not node:  # _live, inline
             return
         if not isinstance(request, Request) or request.client not in self._slots:
-            raise UsageError(f"{node.id} answered {request!r}, which is not a client request")
+            raise UsageError(f"{src} answered {request!r}, which is not a client request")
         assert kind in ("ok", "fail", "redirect"), kind
-        reply = Reply(request.id, cast(ReplyKind, kind), value, node.id)
-        self._send(node.id, request.client, reply, client=True)
+        reply = Reply(request.id, cast(ReplyKind, kind), value, src)
+        # _send, unrolled as in send: a reply to a client slot is never lost (client links are never cut)
+        vclocks = self._vclocks
+        vc = vclocks[src] = vclocks[src].tick(src)
+        lo, hi = self._delay
+        msg, _ = self.network.post(
+            src, request.client, reply, self.time, lo if hi <= lo else self._draw(lo, hi), vc, True, True,
+        )
+        self._sent.append(msg)
+        self._sent_ids.append(msg.id)
 
     def local_time(self, node: Node) -> int:
         return self._clocks[node.id].read(self.time)

@@ -30,8 +30,10 @@ later).
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import heappop
 from types import MappingProxyType
 from typing import Any
 
@@ -127,7 +129,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         self._watchful = tuple(inv for inv in self._invariants if not getattr(inv, "state_only", False))
         #: step kind -> its handler, a function of the world's class (found once per class)
         self._handlers = _handlers(type(self))
-        #: a plain RandomSource's steps are chosen and run by _random_step (unless a subclass lists or runs
+        #: a plain RandomSource's steps are chosen and run by _random_steps (unless a subclass lists or runs
         #: steps its own way)
         self._alone = (
             source_type is RandomSource and type(self).enabled is World.enabled
@@ -177,32 +179,40 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         try:
             with self._watching():
                 self.start()
-                steps = 0
-                choose, execute, enabled, limit = self.source.choose, self._execute, self.enabled, self.max_steps
-                params, aiming = (self._params if self._recorded is not None else None), self._aiming
-                alone, random_step = self._alone, self._random_step
-                while self.violation is None and steps < limit:
-                    if aiming:
-                        aimed = self._next_aimed()
-                        if aimed is not None:
-                            execute(*aimed)
-                            steps += 1
-                            continue
-                    if alone:
-                        if not random_step():
-                            break
-                    else:
-                        events = enabled()
-                        key = choose(events, "run") if events._n else None
-                        if key is None:
-                            break
-                        execute(key, _NO_PARAMS if params is None else params())
-                    steps += 1
+                limit, aiming = self.max_steps, self._aiming
+                if self._alone and not aiming:
+                    self._random_steps(limit)  # the whole run phase
+                else:
+                    self._run_phase(limit)
                 if self.violation is None:
                     self.quiesce()
         finally:
             self.close()
         return self.result()
+
+    def _run_phase(self, limit: int) -> None:
+        """Up to ``limit`` steps, aimed or chosen by the source."""
+        steps = 0
+        choose, execute, enabled = self.source.choose, self._execute, self.enabled
+        params, aiming = (self._params if self._recorded is not None else None), self._aiming
+        alone, random_steps = self._alone, self._random_steps
+        while self.violation is None and steps < limit:
+            if aiming:
+                aimed = self._next_aimed()
+                if aimed is not None:
+                    execute(*aimed)
+                    steps += 1
+                    continue
+            if alone:
+                if not random_steps(1):
+                    break
+            else:
+                events = enabled()
+                key = choose(events, "run") if events._n else None
+                if key is None:
+                    break
+                execute(key, _NO_PARAMS if params is None else params())
+            steps += 1
 
     def close(self) -> None:
         """Let every live node release what the simulation gave it (the controlled threads of a
@@ -239,7 +249,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         steps = 0
         settled_at: int | None = None  # the time settling ends, once every client is done
         choose, enabled, limit = self.source.choose, self.enabled, self.max_quiesce_steps
-        alone, random_step = self._alone, self._random_step
+        alone, random_steps = self._alone, self._random_steps
         recorded = self._recorded is not None
         while self.violation is None and steps < limit:
             if not self._busy:  # every client's operation has completed
@@ -248,7 +258,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 if self.time >= settled_at and (self._watch is None or not self._watch.pending(self)):
                     break  # settled, and no liveness property is still waiting for its deadline
             if alone:
-                if not random_step():
+                if not random_steps(1):
                     break
                 steps += 1
                 continue
@@ -433,43 +443,50 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             total += weight
         return runs, n, total
 
-    def _random_step(self) -> bool:
-        """Choose the next step as ``RandomSource.choose(self.enabled(), ...)`` would (the same draws, the
-        same key) and run it; ``False`` when nothing is enabled. Without the key's string: the run it was
-        picked from names the handler (:attr:`_prefixes`), and an id is the argument most steps need."""
-        runs, n, total = self._listed()
-        if n <= 1:
-            if not n:
-                return False
-            prefix, ids, _ = runs[0]
-            ident = ids[0]
-        elif total <= 0:
-            key = self.source.choose(Enabled.of(runs, n, total), "run")
-            assert key is not None
-            self._execute(key, _NO_PARAMS)
-            return True
-        else:
-            bits = self.source._bits  # type: ignore[attr-defined]
-            k = total.bit_length()  # RandomSource.choose: _randbelow(total), then Enabled.pick
-            r = bits(k)
-            while r >= total:
-                r = bits(k)
-            for prefix, ids, weight in runs:  # noqa: B007 (the run the loop stops at is used below)
-                span = len(ids) * weight
-                if r < span:
-                    ident = ids[r // weight]
+    def _random_steps(self, limit: int) -> int:
+        """Choose and run up to ``limit`` steps, each as ``RandomSource.choose(self.enabled(), ...)`` would
+        choose it (the same draws, the same key); stops after a violation or when nothing is enabled, and
+        returns how many ran. Without the key's string: the run a step was picked from names the handler
+        (:attr:`_prefixes`), and an id is the argument most steps need. The run phase's loop is here, not a
+        call per step."""
+        listed, prefixes, run_step = self._listed, self._prefixes, self._run_step
+        bits = self.source._bits  # type: ignore[attr-defined]
+        done = 0
+        while done < limit and self.violation is None:
+            runs, n, total = listed()
+            if n <= 1:
+                if not n:
                     break
-                r -= span
+                prefix, ids, _ = runs[0]
+                ident = ids[0]
+            elif total <= 0:
+                key = self.source.choose(Enabled.of(runs, n, total), "run")
+                assert key is not None
+                self._execute(key, _NO_PARAMS)
+                done += 1
+                continue
             else:
-                prefix, ids, _ = runs[-1]
-                ident = ids[len(ids) - 1]
-        found = self._prefixes.get(prefix)
-        if found is None:
-            self._execute(prefix + ident, _NO_PARAMS)
-        else:
-            kind, rest, handler = found
-            self._run_step(kind, rest + ident, handler, _NO_PARAMS)
-        return True
+                k = total.bit_length()  # RandomSource.choose: _randbelow(total), then Enabled.pick
+                r = bits(k)
+                while r >= total:
+                    r = bits(k)
+                for prefix, ids, weight in runs:  # noqa: B007 (the run the loop stops at is used below)
+                    span = len(ids) * weight
+                    if r < span:
+                        ident = ids[r // weight]
+                        break
+                    r -= span
+                else:
+                    prefix, ids, _ = runs[-1]
+                    ident = ids[len(ids) - 1]
+            found = prefixes.get(prefix)
+            if found is None:
+                self._execute(prefix + ident, _NO_PARAMS)
+            else:
+                kind, rest, handler = found
+                run_step(kind, rest + ident, handler, _NO_PARAMS)
+            done += 1
+        return done
 
     # -- executing a step --------------------------------------------------------------------------
     def _params(self) -> dict[str, Any]:
@@ -543,8 +560,13 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         m = self._delivered = network.in_flight.pop(arg)  # Network.pop, inline
         if not m.client:
             del network.between_nodes[arg]
-        if network.track:
-            network._leave(m)
+        if network.track:  # Network._leave, inline: the message was due
+            seqs, seq = network._due_seqs, m.seq
+            i = bisect_left(seqs, seq)
+            if i < len(seqs) and seqs[i] == seq:
+                del seqs[i]
+                del network.due[i]
+                network.due_changes += 1
         self._delivered_at = len(self.steps)
         dst = m.dst
         rec = self._rec
@@ -568,9 +590,16 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         else:
             req: Request = m.payload
             self._rec.update(process=req.process, f=req.f)
-            if self._slots[req.client].waiting is req:
-                self._slots[req.client].at = dst
-            self._call(dst, "on_client", req)
+            asking = self._slots[req.client]
+            if asking.waiting is req:
+                asking.at = dst
+            node = self._nodes[dst]  # WorldBase._call, inline
+            self._stirred = True
+            try:
+                node.on_client(req)  # type: ignore[union-attr]
+            except Exception as exc:
+                self._blame(exc, node, "on_client")
+                raise
 
     def _do_timer(self, arg: str, params: Mapping[str, Any]) -> None:
         node_id, _, name = arg.partition(":")
@@ -592,7 +621,16 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         now = target if target.__class__ is int and target > self.time else self._later
         if now is None:
             raise UsageError(f"'advance' is not enabled at step {len(self.steps)} (t={self.time}): nothing is due")
-        self._advance_to(now)
+        # move time to ``now``: the messages and timers whose time came are due
+        self.time = now
+        self.network.advance(now)
+        heap = self._timer_heap
+        if heap and heap[0][0] <= now:
+            timers = self._timers
+            while heap and heap[0][0] <= now:
+                deadline, key = heappop(heap)
+                if timers.get(key) == deadline:
+                    self._timer_due(key)
         self._rec["to"] = now
 
 
