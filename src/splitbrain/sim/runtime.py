@@ -132,7 +132,7 @@ class WorldBase:
         self._max_down = minority if self.faults.max_down is None else self.faults.max_down
         #: a choice recorded in the step's ``draws`` (message delays, ``Node.randint``)
         self._draw: Callable[[int, int], int] = self._random_draw() or self._draw_recorded
-        self._rand = Rand(self._draw_param)
+        self._rand = Rand(self._random_param() or self._draw_param)
         self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
         self.network.track = self._reorder  # FIFO links are read head by head (World.enabled)
@@ -261,6 +261,26 @@ class WorldBase:
 
         return draw
 
+    def _random_param(self) -> Callable[[int, int], int] | None:
+        """:meth:`_draw_param` for a plain :class:`RandomSource`, as :meth:`_random_draw` is for
+        :meth:`_draw_recorded` (an operation and its node: three draws an invocation)."""
+        source = self.source
+        if type(source) is not RandomSource or "draw" in vars(source):
+            return None
+        bits = source._bits
+
+        def draw(lo: int, hi: int) -> int:
+            if hi <= lo:
+                return lo
+            n = hi - lo + 1  # RandomSource.draw: lo + _randbelow(n)
+            k = n.bit_length()
+            r = bits(k)
+            while r >= n:
+                r = bits(k)
+            return r + lo
+
+        return draw
+
     def _draw_param(self, lo: int, hi: int) -> int:
         """A choice whose result the step records as a field (an operation, groups, a skew)."""
         return lo if hi <= lo else self.source.draw(lo, hi)
@@ -330,9 +350,13 @@ class WorldBase:
             raise UsageError(f"{src} sends to unknown node {dst!r} (nodes: {', '.join(self.node_ids)})")
         vclocks = self._vclocks
         counts = vclocks[src]._counts.copy()  # VectorClock.tick, inline
-        counts[src] = counts.get(src, 0) + 1
-        vc = vclocks[src] = _new(VectorClock)
-        vc._counts = counts
+        if src in counts:
+            counts[src] += 1
+            vc = vclocks[src] = _new(VectorClock)
+            vc._counts = counts
+        else:
+            counts[src] = 1
+            vc = vclocks[src] = VectorClock(counts)  # its first event: the names are put in order
         lo, hi = self._delay
         message, in_flight = self.network.post(
             src, dst, msg, self.time, lo if hi <= lo else self._draw(lo, hi), vc, False, target is not None,

@@ -3,6 +3,10 @@
 The simulator keeps one per node and one per client slot. It ticks the clock on every send, receive and
 client event, and stamps every message and every history event with it, so that a causality checker can
 rebuild happens-before from the history alone. Absent entries count as zero.
+
+A clock keeps its entries in the order of their names, so that :meth:`VectorClock.to_dict` (run for every
+recorded event) is a copy rather than a sort: an operation that adds a name sorts them again (a clock
+learns each name once).
 """
 
 from __future__ import annotations
@@ -21,21 +25,31 @@ Order = Literal["before", "after", "equal", "concurrent"]
 _new = object.__new__
 
 
+def _by_name(counts: dict[str, int]) -> dict[str, int]:
+    """``counts`` with its names in order (what a clock keeps)."""
+    out = {}
+    for name in sorted(counts):  # sorting the names, not (name, count) pairs: the fastest way measured
+        out[name] = counts[name]
+    return out
+
+
 class VectorClock:
     """A map from process name to event count; every operation returns a new clock."""
 
     __slots__ = ("_counts",)
 
     def __init__(self, counts: Mapping[str, int] | None = None) -> None:
-        self._counts: dict[str, int] = {}
+        kept: dict[str, int] = {}
         for name, count in (counts or {}).items():
             if not isinstance(count, int) or count < 0:
                 raise ValueError(f"vector clock entry {name!r} must be a non-negative int, got {count!r}")
             if count:
-                self._counts[name] = count
+                kept[name] = count
+        self._counts = _by_name(kept)
 
     @classmethod
     def _of(cls, counts: dict[str, int]) -> VectorClock:
+        """The clock of ``counts``, whose names are in order (a clock's own counts, or a copy of them)."""
         clock = cls.__new__(cls)
         clock._counts = counts
         return clock
@@ -43,7 +57,11 @@ class VectorClock:
     def tick(self, name: str) -> VectorClock:
         """The clock after one more local event of ``name``."""
         counts = self._counts.copy()
-        counts[name] = counts.get(name, 0) + 1
+        if name in counts:
+            counts[name] += 1
+        else:
+            counts[name] = 1
+            counts = _by_name(counts)
         clock = _new(VectorClock)
         clock._counts = counts
         return clock
@@ -57,6 +75,8 @@ class VectorClock:
             if count > get(key, 0):
                 counts[key] = count
         counts[name] = get(name, 0) + 1
+        if len(counts) != len(self._counts):  # a name new to this clock
+            counts = _by_name(counts)
         clock = _new(VectorClock)
         clock._counts = counts
         return clock
@@ -67,7 +87,7 @@ class VectorClock:
         for name, count in other._counts.items():
             if count > counts.get(name, 0):
                 counts[name] = count
-        return VectorClock._of(counts)
+        return VectorClock._of(counts if len(counts) == len(self._counts) else _by_name(counts))
 
     def compare(self, other: VectorClock) -> Order:
         """``"before"`` when self happened before other, ``"after"``, ``"equal"`` or ``"concurrent"``."""
@@ -98,11 +118,7 @@ class VectorClock:
 
     def to_dict(self) -> dict[str, int]:
         """The non-zero entries, sorted by name (the form stamped on `Op.vclock`)."""
-        counts = self._counts
-        out = {}
-        for name in sorted(counts):  # sorting the names, not (name, count) pairs: the fastest way measured
-            out[name] = counts[name]
-        return out
+        return self._counts.copy()  # kept in order
 
     @classmethod
     def from_dict(cls, counts: Mapping[str, int]) -> VectorClock:
