@@ -371,7 +371,15 @@ class WorldBase:
             if delay < 0:
                 raise UsageError(f"{node.id}: timer {name!r} delay must be >= 0, got {delay}")
             clock = self._clocks[node.id]  # a clock without drift counts virtual ticks: to_virtual is the identity
-            self._timer_set((node.id, name), self.time + (clock.to_virtual(delay) if clock.drift_ppm else delay))
+            deadline = self.time + (clock.to_virtual(delay) if clock.drift_ppm else delay)
+            # _timer_set, inline for the common case: a timer set anew for later
+            key = (node.id, name)
+            old = self._timers.get(key)
+            if old is None and deadline > self.time:
+                self._timers[key] = deadline
+                heappush(self._timer_heap, (deadline, key))
+            else:
+                self._timer_set(key, deadline)
 
     def cancel_timer(self, node: Node, name: str) -> None:
         if self._live(node) and (node.id, name) in self._timers:

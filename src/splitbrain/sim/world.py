@@ -48,6 +48,7 @@ from splitbrain.sim.runtime import _NEVER, Violation
 from splitbrain.sim.scheduler import ChoiceSource, Enabled, RandomSource, ReplaySource
 from splitbrain.sim.sessions import ClientSteps
 from splitbrain.sim.trace import Step, Trace
+from splitbrain.sim.vclock import VectorClock
 from splitbrain.sim.workload import Workload
 
 __all__ = [
@@ -246,22 +247,21 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         self.phase = "quiesce"
         self.source.choose([("quiesce", 1)], "quiesce")
         self._execute("quiesce", self._params())
+        if self._alone:
+            self._random_steps(self.max_quiesce_steps, settling=True)
+            if self.violation is None:
+                self._record_final_reads()
+            return
         steps = 0
         settled_at: int | None = None  # the time settling ends, once every client is done
         choose, enabled, limit = self.source.choose, self.enabled, self.max_quiesce_steps
-        alone, random_steps = self._alone, self._random_steps
         recorded = self._recorded is not None
         while self.violation is None and steps < limit:
-            if not self._busy:  # every client's operation has completed
+            if not self._busy:  # every client's operation has completed (as in _random_steps)
                 if settled_at is None:
                     settled_at = self.time + self.workload.settle
                 if self.time >= settled_at and (self._watch is None or not self._watch.pending(self)):
                     break  # settled, and no liveness property is still waiting for its deadline
-            if alone:
-                if not random_steps(1):
-                    break
-                steps += 1
-                continue
             events = enabled()
             key = choose(events, "quiesce") if events._n else None
             if key is None:
@@ -443,16 +443,23 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             total += weight
         return runs, n, total
 
-    def _random_steps(self, limit: int) -> int:
+    def _random_steps(self, limit: int, *, settling: bool = False) -> int:
         """Choose and run up to ``limit`` steps, each as ``RandomSource.choose(self.enabled(), ...)`` would
-        choose it (the same draws, the same key); stops after a violation or when nothing is enabled, and
-        returns how many ran. Without the key's string: the run a step was picked from names the handler
-        (:attr:`_prefixes`), and an id is the argument most steps need. The run phase's loop is here, not a
-        call per step."""
+        choose it (the same draws, the same key); stops after a violation or when nothing is enabled — and,
+        ``settling`` (the quiesce phase), once every client is done and the workload has settled (as
+        :meth:`_quiesce` does) — and returns how many ran. Without the key's string: the run a step was
+        picked from names the handler (:attr:`_prefixes`), and an id is the argument most steps need. A
+        phase's loop is here, not a call per step."""
         listed, prefixes, run_step = self._listed, self._prefixes, self._run_step
         bits = self.source._bits  # type: ignore[attr-defined]
         done = 0
+        settled_at: int | None = None  # the time settling ends, once every client is done
         while done < limit and self.violation is None:
+            if settling and not self._busy:
+                if settled_at is None:
+                    settled_at = self.time + self.workload.settle
+                if self.time >= settled_at and (self._watch is None or not self._watch.pending(self)):
+                    break  # settled, and no liveness property is still waiting for its deadline
             runs, n, total = listed()
             if n <= 1:
                 if not n:
@@ -571,7 +578,20 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         dst = m.dst
         rec = self._rec
         rec["msg"], rec["src"], rec["dst"] = arg, m.src, dst
-        vc = self._vclocks[dst] = self._vclocks[dst].receive(m.vclock, dst)
+        # VectorClock.receive, inline (a call fewer on every delivery)
+        counts = self._vclocks[dst]._counts
+        merged = counts.copy()
+        get = merged.get
+        for name, count in m.vclock._counts.items():
+            if count > get(name, 0):
+                merged[name] = count
+        merged[dst] = get(dst, 0) + 1
+        if len(merged) == len(counts):
+            vc = _new(VectorClock)
+            vc._counts = merged
+        else:
+            vc = VectorClock(merged)  # a name new to dst's clock: the names are put in order
+        self._vclocks[dst] = vc
         # what Delivery needs, flat: strings and the clocks' count dicts, which the garbage collector does
         # not track (a long run keeps every entry; tracked ones would make each full collection slower)
         self._delivery_log.extend((arg, m.src, dst, m.vclock._counts, vc._counts))
@@ -603,7 +623,14 @@ class World(ClientSteps, NemesisSteps, AimSteps):
 
     def _do_timer(self, arg: str, params: Mapping[str, Any]) -> None:
         node_id, _, name = arg.partition(":")
-        self._timer_drop((node_id, name))
+        key = (node_id, name)
+        if self._timers.pop(key) <= self.time:  # _timer_drop and _timer_undue, inline: the timer was due
+            due = self._timers_due
+            i = bisect_left(due, key)
+            if i < len(due) and due[i] == key:
+                del due[i]
+                del self._timers_due_ids[i]
+                self._due_changes += 1
         rec = self._rec
         rec["node"], rec["timer"] = node_id, name
         node = self._nodes[node_id]  # WorldBase._call, inline
