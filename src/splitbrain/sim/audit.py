@@ -104,7 +104,7 @@ def _culprit(frame: FrameType | None) -> FrameType | None:
 # -- which threads are audited ---------------------------------------------------------------------------
 _auditing: dict[int, Auditor] = {}  # thread ident -> the auditor of the world running on it
 _lock = _thread.allocate_lock()
-_installed: list[tuple[Any, str, Any]] = []  # (owner, attribute, original) to put back
+_installed: list[tuple[Any, str, Any]] = []  # (module, name, original) bound in the code's modules, to put back
 _bound: dict[str, list[str]] = {}  # module -> its names bound to a guarded function, found once
 _users = 0
 
@@ -245,6 +245,18 @@ def _replacements() -> list[tuple[Any, str, Any, Any]]:
 
 
 _REPLACEMENTS = _replacements()
+# the same by owner: a module's are swapped at once through its namespace, a class's one by one (a setattr
+# each made installing and removing the guards cost 10 us a run)
+_MODULE_SWAPS: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []  # (namespace, guards, originals)
+_CLASS_SWAPS = [(owner, attr, original, guard) for owner, attr, original, guard in _REPLACEMENTS
+                if isinstance(owner, type)]
+for _owner in dict.fromkeys(owner for owner, _, _, _ in _REPLACEMENTS if isinstance(owner, ModuleType)):
+    _MODULE_SWAPS.append((
+        vars(_owner),
+        {attr: guard for owner, attr, _, guard in _REPLACEMENTS if owner is _owner},
+        {attr: original for owner, attr, original, _ in _REPLACEMENTS if owner is _owner},
+    ))
+assert len(_CLASS_SWAPS) + sum(len(guards) for _, guards, _ in _MODULE_SWAPS) == len(_REPLACEMENTS)
 #: real callable (by id) -> its guard, for finding ``from time import time`` in the code's modules
 _BY_ORIGINAL: dict[int, tuple[Any, Any]] = {id(orig): (orig, guard) for _, _, orig, guard in _REPLACEMENTS}
 
@@ -253,9 +265,10 @@ def _install(modules: Iterable[ModuleType]) -> None:
     global _users
     with _lock:
         if _users == 0:
-            for owner, attr, original, guard in _REPLACEMENTS:
+            for namespace, guards, _ in _MODULE_SWAPS:
+                namespace.update(guards)
+            for owner, attr, _, guard in _CLASS_SWAPS:
                 setattr(owner, attr, guard)
-                _installed.append((owner, attr, original))
         _users += 1
         for module in modules:
             namespace = vars(module)
@@ -279,22 +292,34 @@ def _uninstall() -> None:
         _users -= 1
         if _users:
             return
-        while _installed:
+        while _installed:  # the names bound in the code's modules
             owner, attr, original = _installed.pop()
             setattr(owner, attr, original)
+        for owner, attr, original, _ in reversed(_CLASS_SWAPS):
+            setattr(owner, attr, original)
+        for namespace, _, originals in reversed(_MODULE_SWAPS):
+            namespace.update(originals)
 
 
 def code_modules(*classes: type) -> list[ModuleType]:
     """The modules defining ``classes`` and their bases, but for splitbrain's engine and the standard
     library: where a ``from time import time`` of the code under test would live."""
-    seen: dict[str, ModuleType] = {}
-    for cls in classes:
-        for base in cls.__mro__:
-            name = base.__module__
-            module = sys.modules.get(name)
-            if module is not None and name not in seen and _role(name) == "user":
-                seen[name] = module
-    return [seen[name] for name in sorted(seen)]
+    names = _code_module_names.get(classes)
+    if names is None:  # worked out once per set of classes (every world asks)
+        seen: set[str] = set()
+        for cls in classes:
+            for base in cls.__mro__:
+                name = base.__module__
+                if name not in seen and _role(name) == "user":
+                    seen.add(name)
+        if len(_code_module_names) > 256:  # classes made on the fly must not pile up
+            _code_module_names.clear()
+        names = _code_module_names[classes] = sorted(seen)
+    found = (sys.modules.get(name) for name in names)
+    return [module for module in found if module is not None]
+
+
+_code_module_names: dict[tuple[type, ...], list[str]] = {}
 
 
 class Auditor:

@@ -70,6 +70,23 @@ class Violation:
     step: int
 
 
+_WEIGHTS: dict[tuple[Any, ...], tuple[dict[str, int], list[str]]] = {}
+
+
+def _weights(faults: FaultConfig) -> tuple[dict[str, int], list[str]]:
+    """Every kind's weight, and the kinds that are on (a weight, and allowed if a fault): worked out once
+    per set of kinds and weights, a copy for each world."""
+    key = (faults.kinds, tuple(faults.weights.items()))
+    found = _WEIGHTS.get(key)
+    if found is None:
+        w = {kind: faults.weight(kind) for kind in DEFAULT_WEIGHTS}
+        on = [k for k in DEFAULT_WEIGHTS if w[k] and (k not in FAULT_KINDS or faults.allows(k))]
+        if len(_WEIGHTS) > 256:
+            _WEIGHTS.clear()
+        found = _WEIGHTS[key] = (w, on)
+    return dict(found[0]), found[1][:]
+
+
 class WorldBase:
     """State and primitives shared by the parts of :class:`~splitbrain.sim.World`."""
 
@@ -127,7 +144,7 @@ class WorldBase:
         self._deliveries: list[Delivery] = []
         self.violation: Violation | None = None
         self.faults_used = 0
-        self._w = {kind: self.faults.weight(kind) for kind in DEFAULT_WEIGHTS}
+        self._w, on = _weights(self.faults)
         minority = (len(self.node_ids) - 1) // 2
         self._max_down = minority if self.faults.max_down is None else self.faults.max_down
         #: a choice recorded in the step's ``draws`` (message delays, ``Node.randint``)
@@ -136,7 +153,6 @@ class WorldBase:
         self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
         self.network.track = self._reorder  # FIFO links are read head by head (World.enabled)
-        on = [k for k in DEFAULT_WEIGHTS if self._w[k] and (k not in FAULT_KINDS or self.faults.allows(k))]
         self._message_faults = [(f"{k}:", self._w[k]) for k in ("drop", "duplicate", "delay") if k in on]
         self._message_runs = [(prefix, self.network.node_messages, w) for prefix, w in self._message_faults]
         self._message_weight = sum(w for _, w in self._message_faults)
@@ -164,7 +180,7 @@ class WorldBase:
         self._slots = {slot.name: slot for slot in self.clients}
         for slot in self.clients:
             slot.client = self._new_client(slot)
-        self._vclocks = {name: VectorClock() for name in (*self.node_ids, *self._slots)}
+        self._vclocks = {name: VectorClock._of({}) for name in (*self.node_ids, *self._slots)}
         # what World.enabled lists, built once: each client's runs, advance, and the weights it reads
         self._client_runs = [
             (s, (f"timeout:{s.index}", ("",), self._w["timeout"]), (f"invoke:{s.index}", ("",), self._w["invoke"]))
