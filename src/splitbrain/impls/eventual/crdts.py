@@ -50,7 +50,9 @@ class GCounter(msgspec.Struct, frozen=True):
     def increment(self, node: str, n: int = 1) -> GCounter:
         if n < 0:
             raise ValueError(f"a G-counter only grows; cannot add {n}")
-        return GCounter(_pointwise(self.counts, ((node, dict(self.counts).get(node, 0) + n),), max))
+        counts = dict(self.counts)
+        counts[node] = counts.get(node, 0) + n
+        return GCounter(tuple(sorted(counts.items())))
 
     @property
     def value(self) -> int:
@@ -59,7 +61,14 @@ class GCounter(msgspec.Struct, frozen=True):
     def merge(self, other: GCounter) -> GCounter:
         if other.counts == self.counts:  # merging is idempotent: gossip mostly brings what a replica has
             return self
-        return GCounter(_pointwise(self.counts, other.counts, max))
+        # _pointwise(self.counts, other.counts, max), without a call of max per entry
+        out = dict(self.counts)
+        get = out.get
+        for node, n in other.counts:
+            mine = get(node)
+            if mine is None or n > mine:
+                out[node] = n
+        return GCounter(tuple(sorted(out.items())))
 
 
 class PNCounter(msgspec.Struct, frozen=True):
