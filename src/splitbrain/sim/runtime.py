@@ -330,9 +330,7 @@ class WorldBase:
         lo, hi = self._delay
         delay = lo if hi <= lo else self._draw(lo, hi)
         reachable = dst in self._slots or self._nodes[dst] is not None
-        msg, in_flight = self.network.send(
-            src, dst, payload, now=self.time, delay=delay, vclock=vc, client=client, reachable=reachable,
-        )
+        msg, in_flight = self.network.post(src, dst, payload, self.time, delay, vc, client, reachable)
         self._sent.append(msg)
         self._sent_ids.append(msg.id)
         if not in_flight:

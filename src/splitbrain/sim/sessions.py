@@ -60,14 +60,15 @@ class ClientSteps(WorldBase):
         target = params.get("node") or client.choose_node(self._rand)
         if target not in self._nodes:
             raise UsageError(f"client {slot.name} asked to send to unknown node {target!r} ({self.node_ids})")
-        req = Request(self._next_request, slot.process, slot.name, op.f, freeze(op.value), freeze(op.key))
+        name = slot.name
+        req = Request(self._next_request, slot.process, name, op.f, freeze(op.value), freeze(op.key))
         self._next_request += 1
         slot.waiting, slot.target, slot.at, slot.redirects, slot.retries = req, target, None, 0, 0
         self._busy += 1
         slot.deadline = self.time + self.workload.op_timeout
         self._rec.update(client=slot.index, process=req.process, f=req.f, value=req.value, op_key=req.key,
                          node=target)
-        msg = self._send(slot.name, target, req, client=True)
+        msg = self._send(name, target, req, client=True)
         self.recorder.invoke(req, time=self.time, node=target, vclock=msg.vclock)
 
     def _client_receive(self, slot: ClientSlot, reply: Reply, vc: VectorClock) -> None:

@@ -522,7 +522,10 @@ class World(ClientSteps, NemesisSteps, AimSteps):
         self._rec = rec
         # the step's draws, sends and losses: the lists of the last step are reused when it left them empty
         # (a Step keeps its draws, the ids of what it sent and its losses; the messages sent are cleared)
-        draws, sent, sent_ids, lost = self._draws, self._sent, self._sent_ids, self._lost
+        draws = self._draws
+        sent = self._sent
+        sent_ids = self._sent_ids
+        lost = self._lost
         if draws:
             draws = self._draws = []
         if sent:
@@ -533,7 +536,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             lost = self._lost = []
         self._stirred = False
         handler(self, arg, params)
-        if params and "aim" in params:
+        if params is not _NO_PARAMS and "aim" in params:
             rec["aim"] = params["aim"]
         auditor = self._auditor
         if auditor is not None and auditor.escaped is not None:
