@@ -150,6 +150,8 @@ class WorldBase:
         #: a choice recorded in the step's ``draws`` (message delays, ``Node.randint``)
         self._draw: Callable[[int, int], int] = self._random_draw() or self._draw_recorded
         self._rand = Rand(self._random_param() or self._draw_param)
+        if type(self).draw is WorldBase.draw:  # Node.randint calls _draw itself, not draw, which calls it
+            self.draw = self._draw  # type: ignore[method-assign,assignment]
         self._delay = workload.delay
         self._reorder = self.faults.allows("reorder")
         self.network.track = self._reorder  # FIFO links are read head by head (World.enabled)
@@ -370,7 +372,7 @@ class WorldBase:
             vc._counts = counts
         else:
             counts[src] = 1
-            vc = vclocks[src] = VectorClock(counts)  # its first event: the names are put in order
+            vc = vclocks[src] = VectorClock._sorted(counts)  # its first event: the names are put in order
         lo, hi = self._delay
         message, in_flight = self.network.post(
             src, dst, msg, self.time, lo if hi <= lo else self._draw(lo, hi), vc, False, target is not None,
@@ -450,7 +452,7 @@ class WorldBase:
         if not isinstance(request, Request) or request.client not in self._slots:
             raise UsageError(f"{src} answered {request!r}, which is not a client request")
         assert kind in ("ok", "fail", "redirect"), kind
-        reply = Reply(request.id, cast(ReplyKind, kind), value, src)
+        reply = Reply(request.id, kind, value, src)  # type: ignore[arg-type]  # (cast() is a call a reply)
         # _send, unrolled as in send: a reply to a client slot is never lost (client links are never cut)
         vclocks = self._vclocks
         vc = vclocks[src] = vclocks[src].tick(src)

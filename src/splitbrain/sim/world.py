@@ -597,7 +597,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             vc = _new(VectorClock)
             vc._counts = merged
         else:
-            vc = VectorClock(merged)  # a name new to dst's clock: the names are put in order
+            vc = VectorClock._sorted(merged)  # a name new to dst's clock: the names are put in order
         self._vclocks[dst] = vc
         # what Delivery needs, flat: strings and the clocks' count dicts, which the garbage collector does
         # not track (a long run keeps every entry; tracked ones would make each full collection slower)
