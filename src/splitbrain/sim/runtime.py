@@ -176,7 +176,7 @@ class WorldBase:
         self._delivered_at = -1
         self._stirred = False  # the current step ran node code, or changed which nodes are up
         self._epoch = 0  # counts changes of which nodes are up or paused
-        self._fault_cache: tuple[Any, ...] | None = None  # (epoch, faults used, cuts, *NemesisSteps._list_faults())
+        self._fault_cache: tuple[Any, ...] | None = None  # ((epoch, faults used, cuts), *NemesisSteps._list_faults())
         # clients: a slot per client, each with its own Client object
         self.clients = [ClientSlot(i, process=i) for i in range(workload.clients)]
         self._slots = {slot.name: slot for slot in self.clients}
@@ -196,6 +196,7 @@ class WorldBase:
         self._client_soonest_busy = _NEVER
         self._advance_run = ("advance", ("",), self._w["advance"])
         self._stall_run = ("advance", ("",), self._w["stall"])
+        self._w_advance, self._w_stall = self._w["advance"], self._w["stall"]
         self._w_deliver, self._w_timer = self._w["deliver"], self._w["timer"]
         self._refresh_nodes()
         # aimed faults (splitbrain.sim.aiming) and the determinism auditor (splitbrain.sim.audit)

@@ -421,17 +421,17 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             if not n:
                 runs.append(self._advance_run)
                 n = 1
-                total += self._advance_run[2]
-            elif not quiescing and self._stall_run[2]:
+                total += self._w_advance
+            elif not quiescing and self._w_stall:
                 runs.append(self._stall_run)
                 n += 1
-                total += self._stall_run[2]
+                total += self._w_stall
         if not quiescing and (self._fault_check or network.cuts):
             # the faults: the message faults' runs, then NemesisSteps._list_faults's, kept while they hold
-            cached, cuts = self._fault_cache, network.cuts
-            if cached is None or cached[0] != self._epoch or cached[1] != self.faults_used or cached[2] is not cuts:
-                cached = self._fault_cache = (self._epoch, self.faults_used, cuts, *self._list_faults())
-            _, _, _, fresh, rest, more, weight = cached
+            cached, held = self._fault_cache, (self._epoch, self.faults_used, network.cuts)
+            if cached is None or cached[0] != held:
+                cached = self._fault_cache = (held, *self._list_faults())
+            _, fresh, rest, more, weight = cached
             if fresh:
                 count = len(network.between_nodes)
                 if count and self._message_runs:
