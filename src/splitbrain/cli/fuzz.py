@@ -119,7 +119,7 @@ def _workers_option(ctx: click.Context, param: click.Parameter, value: str) -> i
               help="Fuzz the correct version of every registered workload, sharing the time budget.")
 @budget_seconds("Time budget in seconds (default 30 unless --count is given).")
 @count_option("Number of schedules to run, instead of a time budget.", aliases=("--examples",))
-@click.option("--workers", default="auto", show_default=True, callback=_workers_option,
+@click.option("--workers", default="auto", show_default=True, callback=_workers_option, metavar="N|auto",
               help="Worker processes (or Dask workers with --executor dask-local): a number, or 'auto' for one "
                    "per CPU this process may use (no more than a --count budget has shards).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Campaign seed: same seed, same schedules.")

@@ -30,6 +30,7 @@ __all__ = [
     "default_executor",
     "die_with_parent",
     "make_executor",
+    "usable_cpus",
 ]
 
 
