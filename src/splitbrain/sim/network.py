@@ -129,6 +129,9 @@ class Network:
         self.due_changes = 0
         # the others: (deliver_at, seq, id), a heap; an entry whose message is gone or moved is stale
         self._pending: list[tuple[int, int, str]] = []
+        #: how many stale entries the heap holds (each counted when made, uncounted when dropped): while none,
+        #: its top is the next deadline as it stands (what the world asks at every step)
+        self.stale = 0
         #: keep ``due`` and the heap (a world whose links are FIFO reads neither: it looks at link heads)
         self.track = True
 
@@ -170,6 +173,8 @@ class Network:
                 seqs.insert(i, seq)
                 due.insert(i, msg_id)
                 self.due_changes += 1
+            else:
+                self.stale -= 1
 
     def next_due(self) -> int | None:
         """The earliest ``deliver_at`` of a message not yet due, if any."""
@@ -180,6 +185,7 @@ class Network:
             if msg is not None and msg.deliver_at == deliver_at:
                 return deliver_at
             heappop(pending)
+            self.stale -= 1
         return None
 
     # -- messages -----------------------------------------------------------------------------------
@@ -231,6 +237,8 @@ class Network:
         if not msg.client:
             del self.between_nodes[msg_id]
         if self.track:
+            if msg.deliver_at > self.now:  # not due: its heap entry stays behind, stale
+                self.stale += 1
             self._leave(msg)
         return msg
 
@@ -250,6 +258,8 @@ class Network:
 
     def delay(self, msg_id: str, *, now: int, extra: int) -> None:
         msg = self.in_flight[msg_id]
+        if self.track and msg.deliver_at > self.now:  # not due: its heap entry goes stale
+            self.stale += 1
         self._leave(msg)
         msg.deliver_at = max(msg.deliver_at, now) + extra
         self._enter(msg)

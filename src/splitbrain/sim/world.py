@@ -344,9 +344,12 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                     ready = listed
                 pending = network._pending
                 if pending:
-                    at, _, mid = pending[0]
-                    m = network.in_flight.get(mid)
-                    later = at if m is not None and m.deliver_at == at else network.next_due() or _NEVER
+                    if not network.stale:  # the heap's top is a message in flight, not yet due
+                        later = pending[0][0]
+                    else:
+                        at, _, mid = pending[0]
+                        m = network.in_flight.get(mid)
+                        later = at if m is not None and m.deliver_at == at else network.next_due() or _NEVER
             elif len(network.in_flight) == 1:  # FIFO links, one message: it is its link's head
                 ((mid, m),) = network.in_flight.items()
                 ready = []
