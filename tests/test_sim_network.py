@@ -39,3 +39,37 @@ def test_a_due_message_leaves_nothing_stale() -> None:
     net.pop(msg)  # delivered once due: its entry left the heap when it came due
     net.delay(_post(net, "n1", "n2", 0), now=net.now, extra=2)  # due at once, then delayed
     assert net.stale == _stale_entries(net) == 0
+
+
+def test_the_world_counts_at_least_every_stale_timer_entry() -> None:
+    """Timers re-set, cancelled and set back to an old deadline: never fewer counted than there are."""
+    from splitbrain.sim import Node, Workload, World
+
+    class Resetter(Node):
+        def on_start(self) -> None:
+            self.set_timer(10, "a")
+            self.set_timer(20, "a")  # the entry for 10 goes stale
+            self.set_timer(10, "a")  # ... and comes back to life
+            self.set_timer(5, "b")
+            self.cancel_timer("b")
+
+        def on_timer(self, name: str) -> None:
+            if self.now() < 40:
+                self.set_timer(7, name)
+
+    class Resets(Workload):
+        name = "resets"
+        model = "register"
+        variants = {"correct": Resetter}
+        node_count = 2
+        clients = 0
+
+    world = World(Resets(), seed=1, max_steps=30)
+    world.start()
+    for _ in range(30):
+        stale = sum(1 for at, key in world._timer_heap if world._timers.get(key) != at)
+        assert world._timer_stale >= stale
+        events = world.enabled()
+        if not len(events):
+            break
+        world.step(events[0][0])

@@ -127,6 +127,10 @@ class WorldBase:
         self._timers_due_ids: list[str] = []
         self._timer_heap: list[tuple[int, tuple[str, str]]] = []
         self._timer_ids: dict[tuple[str, str], str] = {}  # (node, name) -> "node:name"
+        #: the heap's stale entries, as Network.stale counts the network's (an entry dropped as stale that
+        #: had come back to life, the same timer set again for the same deadline, leaves the count too
+        #: high: only ever a check too many)
+        self._timer_stale = 0
         # what World.enabled lists of the due timers (those of receptive nodes), kept until the due timers
         # or the nodes that are up change: (changes of the due list, epoch) it was made at, and the list
         self._due_changes = 0
@@ -407,8 +411,11 @@ class WorldBase:
         old = self._timers.get(key)
         if old == deadline:
             return
-        if old is not None and old <= self.time:
-            self._timer_undue(key)
+        if old is not None:
+            if old <= self.time:
+                self._timer_undue(key)
+            else:
+                self._timer_stale += 1  # its heap entry
         self._timers[key] = deadline
         if deadline <= self.time:
             self._timer_due(key)
@@ -419,6 +426,8 @@ class WorldBase:
         """The timer fired, was cancelled, or its node went down."""
         if self._timers.pop(key) <= self.time:
             self._timer_undue(key)
+        else:
+            self._timer_stale += 1  # its heap entry
 
     def _timer_due(self, key: tuple[str, str]) -> None:
         due = self._timers_due
@@ -444,6 +453,7 @@ class WorldBase:
             if timers.get(key) == deadline:
                 return deadline
             heappop(heap)
+            self._timer_stale -= 1
         return None
 
     def respond(self, node: Node, request: Request, kind: str, value: Any) -> None:

@@ -395,7 +395,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
             heap = self._timer_heap
             if heap:
                 deadline, timer = heap[0]
-                if self._timers.get(timer) != deadline:
+                if self._timer_stale and self._timers.get(timer) != deadline:  # none stale: the top holds
                     deadline = self._next_timer() or _NEVER
                 if deadline < later:
                     later = deadline
@@ -641,6 +641,8 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 del due[i]
                 del self._timers_due_ids[i]
                 self._due_changes += 1
+        else:
+            self._timer_stale += 1
         rec = self._rec
         rec["node"], rec["timer"] = node_id, name
         node = self._nodes[node_id]  # WorldBase._call, inline
@@ -672,6 +674,8 @@ class World(ClientSteps, NemesisSteps, AimSteps):
                 deadline, key = heappop(heap)
                 if timers.get(key) == deadline:
                     self._timer_due(key)
+                else:
+                    self._timer_stale -= 1
 
     def _advanced(self) -> None:
         """An ``advance`` step chosen by :meth:`_random_steps` (a third of a zoo run's steps): what
