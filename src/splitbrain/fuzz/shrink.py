@@ -9,7 +9,8 @@ that way, and the trace kept is the one the replay *recorded*, so the result rep
 
 Four things make deletions in a distributed run succeed often enough to reach a short trace:
 
-* **Replay keeps the recorded times and follows messages by sender** (:class:`~splitbrain.sim.ReplaySource`,
+* **Replay keeps the recorded times and follows messages by sender**, a message no recorded step claims
+  standing in for one whose sender is gone (:class:`~splitbrain.sim.ReplaySource`,
   ``advance`` steps with ``to``). Removing a heartbeat no longer shifts every later timer, and removing a
   step that sent messages removes the steps that acted on them, transitively — one deletion is a whole
   causal cone (what a message chain caused), as in DEMi's minimisation of distributed executions

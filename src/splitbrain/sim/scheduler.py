@@ -289,7 +289,10 @@ class ReplaySource(ChoiceSource):
     steps naming it are skipped — they do not silently act on whatever message now has that name. A
     full trace maps every name to itself, so it replays exactly as before. (Removing a step that sent on
     a link renumbers the later messages of that link; this mapping is what keeps an edited trace meaning
-    what it said.)
+    what it said.) One exception, for sends that moved rather than vanished: a message a followed step
+    sends beyond what its recording lists is kept as unclaimed on its link, and a recorded step whose
+    own message no longer exists acts on the oldest unclaimed, enabled message of that link instead (see
+    ``_key``).
     """
 
     follows_trace = True
@@ -304,6 +307,7 @@ class ReplaySource(ChoiceSource):
         self._draws: list[int] = []
         self._next_draw = 0
         self._names: dict[str, str] = {}  # recorded message name -> the name it has in this replay
+        self._orphans: dict[str, list[str]] = {}  # link -> messages sent there that no recorded name claims
         seed = fallback_seed if fallback_seed is not None else (trace.seed or 0)
         self.fallback = RandomSource(seed)
 
@@ -315,22 +319,42 @@ class ReplaySource(ChoiceSource):
         rec = self._step
         if rec is None and step.kind == "start":
             rec = step  # a trace without its start step: nothing came before, so the names are the same
-        if rec is None or not rec.sent:
+        if rec is None or not (rec.sent or step.sent):
             return
         actual: dict[str, list[str]] = {}
         for name in step.sent or ():
             actual.setdefault(_link(name), []).append(name)
-        for name in rec.sent:
+        for name in rec.sent or ():
             now = actual.get(_link(name))
             if now:
                 self._names[name] = now.pop(0)
+        for link, left in actual.items():
+            if left:
+                self._orphans.setdefault(link, []).extend(left)
 
-    def _key(self, rec: Step) -> str | None:
-        """The key ``rec`` stands for in this replay, or ``None`` when its message does not exist."""
+    def _key(self, rec: Step, enabled: Sequence[Choice]) -> str | None:
+        """The key ``rec`` stands for in this replay, or ``None`` when its message does not exist.
+
+        A recorded message whose sending step is gone may be stood in for by a message on the same link
+        that no recorded name claims — the oldest one that is enabled now: in an edited trace a later step
+        often sends what a removed one used to (a TCP connection's handshake, opened by the next request
+        once the first is gone), and without a stand-in every recorded delivery on that link would be
+        skipped and the run would drift from the trace. A full trace sends nothing unclaimed, so it
+        replays exactly as before; and whatever an edited trace replays to is what is recorded and kept."""
         if rec.msg is None:
             return rec.key()
         name = self._names.get(rec.msg)
-        return None if name is None else f"{rec.kind}:{name}"
+        if name is None:
+            orphans = self._orphans.get(_link(rec.msg))
+            if not orphans:
+                return None
+            for i, candidate in enumerate(orphans):
+                if has_key(enabled, f"{rec.kind}:{candidate}"):
+                    name = self._names[rec.msg] = orphans.pop(i)
+                    break
+            else:
+                return None
+        return f"{rec.kind}:{name}"
 
     def choose(self, enabled: Sequence[Choice], phase: Phase) -> str | None:
         steps = self.trace.steps
@@ -351,7 +375,7 @@ class ReplaySource(ChoiceSource):
             if rec.kind == "quiesce" and phase == "run":
                 break
             self.cursor += 1
-            key = self._key(rec)
+            key = self._key(rec, enabled)
             if key is not None and (has_key(enabled, key) or (rec.aim is not None and _aimable(enabled, key))):
                 self.followed += 1
                 self._step = rec
