@@ -16,9 +16,10 @@ executor. Results are folded in shard-index order. Without ``keep_going``, the c
 failure of the *lowest-index failing shard*: once shard ``i`` fails, shards below ``i`` still in flight
 are awaited and shards above ``i`` are cancelled and their results ignored, so the report (failures,
 schedule counts, statistics) equals that of running shards one by one, whatever the number of workers.
-A shard above ``i`` that was already running cannot be stopped; it runs to its end (or its own first
-failure), and a failure it found is saved like any other — a found bug is never thrown away — and listed
-apart, in :attr:`CampaignReport.also_found`, which is the one part of the report that depends on timing.
+A shard above ``i`` that was already running is told to stop (:class:`_StopSignal`: it stops at its next
+schedule and does not shrink); a failure it had found is saved like any other — a found bug is never
+thrown away — and listed apart, in :attr:`CampaignReport.also_found`, the one part of the report that
+depends on timing.
 A time budget is not deterministic: how many schedules fit depends on the machine.
 
 **Where failures are written.** Workers write to the store path themselves, as soon as they find a

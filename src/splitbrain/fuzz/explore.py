@@ -34,6 +34,7 @@ __all__ = [
     "ScheduleFailed",
     "SearchOutcome",
     "hypothesis_search",
+    "spent",
 ]
 
 
@@ -82,6 +83,12 @@ class ChoiceListSource(ChoiceSource):
 
 class ScheduleFailed(AssertionError):
     """Raised inside the Hypothesis test when a schedule fails with the signature being chased."""
+
+
+def spent(deadline: float | None, stop: Callable[[], bool] | None) -> bool:
+    """Whether a search must end before its next schedule: ``deadline`` (a ``time.time()`` value) has
+    passed, or ``stop()`` (the campaign needs no more of this shard's schedules) says so."""
+    return (deadline is not None and time.time() > deadline) or (stop is not None and stop())
 
 
 @dataclass
@@ -148,7 +155,7 @@ def hypothesis_search(
             if shrink_left[0] <= 0:
                 return  # shrinking budget spent: stop failing so Hypothesis stops shrinking
             shrink_left[0] -= 1
-        elif (deadline is not None and time.time() > deadline) or (stop is not None and stop()):
+        elif spent(deadline, stop):
             return  # the campaign's time is up: let the remaining examples pass without running
         source = ChoiceListSource(data.draw, steps)
         result = run_schedule(workload, variant, source, faults=faults, max_steps=steps, checks=checks)

@@ -47,12 +47,12 @@ from dataclasses import dataclass
 
 import msgspec
 
-from splitbrain.fuzz.explore import SearchOutcome, hypothesis_search
+from splitbrain.fuzz.explore import SearchOutcome, hypothesis_search, spent
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_checks
 from splitbrain.fuzz.stats import StatsObserver
 from splitbrain.fuzz.strategies import PCTSource, run_bound
 from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload, World
-from splitbrain.sim.aims import Aim, after_reply, at, when, when_role
+from splitbrain.sim.aims import Aim, Trigger, after_reply, at, when, when_role
 from splitbrain.sim.properties import watch_of
 from splitbrain.sim.scheduler import Choice, Enabled, Phase
 from splitbrain.sim.trace import Step
@@ -251,6 +251,17 @@ def _requestee(world: World) -> str | None:
     return world.steps[-1].dst
 
 
+def _aimed_at(target: str) -> tuple[str | Callable[[World], str | None], Trigger]:
+    """An aim's target and the event it waits for, for a portfolio target: ``requestee`` (the node that
+    just took a client's request, right then), ``replier`` (the node that just answered one) or a role
+    of the workload (whoever plays it, once someone does)."""
+    if target == "requestee":
+        return _requestee, when(_took_request, "took_request")
+    if target == "replier":
+        return "replier", after_reply()
+    return target, when_role(target)
+
+
 class _Spaced:
     """A trigger's predicate that holds from time ``start`` on, at most once per ``gap`` ticks: it notes
     (on the world, so each run starts afresh) when it last held."""
@@ -388,12 +399,8 @@ class _Portfolio:
         that just answered a client, or a role of the workload."""
         fault = fault or self._aim_fault()
         target = target or self._aim_target()
-        if target == "requestee":
-            return Aim(fault, _requestee, when(_took_request, "took_request") & at(t),
-                       name=f"portfolio {fault} requestee from t={t}")
-        if target == "replier":
-            return Aim(fault, "replier", after_reply() & at(t), name=f"portfolio {fault} replier from t={t}")
-        return Aim(fault, target, when_role(target) & at(t), name=f"portfolio {fault} {target} from t={t}")
+        node, trigger = _aimed_at(target)
+        return Aim(fault, node, trigger & at(t), name=f"portfolio {fault} {target} from t={t}")
 
     def _gap(self) -> int:
         """The least time between two firings of a spaced aim: log-uniform from 1/64 of a run to half of
@@ -427,12 +434,8 @@ class _Portfolio:
         spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
         count = self.rng.choice((2, 3, 4))
         name = f"portfolio {label} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
-        if target == "requestee":
-            return Aim(fault, _requestee, when(_took_request, "took_request") & when(spaced, "spaced"), times=count,
-                       name=name)
-        if target == "replier":
-            return Aim(fault, "replier", after_reply() & when(spaced, "spaced"), times=count, name=name)
-        return Aim(fault, target, when_role(target) & when(spaced, "spaced"), times=count, name=name)
+        node, trigger = _aimed_at(target)
+        return Aim(fault, node, trigger & when(spaced, "spaced"), times=count, name=name)
 
     def _moving_cut(self) -> Plan:
         """Jepsen's isolated-leader nemesis, moving: no drawn faults and no drawn heals; the node that just
@@ -541,8 +544,6 @@ def portfolio_search(
     steers the arms), fewer if ``deadline`` (a ``time.time()`` value) passes first or ``stop()`` turns
     true; stop at the first failure. The outcome's ``arm`` names the arm that found it; ``arms`` the
     schedules and new states of each."""
-    import time
-
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         raise ValueError(f"unknown portfolio arm {unknown[0]!r} (known: {', '.join(ARMS)})")
@@ -552,7 +553,7 @@ def portfolio_search(
     search = _Portfolio(workload, observer, variant, seed=seed_value, base=base, steps=steps,
                         checks=history_checks(workload), arms=arms)
     while outcome.schedules < examples:
-        if (deadline is not None and time.time() > deadline) or (stop is not None and stop()):
+        if spent(deadline, stop):
             break
         arm = search.bandit.pick()
         if arm == "hypothesis":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import msgspec
 
 from splitbrain.errors import NondeterminismError
-from splitbrain.fuzz.explore import SearchOutcome
+from splitbrain.fuzz.explore import SearchOutcome, spent
 from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, Verdict, history_checks, judge
 from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload, World
 from splitbrain.sim.aims import Aim
@@ -233,7 +232,7 @@ def source_search(
     steps = max_steps if max_steps is not None else workload.max_steps
     checks = history_checks(workload)
     for i in range(examples):
-        if (deadline is not None and time.time() > deadline) or (stop is not None and stop()):
+        if spent(deadline, stop):
             break
         source, schedule_faults = make_source(
             strategy, schedule_seed(seed_value, i), workload=workload, faults=faults, max_steps=steps,
