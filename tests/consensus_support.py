@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from splitbrain.fuzz.schedule import ScheduleResult, run_schedule
@@ -75,6 +76,20 @@ def first_default_failure(
     assert found.verdict.signature == report.failures[0].signature
     assert caught_by is None or found.verdict.signature in caught_by, found.verdict.message
     return report.schedules, found
+
+
+def default_failures(
+    workload: Any, find: Mapping[str, tuple[int, Collection[str] | None]]
+) -> Callable[[str], ScheduleResult]:
+    """``variant -> its first failure in the default search`` (:func:`first_default_failure`, seed 1), with
+    ``find[variant] = (budget, caught_by)``; each variant searched once per test session."""
+
+    @functools.cache
+    def first_failure(variant: str) -> ScheduleResult:
+        budget, caught_by = find[variant]
+        return first_default_failure(workload, variant, budget, caught_by=caught_by)[1]
+
+    return first_failure
 
 
 def passes_every_partition_shape(three: Any, five: Any) -> None:

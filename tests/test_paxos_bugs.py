@@ -13,13 +13,10 @@ variant's stated step bound.
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
-from consensus_support import first_default_failure, shrinks_within
+from consensus_support import default_failures, shrinks_within
 from splitbrain import load_workload
-from splitbrain.fuzz.schedule import ScheduleResult
 
 WORKLOAD = load_workload("paxos")
 CAUGHT_BY = {"invariant:one-value-per-slot", "invariant:learners-agree"}
@@ -31,10 +28,8 @@ SHRINK = {"forget-promise": (800, 130), "ignore-accepted": (250, 100), "adopt-la
 MINIMAL = {"forget-promise": (800, 130), "ignore-accepted": (800, 50), "adopt-latest": (800, 85)}
 
 
-@functools.cache
-def failure(variant: str) -> ScheduleResult:
-    """The first failure the default search finds."""
-    return first_default_failure(WORKLOAD, variant, FIND[variant], caught_by=CAUGHT_BY)[1]
+#: the first failure the default search finds, per variant
+failure = default_failures(WORKLOAD, {variant: (budget, CAUGHT_BY) for variant, budget in FIND.items()})
 
 
 @pytest.mark.parametrize("variant", sorted(SHRINK))

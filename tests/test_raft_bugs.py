@@ -14,13 +14,10 @@ variant's stated step bound.
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
-from consensus_support import first_default_failure, shrinks_within
+from consensus_support import default_failures, shrinks_within
 from splitbrain import load_workload
-from splitbrain.fuzz.schedule import ScheduleResult
 
 WORKLOAD = load_workload("raft-kv")
 
@@ -62,10 +59,7 @@ MINIMAL = {
 }
 
 
-@functools.cache
-def first_failure(variant: str) -> ScheduleResult:
-    budget, caught_by = FIND[variant]
-    return first_default_failure(WORKLOAD, variant, budget, caught_by=caught_by)[1]
+first_failure = default_failures(WORKLOAD, FIND)
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))

@@ -19,16 +19,15 @@ correct version, given the same schedule, refuses the change and passes.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from consensus_support import first_default_failure, passes, shrinks_within
+from consensus_support import default_failures, passes, shrinks_within
 from splitbrain import load_workload
-from splitbrain.fuzz.schedule import ScheduleResult, history_checks, judge
+from splitbrain.fuzz.schedule import history_checks, judge
 from splitbrain.impls.raft.membership import config_of, initial_members, steps
 from splitbrain.sim import RunResult, World, replay
 
@@ -75,10 +74,7 @@ def test_the_newest_config_entry_counts_and_truncating_it_restores_the_one_befor
     assert config_of(log[:2], nodes) == (2, ("n1", "n2", "n3"))
 
 
-@functools.cache
-def first_failure(variant: str) -> ScheduleResult:
-    budget, caught_by = FIND[variant]
-    return first_default_failure(WORKLOAD, variant, budget, caught_by=caught_by)[1]
+first_failure = default_failures(WORKLOAD, FIND)
 
 
 @pytest.mark.parametrize("variant", sorted(FIND))
