@@ -152,8 +152,8 @@ class WorldBase:
         minority = (len(self.node_ids) - 1) // 2
         self._max_down = minority if self.faults.max_down is None else self.faults.max_down
         #: a choice recorded in the step's ``draws`` (message delays, ``Node.randint``)
-        self._draw: Callable[[int, int], int] = self._random_draw() or self._draw_recorded
-        self._rand = Rand(self._random_param() or self._draw_param)
+        self._draw: Callable[[int, int], int] = self._random_draw(recorded=True) or self._draw_recorded
+        self._rand = Rand(self._random_draw(recorded=False) or self._draw_param)
         if type(self).draw is WorldBase.draw:  # Node.randint calls _draw itself, not draw, which calls it
             self.draw = self._draw  # type: ignore[method-assign,assignment]
         self._delay = workload.delay
@@ -260,10 +260,11 @@ class WorldBase:
         self._draws.append(value)
         return value
 
-    def _random_draw(self) -> Callable[[int, int], int] | None:
-        """:meth:`_draw_recorded` for a plain :class:`RandomSource`: the same numbers from the same
-        ``getrandbits`` calls as ``RandomSource.draw``, without two calls a draw; ``None`` for any other
-        source (a subclass or a patched ``draw`` may do otherwise)."""
+    def _random_draw(self, *, recorded: bool) -> Callable[[int, int], int] | None:
+        """For a plain :class:`RandomSource`, :meth:`_draw_recorded` (``recorded``: message delays,
+        ``Node.randint``) or :meth:`_draw_param` (an operation and its node: three draws an invocation):
+        the same numbers from the same ``getrandbits`` calls as ``RandomSource.draw``, without two calls a
+        draw; ``None`` for any other source (a subclass or a patched ``draw`` may do otherwise)."""
         source = self.source
         if type(source) is not RandomSource or "draw" in vars(source):
             return None
@@ -279,28 +280,9 @@ class WorldBase:
             while r >= n:
                 r = bits(k)
             r += lo
-            world._draws.append(r)
+            if recorded:
+                world._draws.append(r)
             return r
-
-        return draw
-
-    def _random_param(self) -> Callable[[int, int], int] | None:
-        """:meth:`_draw_param` for a plain :class:`RandomSource`, as :meth:`_random_draw` is for
-        :meth:`_draw_recorded` (an operation and its node: three draws an invocation)."""
-        source = self.source
-        if type(source) is not RandomSource or "draw" in vars(source):
-            return None
-        bits = source._bits
-
-        def draw(lo: int, hi: int) -> int:
-            if hi <= lo:
-                return lo
-            n = hi - lo + 1  # RandomSource.draw: lo + _randbelow(n)
-            k = n.bit_length()
-            r = bits(k)
-            while r >= n:
-                r = bits(k)
-            return r + lo
 
         return draw
 
