@@ -253,13 +253,15 @@ def test_a_failure_over_tcp_shrinks_though_its_connections_are_opened_by_other_r
     """Removing the request that opened a TCP connection makes a later request open it: the handshake is
     then sent by another step than the recorded one. Replay stands those messages in for the recorded
     ones on the same link, so shrinking can remove such requests; it used to stop at 403 steps (26
-    operations kept, 88 s) on this campaign's failure, found at 1,086 steps."""
+    operations kept, 88 s) on this campaign's failure as it was then (1,086 steps, shrunk to 40 once the
+    stand-ins came). Since messages outlive a crash the campaign finds another failure, at 900 steps,
+    and shrinks it to 73."""
     from splitbrain.fuzz.campaign import CampaignSpec, run_campaign
 
     report = run_campaign(CampaignSpec("aio-primary-backup", "early-ack", seed=3, examples=300, store=str(tmp_path)),
                           replay_first=False)
     [failure] = report.failures
-    assert failure.steps_found > 1000 and failure.steps_shrunk <= 60, (failure.steps_found, failure.steps_shrunk)
+    assert failure.steps_found > 800 and failure.steps_shrunk <= 80, (failure.steps_found, failure.steps_shrunk)
     again = replay_failure(failure.path)
     assert again.verdict.signature == failure.signature and len(again.trace.steps) == failure.steps_shrunk
 

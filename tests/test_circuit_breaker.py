@@ -1,7 +1,7 @@
 """The circuit breaker: the object, its model, the two-action history, the invariants, and the bug zoo.
 
 Quality bounds (the default search — the portfolio, the workload's own faults — in a campaign from seed 1;
-campaign seeds 1-3 needed 1/1/1 and 9/18/16 schedules): ``probe-stampede`` is found within 10 schedules
+campaign seeds 1-3 needed 1/1/1 and 9/8/36 schedules): ``probe-stampede`` is found within 10 schedules
 and shrinks to at most 65 steps with 300 replays (its 1-minimal trace has 63); ``reset-race`` is found
 within 60 schedules and (``slow``) shrinks to a 1-minimal trace of at most 270 steps within 1500 replays
 (268 after 1439: a local minimum — the trace the default search finds runs more threads than the one the

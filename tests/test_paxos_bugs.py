@@ -3,10 +3,11 @@ own faults and run length, nothing tuned per variant) finds both Paxos bug varia
 and shrinks them to a trace a person can follow.
 
 Budgets are schedule counts of a campaign from seed 1, stated from what campaign seeds 1-3 needed:
-forget-promise (a crash between a promise and an accept) 532/97/more than 1,000 (seeds 4-8: 274, 783,
-339, >1,000, 41), ignore-accepted 1/1/2, adopt-latest (two ballots' values each accepted somewhere, then a
-third proposer hearing of both) 11/312/57. The forget-promise failure seed 1 finds is a long one (174 steps over
-several slots) whose 1-minimal trace still has 124 steps; its shrink bounds say so. The default
+forget-promise (a crash between a promise and an accept) 132/225/352 — 532/97/more than 1,000 before an
+Accept sent before the crash could reach the restarted acceptor (trace version 2) — ignore-accepted 1/1/2,
+adopt-latest (two ballots' values each accepted somewhere, then a third proposer hearing of both)
+11/125/107. The forget-promise failure seed 1 finds is a long one (405 steps over several slots) whose
+1-minimal trace still has 126 steps; its shrink bounds say so. The default
 run shrinks with a few hundred replays; the slow run shrinks each to a 1-minimal trace and holds it to the
 variant's stated step bound.
 """
@@ -21,7 +22,7 @@ from splitbrain import load_workload
 WORKLOAD = load_workload("paxos")
 CAUGHT_BY = {"invariant:one-value-per-slot", "invariant:learners-agree"}
 #: variant -> schedules budget from seed 1
-FIND = {"forget-promise": 700, "ignore-accepted": 20, "adopt-latest": 300}
+FIND = {"forget-promise": 400, "ignore-accepted": 20, "adopt-latest": 300}
 #: variant -> (shrink replays, bound on the shrunk trace's steps) in the default run
 SHRINK = {"forget-promise": (800, 130), "ignore-accepted": (250, 100), "adopt-latest": (250, 100)}
 #: variant -> (shrink replays, the stated step bound): each shrinks to a 1-minimal trace within them (slow)

@@ -137,7 +137,7 @@ RAFT = load_workload("raft-kv")
 @pytest.fixture(scope="module")
 def vote_failure() -> ScheduleResult:
     faults, steps = SEARCH["unpersisted-vote"]
-    result = run_schedule(RAFT, "unpersisted-vote", RandomSource(0), faults=faults, max_steps=steps)
+    result = run_schedule(RAFT, "unpersisted-vote", RandomSource(3), faults=faults, max_steps=steps)
     assert result.verdict.signature == "invariant:election-safety"
     return result
 

@@ -76,7 +76,7 @@ def test_saved_trace_replays_to_the_identical_history(tmp_path: Path) -> None:
 def test_trace_file_is_readable_one_step_per_line() -> None:
     trace = World(WORKLOAD, seed=2).run().trace
     lines = trace.dumps().decode().splitlines()
-    assert lines[0].startswith('{"version":1,"workload":"primary-backup","variant":"correct","seed":2,')
+    assert lines[0].startswith('{"version":2,"workload":"primary-backup","variant":"correct","seed":2,')
     assert len(lines) == len(trace.steps) + 2
     draws = str(trace.steps[0].draws).replace(" ", "")
     assert lines[1] == '{"step":0,"t":0,"kind":"start","draws":' + draws + "},"

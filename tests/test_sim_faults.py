@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from splitbrain import load_workload
@@ -16,8 +17,10 @@ from splitbrain.sim import (
     FaultConfig,
     Node,
     Rand,
+    ReplaySource,
     Request,
     Step,
+    Trace,
     VectorClock,
     Workload,
     World,
@@ -237,10 +240,8 @@ def test_crash_loses_memory_keeps_storage() -> None:
     settle(w)
     before = probe(w, "n2")
     assert before.got == [("n1", "kept")] and w.storage("n2")["log"] == ["kept"]
-    in_flight = send(w, "n1", "n2", "lost")
     w.step("crash:n2")
     assert w.node("n2") is None and not w.is_up("n2")
-    assert in_flight not in w.network.in_flight
     w.step("restart:n2")
     after = probe(w, "n2")
     assert after is not before
@@ -248,6 +249,42 @@ def test_crash_loses_memory_keeps_storage() -> None:
     assert w.storage("n2") == {"starts": 2, "log": ["kept"]}  # storage survived
     before.send("n1", "from a dead incarnation")  # ignored: that incarnation can do nothing
     assert all(m.payload != "from a dead incarnation" for m in w.network.in_flight.values())
+
+
+def test_a_message_in_flight_at_a_crash_reaches_the_next_incarnation() -> None:
+    """The network holds a message for as long as it likes: one sent before the crash, not yet delivered,
+    waits while the node is down and is delivered to the restarted node (Paxos's forgotten promise needs
+    this). One sent while the node is down is lost: nobody listens."""
+    w = world()
+    held = send(w, "n1", "n2", "sent before the crash")
+    step = w.step("crash:n2")
+    assert not step.lost and held in w.network.in_flight
+    assert f"deliver:{held}" not in keys(w)  # not while n2 is down
+    w.step(f"deliver:{send(w, 'n1', 'n3', 'elsewhere')}")
+    assert "sent while down" not in [m.payload for m in w.network.in_flight.values()]
+    lost = send(w, "n1", "n2", "sent while down")
+    assert lost not in w.network.in_flight
+    w.step("restart:n2")
+    settle(w)
+    assert probe(w, "n2").got == [("n1", "sent before the crash")]
+    assert w.trace().version == 2
+
+
+def test_a_version_1_trace_replays_with_its_crashes_losing_the_messages_in_flight() -> None:
+    """Saved traces from before messages outlived crashes keep their meaning: replayed, the crash loses
+    what was in flight to the node, and the replay records a version-1 trace again."""
+    w = world()
+    send(w, "n1", "n2", "in flight")
+    w.step("crash:n2")
+    w.step("restart:n2")
+    settle(w)
+    assert probe(w, "n2").got == [("n1", "in flight")]
+    old = msgspec.structs.replace(w.trace(), version=1)
+    again = World(ProbeWorkload(), source=ReplaySource(Trace.loads(old.dumps())), faults=FAULT_KINDS)
+    result = again.run()
+    crash = next(s for s in result.trace.steps if s.kind == "crash")
+    assert crash.lost and result.trace.version == 1
+    assert probe(again, "n2").got == []
 
 
 def test_crashed_node_refuses_clients_and_crash_during_request_is_info() -> None:

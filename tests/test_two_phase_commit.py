@@ -21,12 +21,14 @@ WORKLOAD = load_workload("bank-2pc")
 
 #: variant -> (seeded schedules from seed 0 within which it must be found, signatures that may catch it)
 FIND = {
-    "early-release": (20, {"invariant:money-conserved"}),
+    "early-release": (20, {"invariant:money-conserved", "checker:read-totals"}),
     "unilateral-commit": (30, {"invariant:money-conserved", "invariant:atomic-outcome"}),
     "no-decision-log": (60, {"invariant:atomic-outcome"}),
 }
-#: variant -> (shrink replays, bound on the shrunk trace's steps, start and end included)
-SHRINK = {"early-release": (150, 30), "unilateral-commit": (150, 20), "no-decision-log": (150, 25)}
+#: variant -> (shrink replays, bound on the shrunk trace's steps, start and end included). no-decision-log's
+#: 1-minimal traces from campaign seeds 1-6 have 53, 50, 22, 22, 26 and 16 steps (400 replays): links are
+#: FIFO, so a message late on a link brings the ones before it along
+SHRINK = {"early-release": (150, 35), "unilateral-commit": (150, 20), "no-decision-log": (400, 55)}
 
 
 def test_registry() -> None:
@@ -72,7 +74,9 @@ def _prepared_transfer(variant: str) -> World:
 
 def test_a_prepared_shard_blocks_until_the_coordinator_answers_then_presumed_abort() -> None:
     world = _prepared_transfer("correct")
-    world.step("crash:n1")  # the votes to n1 are lost with it
+    world.step("drop:n2>n1#1")  # the votes to n1 are lost (a crash alone would keep them in flight)
+    world.step("drop:n3>n1#1")
+    world.step("crash:n1")
     for _ in range(4):  # long after the timeout, n2 still holds its locks and keeps asking
         fire(world, "n2", "wait p0.1")
         assert "p0.1" in world.storage("n2")["prepared"]

@@ -10,6 +10,15 @@ A ``crash`` kills the process: the node's storage survives whole (written data s
 system's cache). A ``power-loss`` also takes the machine down: the node restarts on what its disk
 had synced, plus the unsynced writes that happened to land (:mod:`splitbrain.sim.disk`); which ones is
 drawn when the step runs and recorded in its ``kept`` field, so a replay loses exactly the same writes.
+Either way the messages other nodes sent it that are still in flight are not lost with it: they wait in
+the network and reach the node's next incarnation once it restarts: an asynchronous network may deliver
+a message any time after it was sent, so in the crash-recovery model (e.g. Aguilera, Chen and Toueg,
+"Failure detection and consensus in the crash-recovery model", Distributed Computing 2000) a process
+can receive, after it recovers, what was sent to it before it crashed. Paxos's acceptor that forgets
+its promise in a crash and then takes a lower ballot's Accept sent before the crash is the classic bug
+that needs it (Lamport, "Paxos Made Simple", 2001: an acceptor must remember its promise through a
+crash). Traces of version 1 (:data:`~splitbrain.sim.trace.TRACE_VERSION`), written before, lost those
+messages with the crash, and their replays still do.
 """
 
 from __future__ import annotations
@@ -147,14 +156,16 @@ class NemesisSteps(WorldBase):
         self.recorder.nemesis("heal", None, time=self.time)
 
     def _take_down(self, node_id: str) -> None:
-        """What a crash and a power loss share: the incarnation, its timers, the messages to it and the
-        requests it held are gone."""
+        """What a crash and a power loss share: the incarnation, its timers, the client requests it had
+        not read and the requests it held are gone. Messages from other nodes still in flight to it stay
+        in the network — deliverable once it restarts, to its next incarnation — since an asynchronous
+        network may hold a message back for as long as it likes (traces of version 1 lost them here)."""
         self._discard(node_id)
         self._paused[node_id] = False
         for timer in [t for t in self._timers if t[0] == node_id]:
             self._timer_drop(timer)
         unread = [m.payload for m in self.network.in_flight.values() if m.client and m.dst == node_id]
-        self._lost += self.network.drop_to(node_id)
+        self._lost += self.network.drop_to(node_id, between_nodes=not self._crash_holds)
         for req in unread:
             self._connection_error(req, node_id, "fail", "connection reset before the request was read")
         for slot in self.clients:

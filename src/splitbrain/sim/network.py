@@ -272,9 +272,10 @@ class Network:
             self.pop(msg_id)
         return lost
 
-    def drop_to(self, node: str) -> list[str]:
-        """Lose every message in flight to ``node`` (it crashed); returns their ids."""
-        lost = [m.id for m in self.in_flight.values() if m.dst == node]
+    def drop_to(self, node: str, *, between_nodes: bool = True) -> list[str]:
+        """Lose the messages in flight to ``node`` (it went down): the client requests it had not read, and
+        the messages from other nodes too unless ``between_nodes`` is false; returns their ids."""
+        lost = [m.id for m in self.in_flight.values() if m.dst == node and (between_nodes or m.client)]
         for msg_id in lost:
             self.pop(msg_id)
         return lost

@@ -32,7 +32,7 @@ from splitbrain.sim.faults import DEFAULT_WEIGHTS, FAULT_KINDS, FaultConfig
 from splitbrain.sim.network import Message, Network
 from splitbrain.sim.node import Node, Rand, Request
 from splitbrain.sim.scheduler import ChoiceSource, Phase, RandomSource
-from splitbrain.sim.trace import Step
+from splitbrain.sim.trace import TRACE_VERSION, Step
 from splitbrain.sim.vclock import VectorClock
 from splitbrain.sim.workload import Workload
 
@@ -109,6 +109,12 @@ class WorldBase:
         self.variant = variant
         self._cls = workload.node_class(variant)
         self.source: ChoiceSource = source if source is not None else RandomSource(seed or 0)
+        followed = getattr(self.source, "trace", None) if self.source.follows_trace else None
+        #: the trace format (and crash semantics) this run follows: a replay of an older trace keeps its
+        #: version's meaning, and records its own trace in that version
+        self.trace_version: int = getattr(followed, "version", TRACE_VERSION)
+        #: version 2 on: messages in flight to a node that goes down wait for its next incarnation
+        self._crash_holds = self.trace_version >= 2
         self.faults = FaultConfig.coerce(workload.faults if faults is None else faults)
         self.max_steps = workload.max_steps if max_steps is None else max_steps
         self.max_quiesce_steps = max_quiesce_steps

@@ -23,12 +23,18 @@ from splitbrain.sim.faults import FaultConfig
 
 __all__ = [
     "TRACE_VERSION",
+    "TRACE_VERSIONS",
     "Step",
     "Trace",
 ]
 
 
-TRACE_VERSION = 1
+#: the version of the traces this splitbrain writes. Version 2: a message in flight to a node that crashes
+#: (or loses power) waits in the network for the node's next incarnation; version 1 traces, written before,
+#: lost such messages with the crash, and replay that way still (see :mod:`splitbrain.sim.nemesis`)
+TRACE_VERSION = 2
+#: the versions it reads and replays
+TRACE_VERSIONS = (1, 2)
 
 # sets and dict keys are written sorted, so that no value's bytes depend on PYTHONHASHSEED
 _ENCODER = msgspec.json.Encoder(order="deterministic")
@@ -168,9 +174,10 @@ class Trace(msgspec.Struct, kw_only=True):
             trace = msgspec.json.decode(data, type=cls)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UsageError(f"{source}: not a splitbrain trace ({exc})") from None
-        if trace.version != TRACE_VERSION:
+        if trace.version not in TRACE_VERSIONS:
             raise UsageError(
-                f"{source}: trace version {trace.version}; this splitbrain reads version {TRACE_VERSION}"
+                f"{source}: trace version {trace.version}; this splitbrain reads versions "
+                f"{', '.join(map(str, TRACE_VERSIONS))}"
             )
         return trace
 

@@ -299,7 +299,7 @@ class World(ClientSteps, NemesisSteps, AimSteps):
 
     def trace(self) -> Trace:
         return Trace(
-            workload=self.workload.name, variant=self.variant, seed=self.source.seed,
+            version=self.trace_version, workload=self.workload.name, variant=self.variant, seed=self.source.seed,
             max_steps=self.max_steps, nodes=list(self.node_ids), faults=self.faults, steps=list(self.steps),
         )
 
