@@ -307,12 +307,25 @@ class EtcdTarget(Target):
         self.servers[node].kill()
         shutil.rmtree(self.workdir / node, ignore_errors=True)
 
-    def add_member(self, node: str) -> None:
-        """Add ``node`` back as a new member (``member add``, a fresh id and empty data) and start it."""
+    def add_member(self, node: str, *, patience: float = 15.0) -> None:
+        """Add ``node`` back as a new member (``member add``, a fresh id and empty data) and start it.
+
+        Right after a removal etcd may refuse the addition as ``unhealthy cluster`` (its strict
+        reconfiguration check wants the members that remain connected to a quorum for a while first; on a
+        loaded machine that takes longer): asked again every half second for up to ``patience`` seconds."""
         if node not in self.removed:
             return
         proxy = self.peer_proxies[node]
-        answer = self._admin("/v3/cluster/member/add", {"peerURLs": [f"http://127.0.0.1:{proxy.port}"]}, avoid=node)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                answer = self._admin("/v3/cluster/member/add", {"peerURLs": [f"http://127.0.0.1:{proxy.port}"]},
+                                     avoid=node)
+                break
+            except EtcdError as exc:
+                if "unhealthy cluster" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
         self.member_ids[node] = format(int(answer["member"]["ID"]), "x")
         self.removed.discard(node)
         self._routes()
