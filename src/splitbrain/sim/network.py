@@ -11,7 +11,9 @@ may be delivered.
 Partitions are sets of cut directed links ``(src, dst)``, so one-way partitions are the general case. A
 message sent over a cut link is lost at once, and starting a partition loses the messages in flight over
 the links it cuts (iptables DROP, not a queue that flushes on heal). Client links (requests and replies)
-are never cut, dropped or duplicated: the nemesis acts between nodes, as in Jepsen.
+are never cut, dropped or duplicated: the nemesis acts between nodes, as in Jepsen. A node that crashes
+loses only the client requests in flight to it (:meth:`Network.drop_to`); the others wait for its next
+incarnation.
 
 The network also keeps the messages sorted by *when*, for the world to list the deliverable ones without
 looking at every message at every step: the *due* messages (``deliver_at`` reached) in creation order,

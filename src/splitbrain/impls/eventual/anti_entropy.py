@@ -19,8 +19,8 @@ now and then.
 A replica's state must form a join-semilattice — merging is commutative, associative and idempotent —
 so that receiving a state twice, late, or out of order does no harm (the state-based replication of
 Shapiro et al. 2011). Subclasses keep their state in ``self.storage`` (durable: a crash loses only the
-timer and messages in flight) and define :meth:`snapshot` (an immutable copy to send) and :meth:`absorb`
-(merge a received one in).
+timer; the messages in flight to it arrive after its restart) and define :meth:`snapshot` (an immutable
+copy to send) and :meth:`absorb` (merge a received one in).
 """
 
 from __future__ import annotations
