@@ -330,7 +330,9 @@ def test_correct_balancer_passes_a_modest_campaign() -> None:
 
 @pytest.mark.slow
 def test_correct_balancer_passes_a_long_campaign() -> None:
-    passes(WORKLOAD, range(1000, 2500))
+    # two histories of the 1,500 (seeds 1927 and 2002) have too many crashed picks to combine at one step
+    # (more than 4,096 ways): the checker says unknown for them — counted, never a pass
+    passes(WORKLOAD, range(1000, 2500), unknown=2)
     for faults, steps in SEARCH.values():
         passes(WORKLOAD, range(3000, 3300), faults, steps)
 
