@@ -11,14 +11,13 @@ system's cache). A ``power-loss`` also takes the machine down: the node restarts
 had synced, plus the unsynced writes that happened to land (:mod:`splitbrain.sim.disk`); which ones is
 drawn when the step runs and recorded in its ``kept`` field, so a replay loses exactly the same writes.
 Either way the messages other nodes sent it that are still in flight are not lost with it: they wait in
-the network and reach the node's next incarnation once it restarts: an asynchronous network may deliver
-a message any time after it was sent, so in the crash-recovery model (e.g. Aguilera, Chen and Toueg,
-"Failure detection and consensus in the crash-recovery model", Distributed Computing 2000) a process
-can receive, after it recovers, what was sent to it before it crashed. Paxos's acceptor that forgets
-its promise in a crash and then takes a lower ballot's Accept sent before the crash is the classic bug
-that needs it (Lamport, "Paxos Made Simple", 2001: an acceptor must remember its promise through a
-crash). Traces of version 1 (:data:`~splitbrain.sim.trace.TRACE_VERSION`), written before, lost those
-messages with the crash, and their replays still do.
+the network and reach the node's next incarnation once it restarts. An asynchronous network may deliver
+a message any time after it was sent, so a process that crashes and recovers can receive what was sent
+to it before the crash, and a protocol for crash-recovery must cope. Paxos's acceptor that forgets its
+promise in a crash and then takes a lower ballot's Accept sent before the crash is the classic bug that
+needs it (Lamport, "Paxos Made Simple", 2001: an acceptor must remember its promise through a crash).
+Traces of version 1 (:data:`~splitbrain.sim.trace.TRACE_VERSION`), written before, lost those messages
+with the crash, and their replays still do.
 """
 
 from __future__ import annotations
