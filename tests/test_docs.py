@@ -8,7 +8,9 @@
   pass. A block that deliberately does not run is preceded by ``<!-- not-run: reason -->``; those are
   few, and still have to compile. A block preceded by ``<!-- needs: redis-server -->`` runs where that
   program is installed (the test command installs it); where it is not, the page's test is skipped after
-  running every other block.
+  running every other block. A ```text block preceded by ``<!-- output -->`` is what the python block
+  just before it prints, exactly: the page says what a reader will see, and a change that alters it
+  fails here instead of leaving the page stale.
 * Every ``docs/...`` path named in src/, tests/, README.md and mkdocs.yml exists.
 * ``mkdocs build --strict`` succeeds, and the site holds the API reference and the CLI reference.
 * README.md stays a page: at most 300 lines, starting with the two set-up commands.
@@ -47,6 +49,10 @@ NOT_RUN = re.compile(r"<!--\s*not-run:\s*(?P<reason>.*?)\s*-->\s*\Z", re.S)
 NEEDS = re.compile(r"<!--\s*needs:\s*(?P<binary>[\w.-]+)\s*-->\s*\Z", re.S)
 #: at most this many python blocks may opt out of running, across README and docs
 MAX_NOT_RUN = 8
+#: a text block that must be exactly what the python block before it printed
+OUTPUT = re.compile(r"<!--\s*output\s*-->\s*\Z", re.S)
+#: what a python block "printed" when it did not run
+SKIPPED = "<not run>"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Block:
     code: str
     not_run: str | None
     needs: str | None = None
+    output: bool = False  # a text block: what the python block before it prints
 
     def where(self) -> str:
         return f"{self.page.relative_to(ROOT)}:{self.line}"
@@ -90,6 +97,7 @@ def blocks(page: Path) -> list[Block]:
             code=textwrap.dedent(expand_snippets(match["body"])),
             not_run=marker["reason"] if marker else None,
             needs=needs["binary"] if needs else None,
+            output=bool(OUTPUT.search(before)),
         ))
     return found
 
@@ -132,12 +140,22 @@ def test_every_python_block_runs(page: Path, workdir: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     missing: list[str] = []
     tests: list[Block] = []
-    for block in python_blocks(page):
+    printed: str | None = None  # what the last python block that ran printed
+    for block in blocks(page):
+        if block.output:
+            if printed is SKIPPED:
+                continue  # the block before it needs a program not installed here
+            assert printed is not None, f"{block.where()}: an output block with no python block run before it"
+            assert printed == block.code, f"{block.where()}: the block before it printed\n{printed}"
+            continue
+        if block.lang not in ("python", "py"):
+            continue
         code = compile(block.code, block.where(), "exec")  # even a block that does not run must compile
         if block.not_run is not None:
             continue
         if block.needs is not None and shutil.which(block.needs) is None:
             missing.append(f"{block.where()} needs {block.needs}")
+            printed = SKIPPED
             continue
         out = io.StringIO()
         try:
@@ -157,6 +175,8 @@ def test_every_python_block_runs(page: Path, workdir: Path) -> None:
         except BaseException as exc:
             exc.add_note(f"in the block at {block.where()}; its output:\n{out.getvalue()}")
             raise
+        finally:
+            printed = out.getvalue()
     if tests:
         run_pytest(tests, workdir)
     if missing:
