@@ -95,8 +95,11 @@ def test_a_partitioned_leader_serves_stale_reads(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_leader_reads_are_caught_only_with_partitions(tmp_path: Path, seed: int) -> None:
+    # a real server, in real time: random partition shapes of a second or two each must isolate the leader
+    # while a write commits elsewhere and a read reaches it. 30 s missed that on one seed of three in two
+    # of three runs on December 5, 2026 (seed 3's run isolated the leader once, and no stale read landed)
     outcome = run_workload(
-        SyncObjLeaderReadsTarget(), clients=6, time_limit=30.0, nemesis="partition", seed=seed, keys=5,
+        SyncObjLeaderReadsTarget(), clients=6, time_limit=60.0, nemesis="partition", seed=seed, keys=5,
         out=tmp_path, progress=None,
     )
     assert outcome.result is not None
