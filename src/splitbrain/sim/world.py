@@ -634,13 +634,8 @@ class World(ClientSteps, NemesisSteps, AimSteps):
     def _do_timer(self, arg: str, params: Mapping[str, Any]) -> None:
         node_id, _, name = arg.partition(":")
         key = (node_id, name)
-        if self._timers.pop(key) <= self.time:  # _timer_drop and _timer_undue, inline: the timer was due
-            due = self._timers_due
-            i = bisect_left(due, key)
-            if i < len(due) and due[i] == key:
-                del due[i]
-                del self._timers_due_ids[i]
-                self._due_changes += 1
+        if self._timers.pop(key) <= self.time:  # _timer_drop, inline: the timer was due
+            self._timer_undue(key)
         else:
             self._timer_stale += 1
         rec = self._rec
