@@ -44,8 +44,7 @@ class AimSteps(WorldBase):
         self._armed: list[list[Any]] = [[aim, aim.times] for aim in self.aims]
         self._aim_queue: list[tuple[str, dict[str, Any]]] = []
         self._aiming = bool(self.aims) and not self.source.follows_trace
-        trace = getattr(self.source, "trace", None)
-        steps: Sequence[Any] = getattr(trace, "steps", ()) if self.source.follows_trace else ()
+        steps: Sequence[Any] = getattr(self._followed, "steps", ())
         #: a replay of a trace with aimed steps lets them run though the configuration would not draw them
         self._aim_replay = any(step.aim is not None for step in steps)
 

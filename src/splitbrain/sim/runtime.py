@@ -109,10 +109,11 @@ class WorldBase:
         self.variant = variant
         self._cls = workload.node_class(variant)
         self.source: ChoiceSource = source if source is not None else RandomSource(seed or 0)
-        followed = getattr(self.source, "trace", None) if self.source.follows_trace else None
+        #: the trace a replay follows (``None`` for a run that draws its own choices)
+        self._followed: Any = getattr(self.source, "trace", None) if self.source.follows_trace else None
         #: the trace format (and crash semantics) this run follows: a replay of an older trace keeps its
         #: version's meaning, and records its own trace in that version
-        self.trace_version: int = getattr(followed, "version", TRACE_VERSION)
+        self.trace_version: int = getattr(self._followed, "version", TRACE_VERSION)
         #: version 2 on: messages in flight to a node that goes down wait for its next incarnation
         self._crash_holds = self.trace_version >= 2
         self.faults = FaultConfig.coerce(workload.faults if faults is None else faults)
