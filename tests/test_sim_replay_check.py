@@ -4,6 +4,7 @@ aimed faults, failover clients) is as deterministic as the rest, across processe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,10 +15,11 @@ import pytest
 
 from splitbrain import load_workload
 from splitbrain.cli import main
+from splitbrain.errors import InvalidHistory, UsageError
 from splitbrain.fuzz.determinism import compare_runs
 from splitbrain.fuzz.saved import failure_record
 from splitbrain.fuzz.schedule import ScheduleResult, Verdict
-from splitbrain.fuzz.store import FailureStore
+from splitbrain.fuzz.store import FailureStore, load_failure
 from splitbrain.sim import ClientOp, Node, Rand, Trace, Workload, World, replay
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +136,25 @@ def test_power_loss_and_aimed_faults_are_deterministic_across_processes_and_hash
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert b'"kind":"power-loss"' in outputs[0] and b'"aim":"crash replier"' in outputs[0]
+
+
+def test_a_trace_of_another_version_is_refused_by_name_with_the_versions_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Versions 1 (crashes lose the messages in flight to the node) and 2 (they wait for its next
+    incarnation) are read; a later one is refused, naming the file and the versions this splitbrain reads."""
+    run = World(UNORDERED, seed=0).run()
+    newer = Trace.loads(run.trace.dumps()).dumps().replace(b'"version":2', b'"version":3', 1)
+    with pytest.raises(UsageError, match=r"t\.json: trace version 3; this splitbrain reads versions 1, 2"):
+        Trace.loads(newer, source="t.json")
+    path = saved(UNORDERED, tmp_path)
+    record = json.loads(path.read_text())
+    record["trace"]["version"] = 3
+    path.write_text(json.dumps(record))
+    with pytest.raises(InvalidHistory, match=r"the trace is version 3; this splitbrain reads versions 1, 2"):
+        load_failure(path)
+    code, out = cli(["replay", str(path)], capsys)
+    assert code != 0 and str(path) in out and "reads versions 1, 2" in out
 
 
 def test_a_trace_read_back_from_its_file_is_the_same_run_as_its_replay() -> None:

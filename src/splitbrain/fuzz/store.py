@@ -100,15 +100,12 @@ def load_failure(path: str | os.PathLike[str]) -> dict[str, Any]:
     options = record.get("workload_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidHistory("the failure's 'workload_options' must be an object", source=str(p))
-    from splitbrain.sim.trace import TRACE_VERSIONS, Trace  # the trace's own shape is the simulator's
+    from splitbrain.sim.trace import READS_VERSIONS, TRACE_VERSIONS, Trace  # the trace's shape is the simulator's
 
     try:
         trace = msgspec.convert(record["trace"], Trace)
     except (msgspec.ValidationError, UsageError, ValueError, TypeError) as exc:
         raise InvalidHistory(f"the failure's trace is malformed: {exc}", source=str(p)) from None
     if trace.version not in TRACE_VERSIONS:
-        raise InvalidHistory(
-            f"the trace is version {trace.version}; this splitbrain reads versions "
-            f"{', '.join(map(str, TRACE_VERSIONS))}", source=str(p)
-        )
+        raise InvalidHistory(f"the trace is version {trace.version}; {READS_VERSIONS}", source=str(p))
     return record

@@ -35,6 +35,8 @@ __all__ = [
 TRACE_VERSION = 2
 #: the versions it reads and replays
 TRACE_VERSIONS = (1, 2)
+#: what an error about a trace of another version says this splitbrain reads
+READS_VERSIONS = f"this splitbrain reads versions {', '.join(map(str, TRACE_VERSIONS))}"
 
 # sets and dict keys are written sorted, so that no value's bytes depend on PYTHONHASHSEED
 _ENCODER = msgspec.json.Encoder(order="deterministic")
@@ -175,10 +177,7 @@ class Trace(msgspec.Struct, kw_only=True):
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UsageError(f"{source}: not a splitbrain trace ({exc})") from None
         if trace.version not in TRACE_VERSIONS:
-            raise UsageError(
-                f"{source}: trace version {trace.version}; this splitbrain reads versions "
-                f"{', '.join(map(str, TRACE_VERSIONS))}"
-            )
+            raise UsageError(f"{source}: trace version {trace.version}; {READS_VERSIONS}")
         return trace
 
     def save(self, path: str | os.PathLike[str]) -> None:
