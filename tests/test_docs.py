@@ -11,6 +11,15 @@
   running every other block. A ```text block preceded by ``<!-- output -->`` is what the python block
   just before it prints, exactly: the page says what a reader will see, and a change that alters it
   fails here instead of leaving the page stale.
+* Every ```console block runs too, in the same working directory, where it stands among the page's
+  python blocks (so it finds the files they wrote): its ``$ `` commands run one after another in one
+  ``bash``, and what each prints must read as the page shows it (:mod:`console_blocks` has the rules:
+  ``...`` for what the page leaves out, any figure where a time is shown). ``../shared/data`` in a
+  command means the reference data (``$SPLITBRAIN_DATA``); a page whose commands need it is skipped
+  where it is absent, as are commands needing a program the page names in ``<!-- needs: ... -->``.
+  ``<!-- with: tests/x.py -->`` copies project files into the working directory first. A block
+  that shows a command without running it (an install, a real cluster, a benchmark, a placeholder) is
+  marked ``<!-- not-run: reason -->``.
 * Every ``docs/...`` path named in src/, tests/, README.md and mkdocs.yml exists.
 * ``mkdocs build --strict`` succeeds, and the site holds the API reference and the CLI reference.
 * README.md stays a page: at most 300 lines, starting with the two set-up commands.
@@ -28,10 +37,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+
+from conftest import data_dir
+from console_blocks import console_env, mismatch, run_session, sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -49,8 +61,14 @@ NOT_RUN = re.compile(r"<!--\s*not-run:\s*(?P<reason>.*?)\s*-->\s*\Z", re.S)
 NEEDS = re.compile(r"<!--\s*needs:\s*(?P<binary>[\w.-]+)\s*-->\s*\Z", re.S)
 #: at most this many python blocks may opt out of running, across README and docs
 MAX_NOT_RUN = 8
+#: at least this many console blocks run (most that do not are installs, real servers and benchmarks)
+MIN_CONSOLE_RUN = 15
 #: a text block that must be exactly what the python block before it printed
 OUTPUT = re.compile(r"<!--\s*output\s*-->\s*\Z", re.S)
+#: project files a console block needs in its working directory (``<!-- with: tests/bounded_counter.py -->``)
+WITH = re.compile(r"<!--\s*with:\s*(?P<files>[^>]*?)\s*-->\s*\Z", re.S)
+#: how a console block names the reference data, as a reader's clone next to ``shared/`` has it
+DATA = "../shared/data"
 #: what a python block "printed" when it did not run
 SKIPPED = "<not run>"
 
@@ -65,6 +83,7 @@ class Block:
     not_run: str | None
     needs: str | None = None
     output: bool = False  # a text block: what the python block before it prints
+    with_files: tuple[str, ...] = ()  # a console block: project files copied into its working directory
 
     def where(self) -> str:
         return f"{self.page.relative_to(ROOT)}:{self.line}"
@@ -88,6 +107,7 @@ def blocks(page: Path) -> list[Block]:
         before = text[: match.start()].rstrip(" \t")
         marker = NOT_RUN.search(before)
         needs = NEEDS.search(before)
+        with_files = WITH.search(before)
         title = TITLE.search(match["info"])
         found.append(Block(
             page=page,
@@ -98,6 +118,7 @@ def blocks(page: Path) -> list[Block]:
             not_run=marker["reason"] if marker else None,
             needs=needs["binary"] if needs else None,
             output=bool(OUTPUT.search(before)),
+            with_files=tuple(with_files["files"].split()) if with_files else (),
         ))
     return found
 
@@ -106,7 +127,11 @@ def python_blocks(page: Path) -> list[Block]:
     return [b for b in blocks(page) if b.lang in ("python", "py")]
 
 
-RUNNABLE = [page for page in PAGES if any(b.not_run is None for b in python_blocks(page))]
+def runs(block: Block) -> bool:
+    return block.not_run is None and block.lang in ("python", "py", "console")
+
+
+RUNNABLE = [page for page in PAGES if any(runs(b) for b in blocks(page))]
 
 
 @pytest.fixture
@@ -135,8 +160,32 @@ def run_pytest(blocks: list[Block], workdir: Path) -> None:
     assert done.returncode == 0, f"{where}: {' '.join(names)} do not pass:\n{done.stdout}\n{done.stderr}"
 
 
+def run_console(block: Block, workdir: Path) -> str | None:
+    """Run a console block's commands in ``workdir``; assert each printed what the page shows. Returns
+    why it could not run here (the reference data or a program missing), else ``None``."""
+    commands = sessions(block.code)
+    assert commands, f"{block.where()}: a console block with no '$ ' command"
+    data = data_dir()
+    if any(DATA in c.text for c in commands) and not (data / "porcupine").is_dir():
+        return f"{block.where()} needs the reference data at {data} (set SPLITBRAIN_DATA)"
+    if block.needs is not None and shutil.which(block.needs) is None:
+        return f"{block.where()} needs {block.needs}"
+    for name in block.with_files:
+        shutil.copy(ROOT / name, workdir / Path(name).name)
+    here = str(data.resolve())
+    commands = [
+        replace(c, text=c.text.replace(DATA, here), expected=tuple(line.replace(DATA, here) for line in c.expected))
+        for c in commands
+    ]
+    printed = run_session(commands, workdir, console_env(Path(sys.executable).parent))
+    for command, (out, status) in zip(commands, printed, strict=True):
+        wrong = mismatch(command, out, status)
+        assert wrong is None, f"{block.where()} (line {block.line + command.line} of the page):\n{wrong}"
+    return None
+
+
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
-def test_every_python_block_runs(page: Path, workdir: Path) -> None:
+def test_every_block_runs(page: Path, workdir: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     missing: list[str] = []
     tests: list[Block] = []
@@ -147,6 +196,11 @@ def test_every_python_block_runs(page: Path, workdir: Path) -> None:
                 continue  # the block before it needs a program not installed here
             assert printed is not None, f"{block.where()}: an output block with no python block run before it"
             assert printed == block.code, f"{block.where()}: the block before it printed\n{printed}"
+            continue
+        if block.lang == "console" and block.not_run is None:
+            why = run_console(block, workdir)
+            if why is not None:
+                missing.append(why)
             continue
         if block.lang not in ("python", "py"):
             continue
@@ -187,6 +241,10 @@ def test_blocks_that_do_not_run_are_few_and_say_why() -> None:
     skipped = [b for page in PAGES for b in python_blocks(page) if b.not_run is not None]
     assert all(b.not_run for b in skipped), [b.where() for b in skipped if not b.not_run]
     assert len(skipped) <= MAX_NOT_RUN, [f"{b.where()}: {b.not_run}" for b in skipped]
+    shown = [b for page in PAGES for b in blocks(page) if b.lang == "console"]
+    assert all(b.not_run != "" for b in shown), [b.where() for b in shown if b.not_run == ""]
+    running = [b for b in shown if b.not_run is None]
+    assert len(running) >= MIN_CONSOLE_RUN, f"only {len(running)} console blocks run: {[b.where() for b in running]}"
 
 
 #: a path under docs/ as code and pages name it (not part of a URL or of a longer path)
@@ -252,3 +310,27 @@ def test_the_site_builds_strictly_with_the_api_and_cli_reference(tmp_path: Path)
         assert f"splitbrain {verb} [OPTIONS]" in cli, verb
     generated = cli.split('id="the-verbs"', 1)[1]
     assert "--variant TEXT" in generated and "--examples" not in generated  # hidden aliases stay hidden
+
+
+def test_a_console_block_whose_output_went_stale_fails(tmp_path: Path) -> None:
+    """The console comparison can fail: a changed count, a missing line or a failing command is caught;
+    what the page may leave open (``...``, timings, the number of workers) is not."""
+    block = sessions(
+        "$ printf 'fuzzing w: 300 schedules, 2 worker process(es)\\nprogress\\nw: 25 schedules in 1.9 s (12.9/s)\\n'\n"
+        "fuzzing w: 300 schedules, 8 worker process(es)\n"
+        "...\n"
+        "w: 25 schedules in 0.4 s (60.0/s)\n"
+        "$ false\n"
+        "$ echo $?\n"
+        "1\n"
+    )
+    printed = run_session(block, tmp_path, console_env(Path(sys.executable).parent))
+    assert [status for _, status in printed] == [0, 1, 0]
+    assert mismatch(block[0], *printed[0]) is None
+    assert mismatch(block[2], *printed[2]) is None
+    assert mismatch(block[1], *printed[1]) is not None  # shown with no output, so it must succeed
+    header = "fuzzing w: 300 schedules, 2 worker process(es)"
+    stale = replace(block[0], expected=(header, "...", "w: 26 schedules in 1.9 s (12.9/s)"))
+    assert mismatch(stale, *printed[0]) is not None
+    short = replace(block[0], expected=(header, "w: 25 schedules in 1.9 s (12.9/s)"))
+    assert mismatch(short, *printed[0]) is not None  # an unshown line needs a "..."
