@@ -1,12 +1,15 @@
 """How the linearizability check scales with a history's length and concurrency (issue #19).
 
 Usage: python benchmarks/check_scale.py [--sizes 1000,10000,100000,1000000] [--clients 5,20,50]
-       [--kinds valid,invalid] [--timeout S] [--dir DIR] [--parse MB] [--markdown]
+       [--kinds valid,invalid,stale] [--timeout S] [--dir DIR] [--parse MB] [--markdown]
 
 Generates Jepsen-log cas-register histories — values 0-4, reads, writes and compare-and-sets in equal
 parts, about 0.5% of the writes and cas crashing (``:info :timed-out``, pending forever; half of them
 took effect) — at each size and number of clients, ``valid`` (linearizable by construction) and
-``invalid`` (the same history with a few reads corrupted to a value that no order explains). Each check
+``invalid`` (the same history with a few reads corrupted to a value never written, which the check
+refutes before any search) and ``stale`` (the same history with, at a moment in the middle when no call
+is open, a new process writing 7, then 8, then reading 7: each value was written, so only the search
+can refute it, after ordering everything before). Each check
 runs in a fresh interpreter, so that its peak resident memory (Linux's VmHWM) is its own; the table
 gives the parse time, the check time, the verdict, the search states and that peak.
 
@@ -141,6 +144,23 @@ def corrupt(events: list[tuple[int, str, str, object]], count: int, seed: int) -
     return out
 
 
+def contradict(events: list[tuple[int, str, str, object]]) -> list[tuple[int, str, str, object]]:
+    """``events`` with, at the middle-most moment no call is open, a new process writing ``VALUES + 2``,
+    then ``VALUES + 3``, then reading ``VALUES + 2``: a stale read that no crashed call can explain."""
+    open_calls, quiet = 0, []
+    for i, (_, typ, _, _) in enumerate(events):
+        open_calls += 1 if typ == "invoke" else -1
+        if open_calls == 0:
+            quiet.append(i + 1)
+    middle = [i for i in quiet if len(events) // 4 <= i <= 3 * len(events) // 4] or quiet
+    at = middle[len(middle) // 2]
+    p = 1 + max(e[0] for e in events)
+    old, new = VALUES + 2, VALUES + 3
+    inserted = [(p, "invoke", "write", old), (p, "ok", "write", old), (p, "invoke", "write", new),
+                (p, "ok", "write", new), (p, "invoke", "read", None), (p, "ok", "read", old)]
+    return events[:at] + inserted + events[at:]
+
+
 def _edn(value: object) -> str:
     if value is None:
         return "nil"
@@ -176,6 +196,8 @@ def history_file(root: Path, n: int, clients: int, kind: str) -> Path:
         events = generate(n, clients, seed=n * 1000 + clients)
         if kind == "invalid":
             events = corrupt(events, CORRUPTED_READS, seed=n + clients)
+        elif kind == "stale":
+            events = contradict(events)
         write_log(path, events)
     return path
 
@@ -251,7 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--clients", default="5,20,50")
-    parser.add_argument("--kinds", default="valid,invalid")
+    parser.add_argument("--kinds", default="valid,invalid,stale")
     parser.add_argument("--timeout", type=float, default=120.0, help="per check (verdict unknown beyond it)")
     parser.add_argument("--dir", default=None, help="where the histories are written (and reused)")
     parser.add_argument("--parse", type=float, default=None, metavar="MB", help="measure parse speed instead")

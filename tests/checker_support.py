@@ -24,13 +24,19 @@ class Flaky:
         return (state,) if op.output is UNKNOWN or op.output == state else ()
 
 
-def cas_history(n: int, clients: int, *, seed: int, crash_rate: float = 0.01, corrupt: int = 0) -> list[Op]:
+def cas_history(
+    n: int, clients: int, *, seed: int, crash_rate: float = 0.01, corrupt: int = 0, contradict: bool = False
+) -> list[Op]:
     """A Jepsen-style cas-register history: ``n`` reads, writes and cas (values 0-4) by ``clients``
     concurrent clients, linearizable by construction (each takes effect at a random moment inside its
     interval); about ``crash_rate`` of the writes and cas crash (``info``; half of them took effect) and
     their client continues under a new process id. ``corrupt`` completed reads from the middle of the
-    history then return a value the register never held (the history is not linearizable).
-    ``benchmarks/check_scale.py`` generates the same kind of history as a Jepsen log."""
+    history then return a value the register never held (the history is not linearizable, and the check
+    refutes it before any search: :mod:`splitbrain.checker.reachable`). ``contradict`` has a new process,
+    at a moment in the middle when no call is open, write 8, then 9, then read 8: not linearizable either
+    (no call pending can write 8 between), but each value alone is one some order gives, so only the
+    search can tell. ``benchmarks/check_scale.py`` generates the same kind of history as a Jepsen
+    log."""
     rng = random.Random(seed)
     register: Any = None
     events: list[Op] = []
@@ -76,4 +82,16 @@ def cas_history(n: int, clients: int, *, seed: int, crash_rate: float = 0.01, co
     reads = [i for i, op in enumerate(events) if op.type == "ok" and op.f == "read"]
     for i in rng.sample(reads[len(reads) // 4: 3 * len(reads) // 4], corrupt):
         events[i] = Op(process=events[i].process, type="ok", f="read", value=7)
+    if contradict:
+        # at a moment in the middle when no call is open, a new process writes 8, then 9, then reads 8
+        open_calls, quiet = 0, []
+        for i, op in enumerate(events):
+            open_calls += 1 if op.type == "invoke" else -1
+            if open_calls == 0 and len(events) // 4 <= i <= 3 * len(events) // 4:
+                quiet.append(i + 1)
+        assert quiet, "no moment without an open call in the middle of the history"
+        at = quiet[len(quiet) // 2]
+        events[at:at] = [Op(process=next_pid, type=t, f=f, value=v) for f, v, out in
+                         (("write", 8, 8), ("write", 9, 9), ("read", None, 8)) for t, v in
+                         (("invoke", v), ("ok", out))]
     return events

@@ -5,7 +5,10 @@ import it from here.
 
 :func:`register_history` simulates clients of a correct read/write register: each operation takes
 effect at its completion, so the history is linearizable; ``bad_read_at`` (a fraction of the way in)
-makes one read return 10, a value never written, which is not. A few operations fail or time out
+makes it not: at a moment past that point when no other call is open, a read fixes the value, and the
+reader's next read returns an older value that no crashed write wrote and no later write writes. That
+value was written, so only the search refutes it and the report shows its longest prefix (a value never
+written is refuted before any search). A few operations fail or time out
 (``info``), and a partition and a crash are recorded as nemesis events, so every element of the timeline
 appears. Times are simulated ticks; ``clock_origin`` and ``clock_step`` turn them into a real clock's
 readings (``time.monotonic_ns()`` of a server up for hours: trillions of nanoseconds).
@@ -35,6 +38,8 @@ def register_history(
     next_process = processes
     started = 0
     bad_done = bad_read_at is None
+    stale: int | None = None  # the value of the bad read, once chosen
+    stale_reader: int | None = None  # the process whose next read returns it
     t = 0
     fault_plan = {operations // 3: ("partition", [["n1"], ["n2", "n3"]]), operations // 2: ("heal", None),
                   (2 * operations) // 3: ("crash", "n2"), (3 * operations) // 4: ("restart", "n2")}
@@ -45,6 +50,8 @@ def register_history(
             p = rng.choice(idle)
             if rng.random() < 0.5:
                 f, arg = "write", rng.randint(0, 9)
+                if arg == stale:
+                    arg = (arg + 1) % 10  # the stale value is never written again
             else:
                 f, arg = "read", None
             pending[p] = (f, arg)
@@ -67,11 +74,19 @@ def register_history(
         elif f == "write":
             value = arg
             ops.append(Op(process=p, type="ok", f=f, value=arg, time=t))
+        elif p == stale_reader:
+            ops.append(Op(process=p, type="ok", f=f, value=stale, time=t))
+            stale_reader, bad_done = None, True
         else:
-            seen = value
-            if not bad_done and started >= operations * (bad_read_at or 0):
-                seen, bad_done = 10, True  # never written: no order explains this read
-            ops.append(Op(process=p, type="ok", f=f, value=seen, time=t))
+            ops.append(Op(process=p, type="ok", f=f, value=value, time=t))
+            if not bad_done and stale is None and not pending and started >= operations * (bad_read_at or 0):
+                # p's read, with no call open, pinned the value; its next read returns an older value that
+                # no crashed write wrote and no later write writes: no order explains it, yet it was
+                # written, so only the search can tell
+                unknown = {o.value for o in ops if o.type == "info" and o.f == "write"}
+                older = sorted({o.value for o in ops if o.type == "ok" and o.f == "write"} - unknown - {value})
+                if older:
+                    stale, stale_reader = older[0], p
     if clock_origin or clock_step != 1:
         ops = [msgspec.structs.replace(op, time=clock_origin + (op.time or 0) * clock_step) for op in ops]
     return History.from_ops(ops, source=f"sample register history ({operations} operations, seed {seed})")

@@ -112,10 +112,12 @@ def test_nondeterministic_model_explores_every_successor() -> None:
 
 
 def _hard_history(n: int) -> History:
-    """Many concurrent writes followed by a read no order can explain: the search must try them all."""
+    """Many concurrent writes, then two reads no order can explain together (1, then 2, with no write
+    between): the search must try every order of the writes. (Each value alone is one some order gives,
+    so no check before the search refutes it.)"""
     events: list[tuple[Any, ...]] = [(p, "invoke", "write", p + 1) for p in range(n)]
     events += [(p, "ok", "write", p + 1) for p in range(n)]
-    events += [(n, "invoke", "read", None), (n, "ok", "read", 999)]
+    events += [(n, "invoke", "read", None), (n, "ok", "read", 1), (n, "invoke", "read", None), (n, "ok", "read", 2)]
     return h(*events)
 
 

@@ -373,13 +373,16 @@ def test_missing_extension_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _hard_history(n: int, model: str) -> History:
-    """``n`` concurrent writes (or appends), then a read of a value no order gives."""
+    """``n`` concurrent writes (or appends), then reads no order gives: for a register 1 and then 2 with
+    no write between (each value alone is reachable, so only the search can refute them), for kv a value
+    no append makes (kv's states grow without bound, so only the search can)."""
     f, read, key = ("write", "read", None) if model == "register" else ("append", "get", "k")
     value = (lambda p: p + 1) if model == "register" else (lambda p: f"v{p}")
     events = [Op(process=p, type="invoke", f=f, value=value(p), key=key) for p in range(n)]
     events += [Op(process=p, type="ok", f=f, value=value(p), key=key) for p in range(n)]
-    events += [Op(process=n, type="invoke", f=read, value=None, key=key),
-               Op(process=n, type="ok", f=read, value=999 if model == "register" else "none", key=key)]
+    for seen in ((1, 2) if model == "register" else ("none",)):
+        events += [Op(process=n, type="invoke", f=read, value=None, key=key),
+                   Op(process=n, type="ok", f=read, value=seen, key=key)]
     return History.from_ops(events)
 
 

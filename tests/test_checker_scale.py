@@ -48,18 +48,20 @@ def test_long_history_with_crashes_is_decided_in_a_small_budget(
     if engine == "pure":
         monkeypatch.setenv("SPLITBRAIN_PURE_PYTHON", "1")
     good = History.from_ops(cas_history(n, 5, seed=3))
-    bad = History.from_ops(cas_history(n, 5, seed=3, corrupt=3))
+    bad = History.from_ops(cas_history(n, 5, seed=3, contradict=True))
     assert sum(op.status == "info" for op in good.operations) > n // 400
     assert check(good, "cas-register", max_memory=budget).valid is True
     result = check(bad, "cas-register", max_memory=budget)
     assert result.valid is False
-    assert result.counterexample is not None and result.counterexample.blocked is not None
+    cx = result.counterexample
+    assert cx is not None and cx.blocked is not None and cx.reason is None  # the search refuted it
+    assert (cx.blocked.f, cx.blocked.output) == ("read", 8)  # the read of 8 after the write of 9
 
 
 @pytest.mark.parametrize("pure", ["0", "1"])
 def test_a_budget_too_small_ends_unknown(monkeypatch: pytest.MonkeyPatch, pure: str) -> None:
     monkeypatch.setenv("SPLITBRAIN_PURE_PYTHON", pure)
-    bad = History.from_ops(cas_history(4_000, 5, seed=3, corrupt=3))
+    bad = History.from_ops(cas_history(4_000, 5, seed=3, contradict=True))
     result = check(bad, "cas-register", max_memory=64 * 1024)
     assert result.valid == "unknown" and "MiB exhausted" in (result.reason or "")
 
@@ -67,7 +69,7 @@ def test_a_budget_too_small_ends_unknown(monkeypatch: pytest.MonkeyPatch, pure: 
 def test_cli_max_memory_on_a_jepsen_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "cas.log"
     lines = []
-    for op in cas_history(20_000, 5, seed=4, corrupt=2):
+    for op in cas_history(20_000, 5, seed=4, contradict=True):
         value = "nil" if op.value is None else (f"[{op.value[0]} {op.value[1]}]" if isinstance(op.value, tuple)
                                                 else str(op.value))
         lines.append(f"INFO  jepsen.util - {op.process}\t:{op.type}\t:{op.f}\t{value}")

@@ -56,7 +56,9 @@ def test_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = [f"{{:process {p}, :type :invoke, :f :write, :value {p}}}" for p in range(12)]
     lines += [f"{{:process {p}, :type :ok, :f :write, :value {p}}}" for p in range(12)]
-    lines += ["{:process 99, :type :invoke, :f :read}", "{:process 99, :type :ok, :f :read, :value 77}"]
+    # two reads, one after the other, of two values written: only the search can refute that
+    lines += ["{:process 99, :type :invoke, :f :read}", "{:process 99, :type :ok, :f :read, :value 1}",
+              "{:process 99, :type :invoke, :f :read}", "{:process 99, :type :ok, :f :read, :value 2}"]
     path = write(tmp_path / "hard.edn", "\n".join(lines))
     code, out, _ = run(["check", path, "-m", "register", "--max-states", "20", "--json"], capsys)
     assert code == 2

@@ -185,6 +185,27 @@ def test_timeline_of_an_invalid_history(browser: Any, tmp_path: Path) -> None:
         page.close()
 
 
+def test_timeline_of_a_history_refuted_before_the_search(browser: Any, tmp_path: Path) -> None:
+    """A read of a value nothing wrote is refuted with no search, so there is no prefix to draw: the page
+    still rings the read, says why, and draws without errors."""
+    history = History.from_ops([
+        Op(process=0, type="invoke", f="write", value=1), Op(process=0, type="ok", f="write", value=1),
+        Op(process=1, type="invoke", f="read", value=None), Op(process=1, type="ok", f="read", value=9),
+    ])
+    result = splitbrain.check(history, "register")
+    assert result.valid is False and result.counterexample.reason is not None  # type: ignore[attr-defined]
+    page = Opened(browser, write_history_report(history, result, tmp_path / "garbage.html"))
+    try:
+        page.check_clean()
+        p = page.page
+        assert p.locator("#verdict").inner_text() == "not linearizable"
+        assert "blocked" in (p.locator('rect.op[data-i="1"]').get_attribute("class") or "")
+        assert "none allows it" in p.locator("body").inner_text()
+        page.check_clean()
+    finally:
+        page.close()
+
+
 def test_timeline_of_a_valid_history_shows_the_witness(browser: Any, tmp_path: Path) -> None:
     history = register_history(60, seed=2)
     result = splitbrain.check(history, "register")

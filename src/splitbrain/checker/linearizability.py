@@ -38,6 +38,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from splitbrain.checker import fast, reduced, search
+from splitbrain.checker.reachable import unreachable_result
 from splitbrain.checker.result import CheckResult, Counterexample, SearchStats
 from splitbrain.checker.search import DEFAULT_MAX_BYTES, DEFAULT_MAX_STATES, Budget, Outcome
 from splitbrain.errors import InvalidHistory
@@ -45,6 +46,9 @@ from splitbrain.histories.history import History, Operation
 from splitbrain.models.base import DEFAULT
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_STATES", "check_linearizability", "prepare"]
+
+#: reachable states named in the explanation of a refutation before the search
+STATES_SHOWN = 8
 
 
 def _searcher(
@@ -178,6 +182,11 @@ def _check(
     # Search the partitions in turns (round robin); stop at the first one proven non-linearizable.
     # The compiled core notes each operation's longest prefix for about nothing, so it does so at once;
     # the pure-Python search does it (O(depth) per backtrack) only in a second pass over a failed group.
+    common = {"model": name, "operations": len(ops), "source": history.source}
+    # a completed operation no reachable state allows refutes the history before any search
+    refuted = _refuted_before_search(groups, model, started, common, keyed=keyed_groups is not None)
+    if refuted is not None:
+        return refuted
     track = fast.available()
     searches = {k: _searcher(group, model, budget, track, key_of) for k, group in enumerate(groups)}
     witnesses: dict[int, list[Operation]] = {}
@@ -205,7 +214,6 @@ def _check(
         partitions=len(groups), states=totals[0], steps=totals[1], backtracks=totals[2],
         seconds=time.monotonic() - started,
     )
-    common = {"model": name, "operations": len(ops), "source": history.source}
     if failures:
         group, outcome = min(failures, key=lambda f: len(f[0]))
         if not track:
@@ -230,6 +238,35 @@ def _check(
     if unknown:
         return CheckResult(valid="unknown", reason=budget.reason, stats=stats, **common)  # type: ignore[arg-type]
     return CheckResult(valid=True, witness=witness, stats=stats, **common)  # type: ignore[arg-type]
+
+
+def _refuted_before_search(
+    groups: Sequence[list[Operation]], model: Any, started: float, common: dict[str, Any], keyed: bool,
+) -> CheckResult | None:
+    """An invalid result when some group holds a completed operation that no reachable state of the model
+    allows (:mod:`.reachable`): no search needed."""
+    for group in groups:
+        found = unreachable_result(group, model)
+        if found is None:
+            continue
+        describe = getattr(model, "describe_state", repr)
+        try:
+            states = sorted(found.states, key=lambda state: (state is not None, state))
+        except TypeError:  # states of kinds that do not compare: as the closure found them
+            states = found.states
+        shown = ", ".join(describe(state) for state in states[:STATES_SHOWN])
+        more = f", and {len(found.states) - STATES_SHOWN} more" if len(found.states) > STATES_SHOWN else ""
+        count = len(found.states)
+        reason = (f"no order of the operations gives this result: by any of them, in any order, the model "
+                  f"reaches {count} state{'s' if count != 1 else ''} from its initial one ({shown}{more}), "
+                  "and none allows it")
+        cx = Counterexample(
+            operations=group, prefix=[], state=describe(model.init()), blocked=group[found.index],
+            partition=group[0].key if len(groups) > 1 or keyed else None, reason=reason,
+        )
+        stats = SearchStats(partitions=len(groups), seconds=time.monotonic() - started)
+        return CheckResult(valid=False, counterexample=cx, stats=stats, **common)
+    return None
 
 
 def _longest_ids(group: Sequence[Operation], longest: dict[int, list[int]]) -> dict[int, list[int]]:

@@ -75,7 +75,8 @@ class Counterexample:
     operation whose completion came before it could be placed: every order of the pending operations
     fails at this point. ``longest`` maps each operation id to the longest linearizable prefix (a list of
     operation ids) that contains it — the data a timeline view draws; an id absent from it was never
-    placed in any linearizable prefix.
+    placed in any linearizable prefix. ``reason`` is set instead of a prefix when ``blocked`` was refuted
+    before any search: no state the model can reach allows its result (:mod:`.reachable`).
     """
 
     operations: list[Operation]
@@ -84,6 +85,8 @@ class Counterexample:
     blocked: Operation | None
     longest: dict[int, list[int]] = field(default_factory=dict)
     partition: Any = None
+    #: set when no search was needed: why ``blocked`` cannot be placed anywhere (``prefix`` is then empty)
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ class CheckResult:
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` object: ``file, valid, checker, model, operations, seconds, partitions,
-        states``, plus ``reason`` when unknown and ``counterexample`` when invalid."""
+        states``, plus ``reason`` when unknown and ``counterexample`` when invalid (``partition``,
+        ``prefix``, ``state``, ``blocked``, and ``reason`` when it was refuted before any search)."""
         data: dict[str, Any] = {
             "file": self.source,
             "valid": self.valid,
@@ -150,6 +154,8 @@ class CheckResult:
                     "op": cx.blocked.id, "event": cx.blocked.call, "text": cx.blocked.describe(),
                 },
             }
+            if cx.reason is not None:
+                data["counterexample"]["reason"] = cx.reason
         return data
 
     @property
@@ -178,6 +184,10 @@ def _explain_counterexample(cx: Counterexample, limit: int) -> str:
     lines = []
     if cx.partition is not None:
         lines.append(f"  in the sub-history for key {cx.partition!r} ({len(cx.operations)} operations)")
+    if cx.reason is not None and cx.blocked is not None:
+        lines.append(f"  cannot place: {_where(cx.blocked)}  {cx.blocked.describe()}")
+        lines.append(f"    {cx.reason}")
+        return "\n".join(lines)
     shown = cx.prefix[-limit:]
     skipped = len(cx.prefix) - len(shown)
     lines.append(f"  longest linearizable prefix: {len(cx.prefix)} operations" + (
