@@ -144,7 +144,8 @@ def build_timeline(
             data["blocked"] = cx.blocked.id
             blocked = ops[cx.blocked.id]
             blocked["b"] = clip(str(cx.state), STATE_LIMIT)
-            blocked["a"] = _blocked_after(resolved, orders[0], cx.blocked)
+            # refuted before any search: no prefix to step through, and the reason says why
+            blocked["a"] = cx.reason if cx.reason is not None else _blocked_after(resolved, orders[0], cx.blocked)
             blocked["p"] = 0
         data["state"] = clip(str(cx.state), STATE_LIMIT)
         data["partition"] = None if cx.partition is None else short(cx.partition)
