@@ -247,8 +247,11 @@ def _fuzz_one(
     if report.also_found:
         echo(f"\nalso found by shards that were running alongside, and saved (the report above is what running "
              f"the shards one by one gives): {len(report.also_found)}")
+        reported = {failure.signature for failure in report.failures}
         for failure in report.also_found:
-            echo(f"  {failure.signature}: {failure.path}")
+            # most often the same bug by another schedule: say so, so it does not read as a second bug
+            same = " (the check the failure above failed, by another schedule)" if failure.signature in reported else ""
+            echo(f"  {failure.signature}: {failure.path}{same}")
     summary = write_campaign_report(
         summary_from_report(report, samples=progress.samples, faults=dict(report.stats.faults), started_at=started_at),
         Path(spec.store) / f"campaign-{spec.name}-{spec.variant}.html",
