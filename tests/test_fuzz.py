@@ -243,3 +243,29 @@ def test_every_failure_the_store_gets_is_reported(tmp_path: Path) -> None:
     listed = {Path(f.path).name for f in [*pooled.failures, *pooled.also_found]}
     assert saved == listed
     assert not list((tmp_path / "pool").glob(".campaign-*"))  # the marker and the stop file are gone
+
+
+def test_a_failure_also_found_by_a_running_shard_says_whether_it_is_the_same_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which shards were still running when one failed depends on timing, so the report is given one
+    such failure: the same check as the reported one reads as another schedule of it, not a second bug;
+    another check is listed plainly."""
+    import splitbrain.fuzz.campaign as campaign
+
+    def with_extras(spec: CampaignSpec, **kwargs: object) -> CampaignReport:
+        report = run_campaign(spec, **kwargs)  # type: ignore[arg-type]
+        first = report.failures[0]
+        report.also_found.extend([first, replace(first, signature="invariant:made-up")])
+        return report
+
+    monkeypatch.setattr(campaign, "run_campaign", with_extras)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fuzz", "primary-backup", "--variant", "early-ack", "--count", "50", "--seed", "1",
+              "--out", str(tmp_path)])
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    listed = out.split("also found by shards", 1)[1].splitlines()
+    assert any(line.endswith("(the check the failure above failed, by another schedule)")
+               and line.strip().startswith("checker:linearizability") for line in listed)
+    assert any(line.strip().startswith("invariant:made-up:") and "another schedule" not in line for line in listed)
