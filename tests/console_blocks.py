@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Command", "mismatch", "run_session", "sessions"]
+__all__ = ["Command", "console_env", "mismatch", "run_session", "sessions"]
 
 #: a line of the page that stands for any number of lines
 GAP = "..."
@@ -40,7 +40,7 @@ OPEN = re.compile(
     r"(?P<gap>\.\.\.)"
     r"|\d+(?:\.\d+)?(?= ?s\b)|(?<=\()\d+(?:\.\d+)?(?=/s\))|[\d,]+(?= events/s)|\d+(?= worker process)"
 )
-#: the separator printed before each command's output (a line no command prints)
+#: the separator printed after each command's output, with its exit status (a line no command prints)
 MARK = "@@splitbrain-docs-command@@"
 
 
@@ -106,7 +106,7 @@ def run_session(
 
 @cache
 def _pattern(line: str) -> re.Pattern[str]:
-    """The regular expression for one expected line: literal, except ``...`` and timings."""
+    """The regular expression for one expected line: literal, except what :data:`OPEN` leaves open."""
     parts, at = [], 0
     for match in OPEN.finditer(line):
         parts.append(re.escape(line[at:match.start()]))

@@ -47,9 +47,6 @@ from splitbrain.models.base import DEFAULT
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_STATES", "check_linearizability", "prepare"]
 
-#: reachable states named in the explanation of a refutation before the search
-STATES_SHOWN = 8
-
 
 def _searcher(
     ops: Sequence[Operation],
@@ -176,17 +173,18 @@ def _check(
     key_of: Callable[[Operation], Any] | None = getattr(model, "independence_key", None)
     if len(groups) > 1 or not callable(key_of) or keyed_groups:
         key_of = None
+    common = {"model": name, "operations": len(ops), "source": history.source}
+    keyed = keyed_groups is not None
+    # a completed operation no reachable state allows refutes the history before any search
+    refuted = _refuted_before_search(groups, model, started, common, keyed)
+    if refuted is not None:
+        return refuted
     totals = [0, 0, 0]
     failures: list[tuple[list[Operation], Outcome]] = []
     unknown = False
     # Search the partitions in turns (round robin); stop at the first one proven non-linearizable.
     # The compiled core notes each operation's longest prefix for about nothing, so it does so at once;
     # the pure-Python search does it (O(depth) per backtrack) only in a second pass over a failed group.
-    common = {"model": name, "operations": len(ops), "source": history.source}
-    # a completed operation no reachable state allows refutes the history before any search
-    refuted = _refuted_before_search(groups, model, started, common, keyed=keyed_groups is not None)
-    if refuted is not None:
-        return refuted
     track = fast.available()
     searches = {k: _searcher(group, model, budget, track, key_of) for k, group in enumerate(groups)}
     witnesses: dict[int, list[Operation]] = {}
@@ -232,7 +230,7 @@ def _check(
             state=describe(outcome.deepest_state),
             blocked=None if outcome.blocked is None else group[outcome.blocked],
             longest=_longest_ids(group, outcome.longest),
-            partition=group[0].key if len(groups) > 1 or keyed_groups else None,
+            partition=_partition_of(group, groups, keyed),
         )
         return CheckResult(valid=False, counterexample=cx, stats=stats, **common)  # type: ignore[arg-type]
     if unknown:
@@ -250,23 +248,18 @@ def _refuted_before_search(
         if found is None:
             continue
         describe = getattr(model, "describe_state", repr)
-        try:
-            states = sorted(found.states, key=lambda state: (state is not None, state))
-        except TypeError:  # states of kinds that do not compare: as the closure found them
-            states = found.states
-        shown = ", ".join(describe(state) for state in states[:STATES_SHOWN])
-        more = f", and {len(found.states) - STATES_SHOWN} more" if len(found.states) > STATES_SHOWN else ""
-        count = len(found.states)
-        reason = (f"no order of the operations gives this result: by any of them, in any order, the model "
-                  f"reaches {count} state{'s' if count != 1 else ''} from its initial one ({shown}{more}), "
-                  "and none allows it")
         cx = Counterexample(
             operations=group, prefix=[], state=describe(model.init()), blocked=group[found.index],
-            partition=group[0].key if len(groups) > 1 or keyed else None, reason=reason,
+            partition=_partition_of(group, groups, keyed), reason=found.explain(describe),
         )
         stats = SearchStats(partitions=len(groups), seconds=time.monotonic() - started)
         return CheckResult(valid=False, counterexample=cx, stats=stats, **common)
     return None
+
+
+def _partition_of(group: Sequence[Operation], groups: Sequence[Sequence[Operation]], keyed: bool) -> Any:
+    """The key a counterexample names: its group's, when the history was split (by key or by the model)."""
+    return group[0].key if len(groups) > 1 or keyed else None
 
 
 def _longest_ids(group: Sequence[Operation], longest: dict[int, list[int]]) -> dict[int, list[int]]:

@@ -24,18 +24,20 @@ pass over its operations plus a closure over a few dozen distinct ones.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from splitbrain.histories.history import Operation
 
-__all__ = ["MAX_STATES", "MAX_STEPS", "Unreachable", "unreachable_result"]
+__all__ = ["MAX_STATES", "MAX_STEPS", "STATES_SHOWN", "Unreachable", "unreachable_result"]
 
 #: most states the closure collects before it gives up (saying nothing)
 MAX_STATES = 256
 #: most model steps the closure and the final test may take before it gives up (saying nothing)
 MAX_STEPS = 200_000
+#: reachable states an explanation names
+STATES_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,19 @@ class Unreachable:
 
     index: int
     states: list[Hashable]
+
+    def explain(self, describe: Callable[[Any], str]) -> str:
+        """Why the operation cannot be placed, naming the states (``describe`` renders one)."""
+        try:
+            states = sorted(self.states, key=lambda state: (state is not None, state))
+        except TypeError:  # states of kinds that do not compare: as the closure found them
+            states = self.states
+        count = len(states)
+        shown = ", ".join(describe(state) for state in states[:STATES_SHOWN])
+        more = f", and {count - STATES_SHOWN} more" if count > STATES_SHOWN else ""
+        return (f"no order of the operations gives this result: by any of them, in any order, the model "
+                f"reaches {count} state{'s' if count != 1 else ''} from its initial one ({shown}{more}), "
+                "and none allows it")
 
 
 def _signature(op: Operation, symmetric: bool) -> Hashable:
@@ -77,7 +92,7 @@ def _unreachable(ops: Sequence[Operation], model: Any) -> Unreachable | None:
     distinct: dict[Hashable, int] = {}
     for index, op in enumerate(ops):
         distinct.setdefault(_signature(op, symmetric), index)
-    samples = [ops[i] for i in distinct.values()]
+    samples = [ops[i] for i in distinct.values()]  # in the order of their first occurrence
     step = model.step
     start = model.init()
     states: dict[Hashable, None] = {start: None}
@@ -96,12 +111,12 @@ def _unreachable(ops: Sequence[Operation], model: Any) -> Unreachable | None:
                         return None
                     frontier.append(after)
     reached = list(states)
-    for op in samples:
+    for first, op in zip(distinct.values(), samples, strict=True):
         if op.ret is None:
             continue  # an operation of unknown outcome need not be placed at all
         budget -= len(reached)
         if budget < 0:
             return None
         if not any(True for state in reached for _ in step(state, op)):
-            return Unreachable(distinct[_signature(op, symmetric)], reached)
+            return Unreachable(first, reached)
     return None
