@@ -1,7 +1,7 @@
 """How far the default search gets toward Raft's config-before-noop (Ongaro's 2015 membership bug).
 
 Usage: python benchmarks/reconfig_stages.py [--runs 400] [--seeds 1,2,3] [--arm ARM]
-                                            [--kingmaker crash|isolate] [--one-server-requests]
+                                            [--kingmaker crash|isolate|cross] [--one-server-requests]
 
 Runs ``--runs`` schedules per seed the way the portfolio does (its arms drawn at random, or only
 ``--arm``; its corpus and bandit learning as usual) on ``raft-reconfig`` / ``config-before-noop``, and
@@ -17,8 +17,9 @@ of search.md):
    than the deposed leader's: the voters it needs to be elected over the committed entry.
 
 ``--kingmaker`` adds, to each schedule, an aim at the node whose message just made a new leader (the
-sender of the message delivered when the leader changed), crashing it or cutting it off, one to three
-times (drawn per schedule from its index). ``--one-server-requests`` makes clients ask only for
+sender of the message delivered when the leader changed), crashing it, cutting it off or moving it to the
+other side of the cut (``cross``: what the portfolio's ``kingmaker`` arm does), one to three times (drawn
+per schedule from its index). ``--one-server-requests`` makes clients ask only for
 configurations one server from the initial one. Both were experiments toward the bug; the figures are in
 docs/explanation/search.md. This reaches into the portfolio's private parts on purpose, as
 benchmarks/aim_policies.py does.
@@ -146,7 +147,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--arm", choices=[a for a in pf.ARMS if a != "hypothesis"],
                         help="only this arm (default: every arm but Hypothesis, which runs in slices, not plans)")
-    parser.add_argument("--kingmaker", choices=("crash", "isolate"))
+    parser.add_argument("--kingmaker", choices=("crash", "isolate", "cross"))
     parser.add_argument("--one-server-requests", action="store_true")
     args = parser.parse_args()
     if args.one_server_requests:

@@ -26,6 +26,7 @@ from splitbrain.sim import (
     World,
     after_deliver,
     after_reply,
+    after_role_change,
     after_send,
     at,
     replay,
@@ -83,6 +84,33 @@ def test_at_a_time_the_world_stops_there_and_isolates_a_node() -> None:
     run = World(RAFT, seed=3, faults=[], aims=[Aim("isolate", "n1", at(50))]).run()
     (step,) = [s for s in run.trace.steps if s.aim is not None]
     assert step.kind == "partition" and step.t == 50 and step.groups == [["n1"], ["n2", "n3"]]
+
+
+def test_the_kingmaker_of_a_new_leader_crosses_the_cut_and_the_run_replays() -> None:
+    cut = Aim("isolate", "leader", when_role("leader"), name="cut the first leader off")
+    crossing = Aim("cross", "sender", after_role_change("leader"), times=3, name="kingmaker crosses")
+    run = World(RAFT, seed=0, faults=[], aims=[cut, crossing], max_steps=600).run()
+    steps = run.trace.steps
+    aimed = [s for s in steps if s.aim is not None]
+    assert [s.aim for s in aimed[:2]] == ["cut the first leader off", "kingmaker crosses"]
+    first, crossed = aimed[0], aimed[1]
+    (old,) = [g[0] for g in first.groups if len(g) == 1]
+    # the crossing fired right after a vote from the kingmaker elected a leader on the majority's side
+    vote = steps[crossed.step - 1]
+    assert vote.kind == "deliver" and vote.src not in (old, vote.dst)
+    # ... and it moved to the side of the leader it deposed, the new leader staying where it was
+    assert sorted(map(sorted, crossed.groups)) == sorted([sorted([old, vote.src]), [vote.dst]])
+    again = replay(run.trace, RAFT)
+    assert again.skipped == 0 and again.trace.dumps() == run.trace.dumps()
+
+
+def test_cross_waits_for_a_cut_and_never_heals_by_moving_a_lone_node() -> None:
+    crossing = Aim("cross", "sender", after_role_change("leader"), name="kingmaker crosses")
+    run = World(RAFT, seed=0, faults=[], aims=[crossing], max_steps=600).run()
+    assert not [s for s in run.trace.steps if s.aim is not None]  # leaders were elected, but nothing cut
+    alone = Aim("cross", "n1", at(30), name="n1 crosses")
+    run = World(RAFT, seed=0, faults=[], aims=[Aim("isolate", "n1", at(20)), alone]).run()
+    assert [s.aim for s in run.trace.steps if s.aim is not None] == ["isolate n1"]
 
 
 def test_after_send_drops_that_very_message_and_times_bounds_it() -> None:

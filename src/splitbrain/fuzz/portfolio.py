@@ -22,6 +22,10 @@ The arms (:data:`ARMS`):
 * ``moving-cut`` — the isolated-leader nemesis, moving: whoever just took a client's request is cut off
   from the other nodes, two to four times, each cut replacing the one before, with no drawn faults or
   heals (:func:`moving_isolation`); for clusters of three or more that allow partitions.
+* ``kingmaker`` — one such cut, of the first node to take a request; then whenever a delivered message
+  makes a new node play a role of the workload (the vote that elects a new leader), its sender crosses
+  to the other side of the cut (``Aim("cross", "sender", after_role_change(role))``); for workloads with
+  roles that the moving cut can run on.
 * ``mutate`` — feedback: take a schedule from the corpus (those that reached new states), keep its choices
   up to a step where it reached a new state, and continue from there with fresh random choices.
 * ``hypothesis`` — a slice of Hypothesis-generated schedules (:mod:`splitbrain.fuzz.explore`), with
@@ -52,7 +56,7 @@ from splitbrain.fuzz.schedule import HistoryCheck, ScheduleResult, history_check
 from splitbrain.fuzz.stats import StatsObserver
 from splitbrain.fuzz.strategies import PCTSource, run_bound
 from splitbrain.sim import ChoiceSource, FaultConfig, RandomSource, Workload, World
-from splitbrain.sim.aims import Aim, Trigger, after_reply, at, when, when_role
+from splitbrain.sim.aims import Aim, Trigger, after_reply, after_role_change, at, when, when_role
 from splitbrain.sim.properties import watch_of
 from splitbrain.sim.scheduler import Choice, Enabled, Phase
 from splitbrain.sim.trace import Step
@@ -69,7 +73,7 @@ __all__ = [
     "quiet_mix",
 ]
 
-ARMS: tuple[str, ...] = ("random", "swarm", "pct", "aimed", "mutate", "hypothesis", "moving-cut")
+ARMS: tuple[str, ...] = ("random", "swarm", "pct", "aimed", "mutate", "hypothesis", "moving-cut", "kingmaker")
 
 #: schedules per turn of the Hypothesis arm (one Hypothesis run; its set-up is paid once per slice)
 HYPOTHESIS_SLICE = 8
@@ -327,10 +331,12 @@ class _Portfolio:
         self.workload, self.observer, self.variant = workload, observer, variant
         self.rng = random.Random(f"portfolio-{seed}")
         self.base, self.steps, self.checks = base, steps, checks
-        usable = [a for a in arms if (a != "aimed" or self._aimable()) and (a != "moving-cut" or self._cuttable())]
+        usable = [a for a in arms if (a != "aimed" or self._aimable()) and (a != "moving-cut" or self._cuttable())
+                  and (a != "kingmaker" or (self._cuttable() and bool(workload.roles)))]
         if not usable:
             raise ValueError("no portfolio arm can run: 'aimed' needs a fault it may aim (crash, power-loss, "
-                             "pause or partition among the faults)")
+                             "pause or partition among the faults); 'moving-cut' partitions and three or more "
+                             "nodes; 'kingmaker' those and a role (Workload.roles) to follow")
         self.bandit = Bandit(usable, self.rng, {"hypothesis": HYPOTHESIS_SLICE})
         self.corpus: list[_Entry] = []
         self.reached: set[str] = set()
@@ -382,6 +388,8 @@ class _Portfolio:
             return Plan("pct", self.steps, self._seed(), depth=self.rng.choice((2, 3, 4)), mix=mix)
         if arm == "moving-cut":
             return self._moving_cut()
+        if arm == "kingmaker":
+            return self._kingmaker()
         steps = self.steps * 2 if self.rng.random() < 0.25 else self.steps
         quiet = arm == "aimed" and self.rng.random() < 0.5
         if quiet:
@@ -428,11 +436,11 @@ class _Portfolio:
         target = self._aim_target()
         return (self._spaced_aim(fault, target, f"{fault} {target}"),)
 
-    def _spaced_aim(self, fault: str, target: str, label: str) -> Aim:
+    def _spaced_aim(self, fault: str, target: str, label: str, times: int | None = None) -> Aim:
         """``fault`` at ``target`` (``requestee``, ``replier`` or a role), fired two to four times from a
-        random start, each at least :meth:`_gap` after the one before."""
+        random start, each at least :meth:`_gap` after the one before (``times`` times if given)."""
         spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
-        count = self.rng.choice((2, 3, 4))
+        count = times if times is not None else self.rng.choice((2, 3, 4))
         name = f"portfolio {label} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
         node, trigger = _aimed_at(target)
         return Aim(fault, node, trigger & when(spaced, "spaced"), times=count, name=name)
@@ -447,6 +455,30 @@ class _Portfolio:
         seed = self._seed()
         aim = self._spaced_aim("isolate", "requestee", "moving cut")
         return Plan("moving-cut", self.steps, seed, ((0, seed, moving_isolation(quiet_mix(self.base))),), (aim,))
+
+    def _kingmaker(self) -> Plan:
+        """The first node to take a client's request (and pass it on) is cut off from the others, once;
+        then the kingmaker changes sides: whenever a delivered message makes a new node play one of the
+        workload's roles (the vote that elects a new leader), its sender crosses to the other side of the
+        cut, one to three times; no drawn faults or heals. The new leader then leads with a voter that
+        has heard nothing from it, on the side of the leader it deposed — which still holds whatever it
+        took before the cut, and takes more. That is the shape of Ongaro's 2015 bug in single-server
+        membership changes (the deposed leader's configuration elects it again with the voter the new
+        leader never reached) and, generally, of a majority made of a stale voter.
+
+        The cut falls at the first request because three acts must follow it within the run — a new
+        leader elected, that leader acting, the deposed one back — each a few election timeouts long: on
+        ``config-before-noop`` that needed 13 schedules per find (seeds 1-36) where a cut at a random
+        moment of the run's first third, as the moving cut's, needed 34."""
+        seed = self._seed()
+        node, took = _aimed_at("requestee")
+        cut = Aim("isolate", node, took, name="portfolio kingmaker's cut: the first node to take a request")
+        role = self.rng.choice(list(self.workload.roles))
+        times = self.rng.choice((1, 2, 3))
+        crossing = Aim("cross", "sender", after_role_change(role), times=times,
+                       name=f"portfolio kingmaker of the {role} crosses the cut x{times}")
+        return Plan("kingmaker", self.steps, seed, ((0, seed, moving_isolation(quiet_mix(self.base))),),
+                    (cut, crossing))
 
     def _mutant(self) -> Plan:
         """Extend a corpus schedule from a step where it reached a new state: with fresh choices (under its

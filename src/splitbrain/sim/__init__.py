@@ -8,7 +8,17 @@ The re-exported names keep their defining ``__module__``: msgspec resolves a Str
 module named there, so trio's habit of rewriting it to the public path would break decoding.
 """
 
-from splitbrain.sim.aims import Aim, Trigger, after_deliver, after_reply, after_send, at, when, when_role
+from splitbrain.sim.aims import (
+    Aim,
+    Trigger,
+    after_deliver,
+    after_reply,
+    after_role_change,
+    after_send,
+    at,
+    when,
+    when_role,
+)
 from splitbrain.sim.client import Client, ClientOp
 from splitbrain.sim.clock import Clock
 from splitbrain.sim.disk import Disk
@@ -56,6 +66,7 @@ __all__ = [
     "World",
     "after_deliver",
     "after_reply",
+    "after_role_change",
     "after_send",
     "at",
     "eventually",

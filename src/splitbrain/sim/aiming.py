@@ -123,7 +123,35 @@ class AimSteps(WorldBase):
         if fault == "isolate":
             params["groups"] = [[target], [n for n in self.node_ids if n != target]]
             return "partition", params
+        if fault == "cross":
+            sides = self._crossed(target)
+            if sides is None:
+                return None
+            params["groups"] = sides
+            return "partition", params
         return f"{fault}:{target}", params
+
+    def _crossed(self, target: str) -> list[list[str]] | None:
+        """The current partition's sides with ``target`` moved to the largest side it is cut off from (the
+        first in node order on a tie), or ``None`` when nothing cuts it off or it is alone. The sides are read from the
+        cut links: nodes that reach each other both ways share a side (a one-way cut splits them too)."""
+        cuts = self.network.cuts
+        sides: list[list[str]] = []
+        for node in self.node_ids:
+            for side in sides:
+                if (node, side[0]) not in cuts and (side[0], node) not in cuts:
+                    side.append(node)
+                    break
+            else:
+                sides.append([node])
+        mine = next(side for side in sides if target in side)
+        others = [side for side in sides if side is not mine]
+        if not others or len(mine) == 1:
+            return None  # nothing cuts it off, or it is alone: joining the others would be a heal
+        dest = max(others, key=len)
+        mine.remove(target)
+        dest.append(target)
+        return [sorted(side, key=self.node_ids.index) for side in sides]
 
     def _aimable(self, key: str) -> bool:
         """Whether an aimed fault ``key`` can run now (its node in the right state, its message in

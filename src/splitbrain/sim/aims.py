@@ -12,6 +12,7 @@ event) and *when* (a :class:`Trigger`), e.g.::
     Aim("power-loss", "sender", after_send(kind=Vote))        # right after a node sends a vote
     Aim("drop", "message", after_send(kind="Append", src="n1"))  # lose that very message
     Aim("restart", "n2", at(300))
+    Aim("cross", "sender", after_role_change("leader"))      # the last voter of a new leader changes sides
 
 Pass them as ``World(..., aims=[...])`` or ``Workload.aims``. After every step of the run phase (and
 after the start), each armed aim's trigger is checked; one that holds and whose target can take the
@@ -24,9 +25,11 @@ remove it like any other step. An aimed fault ignores the fault budget, ``max_do
 
 Faults: ``crash``, ``power-loss``, ``restart``, ``pause``, ``resume``, ``skew`` (``params``: ``skew``,
 ``drift``), ``isolate`` (the target alone on one side: a ``partition`` step), ``partition`` (``params``:
-``groups``, lists of node ids or role names), ``heal``, and ``drop``/``duplicate``/``delay`` (``params``:
-``delay``) of the messages an :func:`after_send` trigger matched (target ``"message"``): each matching
-message of the step, while ``times`` lasts.
+``groups``, lists of node ids or role names), ``cross`` (the target leaves its side of the current
+partition for the largest side it is cut off from, as a ``partition`` step; with no partition, or alone on
+its side, the aim waits), ``heal``, and ``drop``/``duplicate``/``delay`` (``params``: ``delay``) of the
+messages an :func:`after_send` trigger matched (target ``"message"``): each matching message of the step,
+while ``times`` lasts.
 
 Targets: a node id, a role name, ``"sender"``/``"receiver"`` (of the matched message), ``"replier"``
 (the node that answered the client), ``"message"`` (for message faults), or ``fn(world) -> node | None``.
@@ -51,6 +54,7 @@ __all__ = [
     "Trigger",
     "after_deliver",
     "after_reply",
+    "after_role_change",
     "after_send",
     "at",
     "when",
@@ -59,7 +63,7 @@ __all__ = [
 
 #: the faults an aim can fire
 AIM_FAULTS: tuple[str, ...] = (
-    "crash", "power-loss", "restart", "pause", "resume", "skew", "isolate", "partition", "heal",
+    "crash", "power-loss", "restart", "pause", "resume", "skew", "isolate", "partition", "cross", "heal",
     "drop", "duplicate", "delay",
 )
 _MESSAGE_FAULTS = frozenset({"drop", "duplicate", "delay"})
@@ -210,6 +214,26 @@ class _Replied(Trigger):
         return f"after_reply(f={self.f!r}, node={self.node!r}, result={self.result!r})"
 
 
+@dataclass(frozen=True)
+class _RoleChanged(Trigger):
+    role: str
+
+    def fires(self, world: World, event: Event) -> Event | None:
+        # the holder after the last step, noted on the world (so each run starts afresh); checked at every
+        # step, since a change is only seen by comparing with the step before
+        key = f"_aims_role_{self.role}_{id(self)}"
+        now = world.role(self.role)
+        before = world.__dict__.get(key)
+        world.__dict__[key] = now
+        msg = event.delivered
+        if msg is None or msg.client or now is None or now == before:
+            return None
+        return Event(event.step, event.sent, event.delivered, msg)
+
+    def __repr__(self) -> str:
+        return f"after_role_change({self.role!r})"
+
+
 def at(time: int) -> Trigger:
     """Once virtual time reaches ``time`` (the world stops there even if nothing else is due)."""
     if not isinstance(time, int) or time < 0:
@@ -238,6 +262,14 @@ def after_deliver(kind: Any = None, *, dst: str | None = None, src: str | None =
     """Right after node ``dst`` (any, if ``None``) handled a message of ``kind`` (as for
     :func:`after_send`)."""
     return _Delivered(kind, dst, src)
+
+
+def after_role_change(role: str) -> Trigger:
+    """Right after a delivered node message made another node play ``role`` (``Workload.roles``): the vote
+    that elected a new leader. Target ``"sender"`` is the node whose message decided it — the kingmaker,
+    the one voter without whom the new leader would not lead — and ``"receiver"`` the new holder. Put it
+    first in an ``&``: it must see every step to notice a change."""
+    return _RoleChanged(role)
 
 
 def after_reply(f: str | None = None, *, node: str | None = None, result: str = "ok") -> Trigger:

@@ -252,8 +252,9 @@ class ConfigBeforeNoop(MembershipNode):
     single-server changes. From four servers: a leader adds a fifth, reaching only it, and is deposed; the
     new leader removes a server and commits that with the smaller configuration's majority; the deposed
     leader, whose configuration of five does not hold the newer entry, is voted in by the server the new
-    leader did not reach and the fifth, and overwrites the committed change. The default search does not
-    find it yet; ``ongaro_2015`` in ``tests/test_raft_reconfig.py`` drives that schedule by hand."""
+    leader did not reach and the fifth, and overwrites the committed change. The default search finds it
+    through its ``kingmaker`` arm (that voter moved to the deposed leader's side of a cut right after its
+    vote); ``ongaro_2015`` in ``tests/test_raft_reconfig.py`` also drives that schedule by hand."""
 
     change_after_own_commit = False
 
