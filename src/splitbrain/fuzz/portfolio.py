@@ -468,8 +468,8 @@ class _Portfolio:
 
         The cut falls at the first request because three acts must follow it within the run — a new
         leader elected, that leader acting, the deposed one back — each a few election timeouts long: on
-        ``config-before-noop`` that needed 13 schedules per find (seeds 1-36) where a cut at a random
-        moment of the run's first third, as the moving cut's, needed 34."""
+        ``config-before-noop`` the arm needs 14 schedules per find (seeds 1-36) where a cut at a random
+        moment of the run's first third, as the moving cut's, needs 32 (``benchmarks/kingmaker.py``)."""
         seed = self._seed()
         node, took = _aimed_at("requestee")
         cut = Aim("isolate", node, took, name="portfolio kingmaker's cut: the first node to take a request")

@@ -133,8 +133,9 @@ class AimSteps(WorldBase):
 
     def _crossed(self, target: str) -> list[list[str]] | None:
         """The current partition's sides with ``target`` moved to the largest side it is cut off from (the
-        first in node order on a tie), or ``None`` when nothing cuts it off or it is alone. The sides are read from the
-        cut links: nodes that reach each other both ways share a side (a one-way cut splits them too)."""
+        first in node order on a tie), or ``None`` when nothing cuts it off or it is alone. The sides are
+        read from the cut links: nodes that reach each other both ways share a side (a one-way cut splits
+        them too)."""
         cuts = self.network.cuts
         sides: list[list[str]] = []
         for node in self.node_ids:
