@@ -113,6 +113,14 @@ def test_cross_waits_for_a_cut_and_never_heals_by_moving_a_lone_node() -> None:
     assert [s.aim for s in run.trace.steps if s.aim is not None] == ["isolate n1"]
 
 
+def test_cross_joins_the_largest_other_side_of_a_three_way_partition() -> None:
+    five = load_workload("raft-reconfig")
+    three_ways = Aim("partition", when=at(10), params={"groups": [["n1"], ["n2", "n3"], ["n4", "n5"]]})
+    run = World(five, seed=0, faults=[], aims=[three_ways, Aim("cross", "n2", at(20))], max_steps=300).run()
+    groups = [s.groups for s in run.trace.steps if s.aim is not None]
+    assert groups == [[["n1"], ["n2", "n3"], ["n4", "n5"]], [["n1"], ["n3"], ["n2", "n4", "n5"]]]
+
+
 def test_after_send_drops_that_very_message_and_times_bounds_it() -> None:
     run = World(RAFT, seed=3, faults=[], aims=[Aim("drop", "message", after_send(kind="Vote"), times=2)]).run()
     drops = [s for s in run.trace.steps if s.aim is not None]
