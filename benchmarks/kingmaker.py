@@ -13,6 +13,7 @@ This reaches into the portfolio's private parts on purpose, as benchmarks/aim_po
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 from splitbrain import load_workload
@@ -32,7 +33,8 @@ ARM_PLAN = pf._Portfolio._kingmaker
 def random_cut(search: pf._Portfolio) -> pf.Plan:
     """The arm's plan with its cut at the moving cut's start instead of the first request."""
     plan = ARM_PLAN(search)
-    cut = search._spaced_aim("isolate", "requestee", "moving cut", times=1)
+    cut = dataclasses.replace(search._spaced_aim("isolate", "requestee", "moving cut"), times=1,
+                              name="the moving cut's first cut")
     return pf.Plan(plan.arm, plan.steps, plan.seed, plan.splices, (cut, plan.aims[1]))
 
 

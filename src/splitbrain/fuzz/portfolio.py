@@ -436,11 +436,11 @@ class _Portfolio:
         target = self._aim_target()
         return (self._spaced_aim(fault, target, f"{fault} {target}"),)
 
-    def _spaced_aim(self, fault: str, target: str, label: str, times: int | None = None) -> Aim:
+    def _spaced_aim(self, fault: str, target: str, label: str) -> Aim:
         """``fault`` at ``target`` (``requestee``, ``replier`` or a role), fired two to four times from a
-        random start, each at least :meth:`_gap` after the one before (``times`` times if given)."""
+        random start, each at least :meth:`_gap` after the one before."""
         spaced = _Spaced(self.rng.randrange(self.horizon // 3 + 1), self._gap())
-        count = times if times is not None else self.rng.choice((2, 3, 4))
+        count = self.rng.choice((2, 3, 4))
         name = f"portfolio {label} x{count} from t={spaced.start} every {spaced.gap}+ ticks"
         node, trigger = _aimed_at(target)
         return Aim(fault, node, trigger & when(spaced, "spaced"), times=count, name=name)
@@ -469,7 +469,7 @@ class _Portfolio:
         The cut falls at the first request because three acts must follow it within the run — a new
         leader elected, that leader acting, the deposed one back — each a few election timeouts long: on
         ``config-before-noop`` the arm needs 14 schedules per find (seeds 1-36) where a cut at a random
-        moment of the run's first third, as the moving cut's, needs 32 (``benchmarks/kingmaker.py``)."""
+        moment of the run's first third, as the moving cut's, needs 26 (``benchmarks/kingmaker.py``)."""
         seed = self._seed()
         node, took = _aimed_at("requestee")
         cut = Aim("isolate", node, took, name="portfolio kingmaker's cut: the first node to take a request")

@@ -217,11 +217,15 @@ class _Replied(Trigger):
 @dataclass(frozen=True)
 class _RoleChanged(Trigger):
     role: str
+    #: where the holder after the last step is noted on the world (so each run starts afresh)
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"_aims_role_{self.role}_{id(self)}")
 
     def fires(self, world: World, event: Event) -> Event | None:
-        # the holder after the last step, noted on the world (so each run starts afresh); checked at every
-        # step, since a change is only seen by comparing with the step before
-        key = f"_aims_role_{self.role}_{id(self)}"
+        # checked at every step, since a change is only seen by comparing with the step before
+        key = self.key
         now = world.role(self.role)
         before = world.__dict__.get(key)
         world.__dict__[key] = now
